@@ -1,0 +1,158 @@
+// The quickstart: the Python seed's example app, metered by tollgate on the in-process ledger.
+//
+//   tollgate_quickstart [--port N]      (0 = any free port; prints "listening on 127.0.0.1:PORT" first)
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <tollgate/adapters/httplib.hpp>
+#include <tollgate/json/credits.hpp>
+#include <tollgate/tollgate.hpp>
+
+namespace {
+
+using namespace tollgate::literals;
+using json = nlohmann::json;
+using user_id = tollgate::from_header<"X-User-ID">;
+
+httplib::Server* running_server = nullptr;
+
+void on_signal(int) {
+  if (running_server != nullptr) running_server->stop();
+}
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+// The seed's custom calculator: 1.0 base + 0.05 per KB + 1.0 per second + 0.5 when the answer is an error.
+struct advanced_cost {
+  tollgate::credits operator()(const tollgate::request_ref&, const tollgate::response_ref& res,
+                               const tollgate::metering_context& ctx) const {
+    return 1_cr + (0.05_cr).scaled(static_cast<std::int64_t>(ctx.response_bytes()), 1024) +
+           (1_cr).scaled(ctx.elapsed().count(), 1'000'000'000) + (res.status() >= 400 ? 0.5_cr : 0_cr);
+  }
+};
+
+// Reads ?duration= (seconds, 0 to 5); nullopt when it is not a number in range.
+std::optional<double> duration_param(const httplib::Request& req) {
+  if (!req.has_param("duration")) return 0.0;
+  try {
+    std::size_t used = 0;
+    const std::string text = req.get_param_value("duration");
+    const double d = std::stod(text, &used);
+    if (used != text.size() || !(d >= 0.0 && d <= 5.0)) return std::nullopt;
+    return d;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
+  svr.Get("/api/simple",
+          tollgate::metered<user_id, tollgate::estimate<1.0_cr>, tollgate::fixed_cost<1.0_cr>>{
+              ledger, [](const httplib::Request&, httplib::Response& res) {
+                reply(res, 200, {{"message", "Fixed cost endpoint"}});
+              }});
+
+  svr.Post("/api/data",
+           tollgate::metered<user_id, tollgate::estimate<5.0_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>>{
+               ledger, [](const httplib::Request& req, httplib::Response& res, tollgate::metering_context& ctx) {
+                 const auto body = json::parse(req.body, nullptr, false);
+                 if (!body.is_object() || !body.contains("size") || !body["size"].is_number_unsigned() ||
+                     body["size"].get<std::uint64_t>() > 10'000'000) {
+                   ctx.waive();  // a request we cannot serve costs nothing
+                   return reply(res, 400, {{"detail", "body must be {\"size\": n} with 0 <= n <= 10000000"}});
+                 }
+                 reply(res, 200, {{"data", std::string(body["size"].get<std::size_t>(), 'x')}});
+               }});
+
+  svr.Post("/api/process",
+           tollgate::metered<user_id, tollgate::estimate<10.0_cr>, tollgate::by_processing_time<1.0_cr, 2.0_cr>>{
+               ledger, [](const httplib::Request& req, httplib::Response& res, tollgate::metering_context& ctx) {
+                 const auto duration = duration_param(req);
+                 if (!duration) {
+                   ctx.waive();
+                   return reply(res, 400, {{"detail", "duration must be a number of seconds from 0 to 5"}});
+                 }
+                 std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
+                 reply(res, 200, {{"result", "done"}, {"duration", *duration}});
+               }});
+
+  svr.Post("/api/advanced",
+           tollgate::metered<user_id, tollgate::estimate<15.0_cr>, advanced_cost>{
+               ledger, [](const httplib::Request& req, httplib::Response& res) {
+                 const auto duration = duration_param(req);
+                 if (!duration || req.has_param("fail")) return reply(res, 400, {{"detail", "processing failed"}});
+                 std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
+                 reply(res, 200, {{"result", "processed"}});
+               }});
+
+  // Not metered: lets the walkthrough and the tests see the available balance.
+  svr.Get("/api/test/balance", [&ledger](const httplib::Request& req, httplib::Response& res) {
+    const std::string user = req.get_param_value("user_id");
+    if (user.empty()) return reply(res, 400, {{"detail", "user_id query parameter required"}});
+    const auto balance = ledger.balance(user);
+    if (!balance) return reply(res, 404, {{"detail", "User not found"}});
+    reply(res, 200, {{"user_id", user}, {"balance", *balance}});
+  });
+
+  svr.Get("/health", [](const httplib::Request&, httplib::Response& res) { reply(res, 200, {{"status", "ok"}}); });
+}
+
+int parse_port(int argc, char** argv) {
+  int port = 8080;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--port" && i + 1 < argc) {
+      port = std::atoi(argv[++i]);
+    } else if (arg == "--help" || arg == "-h") {
+      fmt::print("usage: {} [--port N]   (0 = any free port)\n", argv[0]);
+      std::exit(0);
+    } else {
+      fmt::print(stderr, "unknown argument: {}\n", arg);
+      std::exit(2);
+    }
+  }
+  if (port < 0 || port > 65535) {
+    fmt::print(stderr, "--port must be 0..65535\n");
+    std::exit(2);
+  }
+  return port;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int requested_port = parse_port(argc, argv);
+
+  tollgate::memory_ledger ledger;
+  for (const char* user : {"test-user-1", "test-user-2", "test-user-3"}) {
+    ledger.add_user(user, 100_cr);
+    ledger.add_credential(user, user);  // the demo's X-User-ID is the credential
+  }
+
+  httplib::Server svr;
+  register_routes(svr, ledger);
+
+  const int port = requested_port == 0 ? svr.bind_to_any_port("127.0.0.1") : (svr.bind_to_port("127.0.0.1", requested_port) ? requested_port : -1);
+  if (port < 0) {
+    fmt::print(stderr, "cannot listen on 127.0.0.1:{}\n", requested_port);
+    return 1;
+  }
+  running_server = &svr;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  fmt::print("listening on 127.0.0.1:{}\n", port);
+  std::fflush(stdout);
+  svr.listen_after_bind();
+  return 0;
+}

@@ -1,0 +1,59 @@
+// The cpp-httplib adapter: lets tollgate read httplib::Request and write httplib::Response.
+// Including this header is the opt-in; the core never includes httplib.h.
+#ifndef TOLLGATE_ADAPTERS_HTTPLIB_HPP
+#define TOLLGATE_ADAPTERS_HTTPLIB_HPP
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <httplib.h>
+
+#include <tollgate/http/request.hpp>
+#include <tollgate/http/response.hpp>
+
+namespace tollgate {
+
+template <>
+struct request_traits<httplib::Request> {
+  static std::optional<std::string_view> header(const httplib::Request& r, std::string_view name) {
+    auto it = r.headers.find(std::string(name));  // httplib compares header names case-insensitively
+    if (it == r.headers.end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
+  static std::optional<std::string_view> query(const httplib::Request& r, std::string_view name) {
+    auto it = r.params.find(std::string(name));
+    if (it == r.params.end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
+  static std::string_view body(const httplib::Request& r) { return r.body; }
+  static std::string_view method(const httplib::Request& r) { return r.method; }
+  static std::string_view path(const httplib::Request& r) { return r.path; }
+};
+
+template <>
+struct response_traits<httplib::Response> {
+  // httplib leaves status at -1 until it sends; a handler that did not set it answers 200.
+  static int status(const httplib::Response& r) { return r.status == -1 ? 200 : r.status; }
+  static void set_status(httplib::Response& r, int s) { r.status = s; }
+  static void set_header(httplib::Response& r, std::string_view name, std::string_view value) {
+    const std::string key(name);
+    r.headers.erase(key);  // httplib's own set_header appends; tollgate's contract is "replace"
+    r.set_header(key, std::string(value));
+  }
+  static void set_content(httplib::Response& r, std::string body, std::string_view type) {
+    r.body = std::move(body);
+    set_header(r, "Content-Type", type);
+  }
+  static std::size_t body_size(const httplib::Response& r) { return r.body.size(); }
+  static std::optional<std::string_view> header(const httplib::Response& r, std::string_view name) {
+    auto it = r.headers.find(std::string(name));
+    if (it == r.headers.end()) return std::nullopt;
+    return std::string_view(it->second);
+  }
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_ADAPTERS_HTTPLIB_HPP

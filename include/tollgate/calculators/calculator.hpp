@@ -1,0 +1,45 @@
+// The cost-calculator concept, and charge_estimate, the default calculator.
+#ifndef TOLLGATE_CALCULATORS_CALCULATOR_HPP
+#define TOLLGATE_CALCULATORS_CALCULATOR_HPP
+
+#include <concepts>
+
+#include <tollgate/credits.hpp>
+#include <tollgate/http/request.hpp>
+#include <tollgate/http/response.hpp>
+#include <tollgate/metering/context.hpp>
+
+namespace tollgate {
+
+/// A cost calculator: the actual cost once the handler has run. Requirements, for `const C& c`,
+/// `const request_ref& req`, `const response_ref& res`, `const metering_context& ctx`:
+///   1. `c(req, res, ctx)` → convertible to `credits`;
+///   2. it may throw: metered then charges the estimate and logs why.
+/// Any callable of that shape fits, including a lambda type.
+template <class C>
+concept cost_calculator = requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) {
+  { c(req, res, ctx) } -> std::convertible_to<credits>;
+};
+
+/// Charges what was locked. The default when metered is given no calculator.
+struct charge_estimate {
+  [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const noexcept {
+    return ctx.estimate();
+  }
+};
+
+namespace detail {
+template <class C>
+constexpr bool check_calculator() {
+  static_assert(requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) { c(req, res, ctx); },
+                "tollgate: this cost calculator is not callable as `calc(const request_ref&, const response_ref&, const metering_context&) const`");
+  static_assert(requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) {
+    { c(req, res, ctx) } -> std::convertible_to<credits>;
+  }, "tollgate: a cost calculator must return tollgate::credits");
+  return true;
+}
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_CALCULATORS_CALCULATOR_HPP

@@ -1,0 +1,45 @@
+// The parameter types of a callable with one non-template call operator (lambdas, functions, functors).
+#ifndef TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP
+#define TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP
+
+#include <type_traits>
+
+namespace tollgate::detail {
+
+template <class... Ts>
+struct type_list {
+  static constexpr std::size_t size = sizeof...(Ts);
+};
+
+template <class F, class = void>
+struct parameters_of {};  // generic lambdas and overloaded functors: no single signature
+
+template <class F>
+struct parameters_of<F, std::void_t<decltype(&F::operator())>> : parameters_of<decltype(&F::operator())> {};
+
+#define TOLLGATE_DETAIL_MEMBER_SIGNATURE(QUALIFIERS)                  \
+  template <class R, class C, class... A>                             \
+  struct parameters_of<R (C::*)(A...) QUALIFIERS, void> {             \
+    using type = type_list<A...>;                                     \
+  };
+TOLLGATE_DETAIL_MEMBER_SIGNATURE()
+TOLLGATE_DETAIL_MEMBER_SIGNATURE(const)
+TOLLGATE_DETAIL_MEMBER_SIGNATURE(noexcept)
+TOLLGATE_DETAIL_MEMBER_SIGNATURE(const noexcept)
+TOLLGATE_DETAIL_MEMBER_SIGNATURE(&)
+TOLLGATE_DETAIL_MEMBER_SIGNATURE(const&)
+#undef TOLLGATE_DETAIL_MEMBER_SIGNATURE
+
+template <class R, class... A>
+struct parameters_of<R (*)(A...), void> { using type = type_list<A...>; };
+template <class R, class... A>
+struct parameters_of<R (*)(A...) noexcept, void> { using type = type_list<A...>; };
+template <class R, class... A>
+struct parameters_of<R(A...), void> { using type = type_list<A...>; };
+
+template <class F>
+concept has_single_signature = requires { typename parameters_of<std::remove_cvref_t<F>>::type; };
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP

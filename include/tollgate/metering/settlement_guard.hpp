@@ -1,0 +1,94 @@
+// settlement_guard: settles a lock exactly once — explicitly, or as a full refund when it goes out of scope.
+#ifndef TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
+#define TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
+
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <tollgate/credits.hpp>
+#include <tollgate/ledgers/ledger.hpp>
+#include <tollgate/logging/logger.hpp>
+#include <tollgate/logging/redacted.hpp>
+
+namespace tollgate {
+
+/// A settlement the ledger did not accept: what to retry, and why it failed.
+struct failed_settlement {
+  std::string lock_id;
+  credits real_cost;
+  ledger_error error;
+};
+
+/// Called when a settle fails, after it is logged: the hook for durable retries (an outbox).
+using settle_failure_handler = std::function<void(const failed_settlement&)>;
+
+/// Owns one lock until it is settled. `settle(cost)` settles it; if that never happens (the
+/// handler threw, the stream was abandoned, the thread unwinds at shutdown) the destructor
+/// releases it in full. Either way the ledger hears about the lock exactly once from this guard.
+class settlement_guard {
+ public:
+  settlement_guard(ledger_ref ledger, std::string lock_id, redacted user, logger log, settle_failure_handler on_failure = {})
+      : ledger_(ledger), lock_id_(std::move(lock_id)), user_(std::move(user)), log_(std::move(log)),
+        on_failure_(std::move(on_failure)) {}
+  settlement_guard(const settlement_guard&) = delete;
+  settlement_guard& operator=(const settlement_guard&) = delete;
+
+  ~settlement_guard() {
+    if (settled_) return;
+    try {
+      settle(credits{});
+    } catch (...) {  // a destructor must not throw; settle() already logged
+    }
+  }
+
+  /// Settles for `cost`. The first call does the work and returns the outcome; later calls do
+  /// nothing and return nullopt. A failure is logged (lock id, never the credential) and handed
+  /// to the failure hook.
+  std::optional<result<settlement>> settle(credits cost) {
+    if (settled_) return std::nullopt;
+    settled_ = true;
+    result<settlement> outcome = attempt(cost);
+    if (!outcome) {
+      log_.error("settle failed for lock {} (user {}, cost {}): {}: {}", lock_id_, user_, cost,
+                 to_string(outcome.error().code), outcome.error().message);
+      if (on_failure_) {
+        try {
+          on_failure_(failed_settlement{lock_id_, cost, outcome.error()});
+        } catch (const std::exception& e) {
+          log_.error("settle-failure hook threw for lock {}: {}", lock_id_, e.what());
+        } catch (...) {
+          log_.error("settle-failure hook threw for lock {}", lock_id_);
+        }
+      }
+    }
+    return outcome;
+  }
+
+  [[nodiscard]] bool settled() const noexcept { return settled_; }
+  [[nodiscard]] const std::string& lock_id() const noexcept { return lock_id_; }
+
+ private:
+  result<settlement> attempt(credits cost) {
+    try {
+      return cost == credits{} ? ledger_.release(lock_id_) : ledger_.settle(lock_id_, cost);
+    } catch (const std::exception& e) {  // a user ledger that throws is treated as unreachable
+      return ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()};
+    } catch (...) {
+      return ledger_error{ledger_errc::unavailable, "the ledger threw"};
+    }
+  }
+
+  ledger_ref ledger_;
+  std::string lock_id_;
+  redacted user_;
+  logger log_;
+  settle_failure_handler on_failure_;
+  bool settled_ = false;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_METERING_SETTLEMENT_GUARD_HPP

@@ -1,0 +1,88 @@
+// Tests of the cost calculators: fixed, by size, by time, per token, sums and penalties.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+
+#include <tollgate/tollgate.hpp>
+
+using namespace tollgate::literals;
+using tollgate::credits;
+
+namespace {
+struct fixture {
+  tollgate::basic_request req;
+  tollgate::basic_response res;
+  tollgate::metering_context ctx{tollgate::redacted("user"), "lk_1", 10_cr};
+
+  template <class C>
+  credits cost(const C& c) { return c(tollgate::request_ref(req), tollgate::response_ref(res), ctx); }
+};
+}  // namespace
+
+TEST_CASE("calculators: fixed_cost charges its amount") {
+  fixture f;
+  CHECK(f.cost(tollgate::fixed_cost<2.5_cr>{}) == 2.5_cr);
+  static_assert(tollgate::cost_calculator<tollgate::fixed_cost<1_cr>>);
+}
+
+TEST_CASE("calculators: charge_estimate charges what was locked") {
+  fixture f;
+  CHECK(f.cost(tollgate::charge_estimate{}) == 10_cr);
+}
+
+TEST_CASE("calculators: by_response_size prices the bytes sent, KB = 1024") {
+  fixture f;
+  tollgate::by_response_size<0.5_cr, 0.1_cr> calc;
+  f.ctx.record_response_bytes(0);
+  CHECK(f.cost(calc) == 0.5_cr);
+  f.ctx.record_response_bytes(1024);
+  CHECK(f.cost(calc) == 0.6_cr);
+  f.ctx.record_response_bytes(1011);  // 0.1 × 1011/1024 = 0.098730 (rounded from 0.0987304…)
+  CHECK(f.cost(calc) == 0.59873_cr);
+  f.ctx.record_response_bytes(10 * 1024 * 1024);
+  CHECK(f.cost(calc) == 1024.5_cr);
+}
+
+TEST_CASE("calculators: by_processing_time prices the measured duration") {
+  fixture f;
+  tollgate::by_processing_time<1.0_cr, 2.0_cr> calc;
+  f.ctx.record_elapsed(std::chrono::milliseconds(500));
+  CHECK(f.cost(calc) == 2_cr);
+  f.ctx.record_elapsed(std::chrono::nanoseconds(1'234'567'891));
+  CHECK(f.cost(calc) == 3.469136_cr);  // 1 + 2 × 1.234567891 = 3.469135782 → 3.469136
+}
+
+TEST_CASE("calculators: per_token prices reported usage per million tokens") {
+  fixture f;
+  tollgate::per_token<0.15_cr, 0.45_cr, 0.05_cr> calc;
+  CHECK(f.cost(calc) == credits{});  // nothing reported, nothing charged
+  f.ctx.report_usage({.prompt_tokens = 1'000'000, .completion_tokens = 2'000'000});
+  f.ctx.report_usage({.searches = 2});
+  CHECK(f.cost(calc) == 0.15_cr + 0.9_cr + 0.1_cr);
+  fixture g;
+  g.ctx.report_usage({.prompt_tokens = 120, .completion_tokens = 480});  // 0.000018 + 0.000216
+  CHECK(g.cost(calc) == 0.000234_cr);
+}
+
+TEST_CASE("calculators: sum adds its parts; penalty_on_error adds on failures") {
+  fixture f;
+  tollgate::sum<tollgate::fixed_cost<1_cr>, tollgate::by_response_size<0_cr, 1_cr>, tollgate::penalty_on_error<0.5_cr>> calc;
+  f.ctx.record_response_bytes(512);
+  CHECK(f.cost(calc) == 1.5_cr);
+  f.res.set_status(404);
+  CHECK(f.cost(calc) == 2_cr);
+  f.res.set_status(399);
+  CHECK(f.cost(calc) == 1.5_cr);
+}
+
+TEST_CASE("calculators: any callable of the right shape is a calculator") {
+  auto lambda = [](const tollgate::request_ref& r, const tollgate::response_ref&, const tollgate::metering_context&) {
+    return r.header("X-Premium") ? 3_cr : 1_cr;
+  };
+  static_assert(tollgate::cost_calculator<decltype(lambda)>);
+  fixture f;
+  CHECK(f.cost(lambda) == 1_cr);
+  f.req.with_header("X-Premium", "1");
+  CHECK(f.cost(lambda) == 3_cr);
+}

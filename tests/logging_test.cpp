@@ -1,0 +1,33 @@
+// Tests of the logger and of redaction: secrets never appear in clear.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <string>
+#include <vector>
+
+#include <tollgate/tollgate.hpp>
+
+TEST_CASE("logging: redacted prints a stable fingerprint, never the secret") {
+  const tollgate::redacted key("sk-live-SECRET-123");
+  const std::string shown = fmt::format("{}", key);
+  CHECK(shown.find("SECRET") == std::string::npos);
+  CHECK(shown.rfind("«redacted:", 0) == 0);
+  CHECK(shown == fmt::format("{}", tollgate::redacted("sk-live-SECRET-123")));
+  CHECK(shown != fmt::format("{}", tollgate::redacted("sk-live-SECRET-124")));
+  CHECK(key.reveal() == "sk-live-SECRET-123");
+}
+
+TEST_CASE("logging: the logger filters by level and hands lines to its sink") {
+  std::vector<std::pair<tollgate::log_level, std::string>> lines;
+  tollgate::logger log(tollgate::log_level::warn, [&](tollgate::log_level l, std::string_view s) { lines.emplace_back(l, std::string(s)); });
+  log.info("not shown {}", 1);
+  log.warn("shown {}", 2);
+  log.error("also {}", tollgate::redacted("pw"));
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].second == "shown 2");
+  CHECK(lines[1].first == tollgate::log_level::error);
+  CHECK(lines[1].second.find("pw") == std::string::npos);
+  tollgate::logger::silent().error("nothing {}", 3);  // must not crash nor print
+  tollgate::logger throwing(tollgate::log_level::debug, [](tollgate::log_level, std::string_view) { throw std::runtime_error("sink down"); });
+  CHECK_NOTHROW(throwing.error("a failing sink never fails the caller"));
+}

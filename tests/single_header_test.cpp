@@ -1,0 +1,24 @@
+// Proves the generated single header stands alone: this TU sees only single_include/.
+#include <doctest/doctest.h>
+
+#include <tollgate/tollgate.hpp>
+
+#ifndef TOLLGATE_SINGLE_HEADER
+#error "single_include/tollgate/tollgate.hpp was not the header found"
+#endif
+
+using namespace tollgate::literals;
+
+TEST_CASE("single header: the core works from the amalgamated file") {
+  tollgate::memory_ledger ledger;
+  ledger.add_user("u", 3_cr);
+  ledger.add_credential("u", "u");
+  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.25_cr>> m{
+      ledger, [](const tollgate::basic_request&, tollgate::basic_response& res) { res.set_content("ok", "text/plain"); }};
+  tollgate::basic_request req;
+  req.with_header("X-User-ID", "u");
+  tollgate::basic_response res;
+  m(req, res);
+  CHECK(res.body() == "ok");
+  CHECK(ledger.balance("u") == 2.75_cr);
+}
