@@ -181,3 +181,26 @@ TEST_CASE("memory_ledger: many threads spending one balance never overspend and 
   CHECK(ledger.balance("shared") == 0.1_cr);
   CHECK(ledger.summary().locks.empty());
 }
+
+TEST_CASE("memory_ledger: export_state and import_state carry balances, locks and settlements across a restart") {
+  fake_clock clock;
+  tollgate::memory_ledger before(options_with(clock, std::chrono::seconds(60)));
+  before.add_user("u", 10_cr);
+  before.add_credential("sk-u", "u");
+  auto open = before.lock("sk-u", 3_cr, "k-open");
+  auto done = before.lock("sk-u", 2_cr, "k-done");
+  REQUIRE(before.settle(done->lock_id, 1_cr));
+  clock.advance(std::chrono::seconds(20));
+  const auto state = before.export_state();
+  REQUIRE(state.locks.size() == 1);
+  CHECK(state.locks[0].expires_in == std::chrono::seconds(40));
+
+  tollgate::memory_ledger after(options_with(clock, std::chrono::seconds(60)));
+  after.import_state(state);
+  CHECK(after.balance("u") == 6_cr);                                   // 10 − 1 charged − 3 held
+  CHECK(after.lock("sk-u", 3_cr, "k-open")->lock_id == open->lock_id);   // replayed, not held twice
+  CHECK(after.settle(done->lock_id, 1_cr)->replayed);
+  REQUIRE(after.settle(open->lock_id, 0.5_cr));
+  CHECK(after.balance("u") == 8.5_cr);
+  CHECK(after.summary().users.at(0).held == credits{});
+}

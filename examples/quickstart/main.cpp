@@ -57,11 +57,14 @@ std::optional<double> duration_param(const httplib::Request& req) {
 }
 
 void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
+  // Debug level shows every lock and settlement; ids print as «redacted:…» fingerprints.
+  const tollgate::metered_config config{tollgate::logger(tollgate::log_level::debug), {}};
+
   svr.Get("/api/simple",
           tollgate::metered<user_id, tollgate::estimate<1.0_cr>, tollgate::fixed_cost<1.0_cr>>{
               ledger, [](const httplib::Request&, httplib::Response& res) {
                 reply(res, 200, {{"message", "Fixed cost endpoint"}});
-              }});
+              }, config});
 
   svr.Post("/api/data",
            tollgate::metered<user_id, tollgate::estimate<5.0_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>>{
@@ -73,7 +76,7 @@ void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
                    return reply(res, 400, {{"detail", "body must be {\"size\": n} with 0 <= n <= 10000000"}});
                  }
                  reply(res, 200, {{"data", std::string(body["size"].get<std::size_t>(), 'x')}});
-               }});
+               }, config});
 
   svr.Post("/api/process",
            tollgate::metered<user_id, tollgate::estimate<10.0_cr>, tollgate::by_processing_time<1.0_cr, 2.0_cr>>{
@@ -85,7 +88,7 @@ void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
                  }
                  std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
                  reply(res, 200, {{"result", "done"}, {"duration", *duration}});
-               }});
+               }, config});
 
   svr.Post("/api/advanced",
            tollgate::metered<user_id, tollgate::estimate<15.0_cr>, advanced_cost>{
@@ -94,7 +97,7 @@ void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
                  if (!duration || req.has_param("fail")) return reply(res, 400, {{"detail", "processing failed"}});
                  std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
                  reply(res, 200, {{"result", "processed"}});
-               }});
+               }, config});
 
   // Not metered: lets the walkthrough and the tests see the available balance.
   svr.Get("/api/test/balance", [&ledger](const httplib::Request& req, httplib::Response& res) {

@@ -404,7 +404,11 @@ class request_ref {
   /// The framework's own request, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] const T* native() const noexcept {
-    return vtable_ == &vtable_for<T> ? static_cast<const T*>(object_) : nullptr;
+    if constexpr (requires { sizeof(request_traits<T>); }) {
+      return vtable_ == &vtable_for<T> ? static_cast<const T*>(object_) : nullptr;
+    } else {
+      return nullptr;  // not a request type at all
+    }
   }
 
  private:
@@ -523,7 +527,11 @@ class response_ref {
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
-    return vtable_ == &vtable_for<T> ? static_cast<T*>(object_) : nullptr;
+    if constexpr (requires { sizeof(response_traits<T>); }) {
+      return vtable_ == &vtable_for<T> ? static_cast<T*>(object_) : nullptr;
+    } else {
+      return nullptr;  // not a response type at all
+    }
   }
 
  private:
@@ -1515,6 +1523,37 @@ struct open_lock {
   std::chrono::milliseconds expires_in;
 };
 
+/// Everything a memory_ledger holds, for persisting it (e.g. the reference credit server's state
+/// file) and restoring it after a restart. Times are relative, so a restore on another clock works.
+struct memory_ledger_state {
+  struct user {
+    std::string user_id;
+    credits available;
+  };
+  struct credential {
+    std::string credential;
+    std::string user_id;
+  };
+  struct lock {
+    std::string lock_id;
+    std::string user_id;
+    credits amount;
+    std::chrono::milliseconds expires_in;
+    std::string idempotency_key;
+  };
+  struct settled_lock {
+    std::string lock_id;
+    credits charged;
+    bool expired;
+    std::string idempotency_key;
+    credits locked;  ///< what the lock held, so replays of its lock request answer the same grant
+  };
+  std::vector<user> users;
+  std::vector<credential> credentials;
+  std::vector<lock> locks;
+  std::vector<settled_lock> settled;  ///< oldest first
+};
+
 struct ledger_summary {
   std::vector<user_balance> users;  ///< sorted by user id
   std::vector<open_lock> locks;     ///< open locks only
@@ -1596,7 +1635,7 @@ class memory_ledger {
     account& acc = users_.at(owner->second);
     if (acc.available < amount)
       return ledger_error{ledger_errc::insufficient_funds,
-                          fmt::format("insufficient balance: {} available, {} requested", acc.available, amount)};
+                          fmt::format("{} available, {} requested", acc.available, amount)};
     acc.available -= amount;
     acc.held += amount;
     lock_grant grant{detail::random_id("lk_"), amount};
@@ -1652,6 +1691,57 @@ class memory_ledger {
       out.locks.push_back({id, lk.user_id, lk.amount,
                            std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now)});
     return out;
+  }
+
+  /// A copy of the whole state (after returning expired holds).
+  [[nodiscard]] memory_ledger_state export_state() {
+    std::lock_guard guard(mutex_);
+    const auto now = options_.now();
+    reap_expired_locked(now);
+    memory_ledger_state out;
+    for (const auto& [id, acc] : users_) out.users.push_back({id, acc.available});
+    for (const auto& [cred, user] : credentials_) out.credentials.push_back({cred, user});
+    for (const auto& [id, lk] : locks_)
+      out.locks.push_back({id, lk.user_id, lk.amount, std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now),
+                           lk.idempotency_key});
+    for (const auto& id : settled_order_) {
+      auto it = settled_.find(id);
+      if (it == settled_.end()) continue;
+      credits locked{};
+      if (!it->second.idempotency_key.empty())
+        if (auto g = idempotency_.find(it->second.idempotency_key); g != idempotency_.end()) locked = g->second.amount;
+      out.settled.push_back({id, it->second.charged, it->second.expired, it->second.idempotency_key, locked});
+    }
+    return out;
+  }
+
+  /// Replaces the whole state with `state` (held balances are recomputed from its open locks).
+  void import_state(const memory_ledger_state& state) {
+    std::lock_guard guard(mutex_);
+    const auto now = options_.now();
+    users_.clear();
+    credentials_.clear();
+    locks_.clear();
+    expiry_index_.clear();
+    idempotency_.clear();
+    settled_.clear();
+    settled_order_.clear();
+    for (const auto& u : state.users) users_[u.user_id] = account{u.available, {}};
+    for (const auto& c : state.credentials) credentials_[c.credential] = c.user_id;
+    for (const auto& l : state.locks) {
+      auto acc = users_.find(l.user_id);
+      if (acc == users_.end()) continue;
+      acc->second.held += l.amount;
+      const auto expires = now + l.expires_in;
+      locks_.emplace(l.lock_id, lock_state{l.user_id, l.amount, expires, l.idempotency_key});
+      expiry_index_.emplace(expires, l.lock_id);
+      if (!l.idempotency_key.empty()) idempotency_.emplace(l.idempotency_key, lock_grant{l.lock_id, l.amount});
+    }
+    for (const auto& s : state.settled) {
+      settled_.emplace(s.lock_id, settled_state{s.charged, s.expired, s.idempotency_key});
+      settled_order_.push_back(s.lock_id);
+      if (!s.idempotency_key.empty()) idempotency_.emplace(s.idempotency_key, lock_grant{s.lock_id, s.locked});
+    }
   }
 
   /// Returns the funds of every expired lock now; how many there were. (Also done lazily by every call.)
@@ -2178,7 +2268,8 @@ class metered {
         return;
       }
     }
-    guard.settle(cost);
+    if (auto outcome = guard.settle(cost); outcome && *outcome)
+      log.debug("lock {} settled: charged {} of {} held (user {})", ctx.lock_id(), cost, amount, ctx.user_id());
   }
 
   credits actual_cost(const state& s, const request_ref& req, const response_ref& res, const metering_context& ctx,

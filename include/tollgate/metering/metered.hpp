@@ -183,7 +183,8 @@ class metered {
         return;
       }
     }
-    guard.settle(cost);
+    if (auto outcome = guard.settle(cost); outcome && *outcome)
+      log.debug("lock {} settled: charged {} of {} held (user {})", ctx.lock_id(), cost, amount, ctx.user_id());
   }
 
   credits actual_cost(const state& s, const request_ref& req, const response_ref& res, const metering_context& ctx,
