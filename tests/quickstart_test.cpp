@@ -1,6 +1,12 @@
 // Tests of the quickstart example as a real program: each endpoint's charge, to the micro-credit.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
@@ -13,7 +19,8 @@ using tollgate::credits;
 
 namespace {
 struct quickstart {
-  tollgate::testing::child_process process{{TOLLGATE_QUICKSTART_BINARY, "--port", "0"}};
+  std::string log_path = "/tmp/tollgate-quickstart-test-" + std::to_string(::getpid()) + ".log";
+  tollgate::testing::child_process process{{TOLLGATE_QUICKSTART_BINARY, "--port", "0"}, {}, log_path};
   int port = process.read_port();
   httplib::Client client{"127.0.0.1", port};
 
@@ -24,6 +31,11 @@ struct quickstart {
     return nlohmann::json::parse(res->body)["balance"].get<credits>();
   }
   httplib::Headers as(const std::string& user) const { return {{"X-User-ID", user}}; }
+  std::string log() const {
+    std::ifstream in(log_path);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+  ~quickstart() { std::remove(log_path.c_str()); }
 };
 }  // namespace
 
@@ -106,4 +118,9 @@ TEST_CASE("quickstart: an empty balance answers 402 and the handler is not charg
   }
   CHECK(served == 100);
   CHECK(q.balance("test-user-3") == credits{});
+  // The server logged every lock and settlement, and never the caller's id in clear.
+  const std::string log = q.log();
+  CHECK(log.find("settled: charged 1 of 1 held") != std::string::npos);
+  CHECK(log.find("lock refused") != std::string::npos);
+  CHECK(log.find("test-user-3") == std::string::npos);
 }

@@ -444,12 +444,40 @@ static_assert(request<request_ref>);
 
 #include <concepts>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+// ---- begin tollgate/http/stream.hpp ----
+// stream_observer: how a framework adapter tells metered what a streamed response delivered.
+#ifndef TOLLGATE_HTTP_STREAM_HPP
+#define TOLLGATE_HTTP_STREAM_HPP
+
+#include <cstddef>
+#include <string_view>
+
+namespace tollgate {
+
+/// Receives the life of a streamed response body, so its lock is settled after the last chunk.
+/// An adapter whose response can stream implements `response_traits<T>::observe_stream(res, observer)`:
+/// if the handler left a stream on the response, it wraps it, reports every chunk the client
+/// accepted (`delivered`), any exception the stream threw (`failed`, after which the stream is
+/// aborted), and calls `finished` exactly once when the stream ends, completed or not.
+class stream_observer {
+ public:
+  virtual ~stream_observer() = default;
+  virtual void delivered(std::size_t bytes) noexcept = 0;
+  virtual void failed(std::string_view why) noexcept = 0;
+  virtual void finished(bool completed) noexcept = 0;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_HTTP_STREAM_HPP
+// ---- end tollgate/http/stream.hpp ----
 
 namespace tollgate {
 
@@ -469,7 +497,9 @@ concept response = requires(R& r, const R& cr, std::string_view name, std::strin
   { cr.header(name) } -> std::same_as<std::optional<std::string_view>>;
 };
 
-/// How tollgate writes a response type; adapters specialise it for framework types.
+/// How tollgate writes a response type; adapters specialise it for framework types. A
+/// specialisation may also provide `static bool observe_stream(T&, std::shared_ptr<stream_observer>)`
+/// when the framework can stream (see stream_observer).
 template <class T>
 struct response_traits;
 
@@ -524,6 +554,10 @@ class response_ref {
   [[nodiscard]] std::size_t body_size() const { return vtable_->body_size(object_); }
   [[nodiscard]] std::optional<std::string_view> header(std::string_view n) const { return vtable_->header(object_, n); }
 
+  /// If the handler left a streamed body on the response, hooks `observer` into it and returns
+  /// true; false when the body is already complete (or the framework cannot stream).
+  bool observe_stream(std::shared_ptr<stream_observer> observer) const { return vtable_->observe_stream(object_, std::move(observer)); }
+
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
@@ -542,6 +576,7 @@ class response_ref {
     void (*set_content)(void*, std::string, std::string_view);
     std::size_t (*body_size)(const void*);
     std::optional<std::string_view> (*header)(const void*, std::string_view);
+    bool (*observe_stream)(void*, std::shared_ptr<stream_observer>);
   };
   template <class T>
   static constexpr vtable vtable_for{
@@ -551,6 +586,13 @@ class response_ref {
       [](void* o, std::string b, std::string_view t) { response_traits<T>::set_content(*static_cast<T*>(o), std::move(b), t); },
       [](const void* o) { return response_traits<T>::body_size(*static_cast<const T*>(o)); },
       [](const void* o, std::string_view n) { return response_traits<T>::header(*static_cast<const T*>(o), n); },
+      [](void* o, std::shared_ptr<stream_observer> observer) {
+        if constexpr (requires { response_traits<T>::observe_stream(*static_cast<T*>(o), std::move(observer)); }) {
+          return response_traits<T>::observe_stream(*static_cast<T*>(o), std::move(observer));
+        } else {
+          return false;
+        }
+      },
   };
 
   void* object_;
@@ -1334,10 +1376,12 @@ struct lock_grant {
   credits amount;
 };
 
-/// A settled lock: what was charged, and whether this answer replays an earlier settle.
+/// A settled lock: what was charged, whether this answer replays an earlier settle, and whether
+/// the settlement was accepted for later delivery (a durable outbox) rather than applied now.
 struct settlement {
   credits charged;
   bool replayed = false;
+  bool deferred = false;
 };
 
 /// A ledger. Requirements, for `L& l`, `std::string_view s`, `credits c`:
@@ -1841,7 +1885,11 @@ class bad_request : public std::runtime_error {
 #ifndef TOLLGATE_METERING_METERED_HPP
 #define TOLLGATE_METERING_METERED_HPP
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string_view>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -2196,6 +2244,56 @@ class metered {
     handler_function handler;
   };
 
+  // One request's charge: the context and the guard, kept alive past the handler while a
+  // streamed body is still being sent, and settled when the stream ends.
+  struct charge final : stream_observer {
+    charge(std::shared_ptr<const state> owner_, const request_ref& req_, const response_ref& res_, redacted who,
+           std::string lock_id, credits amount_)
+        : owner(std::move(owner_)), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
+          guard(owner->ledger, ctx.lock_id(), ctx.user_id(), owner->config.log, owner->config.on_settle_failure),
+          amount(amount_) {}
+    ~charge() override {
+      if (streaming) finished(false);  // the framework dropped the stream without reporting its end
+    }
+
+    void delivered(std::size_t bytes) noexcept override { delivered_bytes.fetch_add(bytes, std::memory_order_relaxed); }
+    void failed(std::string_view why) noexcept override {
+      std::lock_guard lock(failure_mutex);
+      failure.assign(why.data(), why.size());
+    }
+    void finished(bool completed) noexcept override {
+      if (finished_once.exchange(true)) return;
+      streaming = false;
+      try {
+        ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+        ctx.record_response_bytes(delivered_bytes.load());
+        const logger& log = owner->config.log;
+        if (!completed) {
+          std::lock_guard lock(failure_mutex);
+          if (failure.empty())
+            log.warn("lock {}: client disconnected after {} bytes; charging what was delivered", ctx.lock_id(), ctx.response_bytes());
+          else
+            log.error("lock {}: stream failed after {} bytes ({}); charging what was delivered", ctx.lock_id(), ctx.response_bytes(), failure);
+        }
+        settle_actual(*this, /*can_withhold=*/false);
+      } catch (...) {  // never let a settlement escape into the framework's sending thread
+      }
+    }
+
+    std::shared_ptr<const state> owner;
+    request_ref req;
+    response_ref res;
+    metering_context ctx;
+    settlement_guard guard;
+    credits amount;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::atomic<std::size_t> delivered_bytes{0};
+    std::atomic<bool> finished_once{false};
+    bool streaming = false;
+    std::mutex failure_mutex;
+    std::string failure;
+  };
+
   void run(const request_ref& req, const response_ref& res) const {
     const state& s = *state_;
     const logger& log = s.config.log;
@@ -2239,41 +2337,64 @@ class metered {
     }
     if (!*grant) return refuse(res, grant->error(), who, log);
 
-    metering_context ctx(std::move(who), (*grant)->lock_id, amount);
-    settlement_guard guard(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
+    // From here the lock belongs to `held`: if the handler throws, its guard refunds in full.
+    auto held = std::make_shared<charge>(state_, req, res, std::move(who), std::move((*grant)->lock_id), amount);
 
-    // 4. Serve. If the handler throws, the guard refunds in full as the exception leaves.
-    const auto started = std::chrono::steady_clock::now();
-    s.handler(req, res, ctx);
-    ctx.record_elapsed(std::chrono::steady_clock::now() - started);
-    ctx.record_response_bytes(res.body_size());
+    // 4. Serve.
+    s.handler(req, res, held->ctx);
 
-    // 5. Price it and settle.
-    credits cost = actual_cost(s, req, res, ctx, log);
+    // 5. A streamed body is priced and settled when the stream ends; anything else now.
+    held->streaming = true;
+    if (res.observe_stream(held)) return;
+    held->streaming = false;
+    held->finished_once = true;
+    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->ctx.record_response_bytes(res.body_size());
+    settle_actual(*held, /*can_withhold=*/true);
+  }
+
+  // Prices the request, applies the overage policy and settles the lock.
+  static void settle_actual(charge& c, bool can_withhold) {
+    const state& s = *c.owner;
+    const logger& log = s.config.log;
+    metering_context& ctx = c.ctx;
+    const credits amount = c.amount;
+    credits cost = actual_cost(s, c.req, c.res, ctx, log);
     if (cost > amount) {
-      if constexpr (overage_policy::value == overage::mode::clamp) {
-        log.debug("lock {}: cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
+      if constexpr (overage_policy::value == overage::mode::reject) {
+        if (can_withhold) {
+          log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
+          detail::write_error(c.res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
+          c.guard.settle(credits{});
+          return;
+        }
+        // A stream is already delivered: it cannot be withheld, so it is charged up to the hold.
+        log.warn("lock {}: streamed cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;
-      } else if constexpr (overage_policy::value == overage::mode::reject) {
-        log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
-        detail::write_error(res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
-        cost = credits{};
-      } else {
-        auto outcome = guard.settle(cost);
+      } else if constexpr (overage_policy::value == overage::mode::charge_actual) {
+        auto outcome = c.guard.settle(cost);
         if (outcome && !*outcome && !is_transient(outcome->error().code)) {
           // The ledger refused the overage (no allowance, or the balance does not cover it).
           log.warn("lock {}: overage {} refused by the ledger; settling for the estimate {}", ctx.lock_id(), cost, amount);
-          settle_fallback(s, ctx, amount, log);
+          settlement_guard fallback(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
+          fallback.settle(amount);
         }
         return;
+      } else {
+        log.debug("lock {}: cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
+        cost = amount;
       }
     }
-    if (auto outcome = guard.settle(cost); outcome && *outcome)
-      log.debug("lock {} settled: charged {} of {} held (user {})", ctx.lock_id(), cost, amount, ctx.user_id());
+    if (auto outcome = c.guard.settle(cost); outcome && *outcome) {
+      if ((*outcome)->deferred)
+        log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", ctx.lock_id(), cost);
+      else
+        log.debug("lock {} settled: charged {} of {} held (user {})", ctx.lock_id(), cost, amount, ctx.user_id());
+    }
   }
 
-  credits actual_cost(const state& s, const request_ref& req, const response_ref& res, const metering_context& ctx,
-                      const logger& log) const {
+  static credits actual_cost(const state& s, const request_ref& req, const response_ref& res, const metering_context& ctx,
+                             const logger& log) {
     if (ctx.waived()) return credits{};
     if (auto fixed = ctx.cost_override()) {
       if (fixed->is_negative()) {
@@ -2295,12 +2416,6 @@ class metered {
       log.error("lock {}: cost calculator threw; charging the estimate {}", ctx.lock_id(), ctx.estimate());
     }
     return ctx.estimate();
-  }
-
-  // After a refused overage the guard is spent; the estimate goes through a second guard of its own.
-  static void settle_fallback(const state& s, const metering_context& ctx, credits amount, const logger& log) {
-    settlement_guard fallback(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
-    fallback.settle(amount);
   }
 
   static void refuse(const response_ref& res, const ledger_error& error, const redacted& who, const logger& log) {

@@ -2,6 +2,7 @@
 #ifndef TOLLGATE_TESTS_SUPPORT_CHILD_PROCESS_HPP
 #define TOLLGATE_TESTS_SUPPORT_CHILD_PROCESS_HPP
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -18,13 +19,18 @@ namespace tollgate::testing {
 /// A child process with its stdout piped to us. The destructor sends SIGTERM and reaps it.
 class child_process {
  public:
-  explicit child_process(std::vector<std::string> argv, std::vector<std::string> extra_env = {}) {
+  /// Runs argv[0] with `extra_env` ("NAME=value") added; its stderr goes to `stderr_path`
+  /// (default: discarded, so test output stays readable).
+  explicit child_process(std::vector<std::string> argv, std::vector<std::string> extra_env = {},
+                         std::string stderr_path = "/dev/null") {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
     if (pid_ < 0) throw std::runtime_error("fork failed");
     if (pid_ == 0) {
       ::dup2(fds[1], STDOUT_FILENO);
+      const int err = ::open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      if (err >= 0) ::dup2(err, STDERR_FILENO);
       ::close(fds[0]);
       ::close(fds[1]);
       for (auto& kv : extra_env) ::putenv(kv.data());

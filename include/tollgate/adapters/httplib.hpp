@@ -4,6 +4,8 @@
 #define TOLLGATE_ADAPTERS_HTTPLIB_HPP
 
 #include <cstddef>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +14,7 @@
 
 #include <tollgate/http/request.hpp>
 #include <tollgate/http/response.hpp>
+#include <tollgate/http/stream.hpp>
 
 namespace tollgate {
 
@@ -51,6 +54,44 @@ struct response_traits<httplib::Response> {
     auto it = r.headers.find(std::string(name));
     if (it == r.headers.end()) return std::nullopt;
     return std::string_view(it->second);
+  }
+
+  /// Wraps a content provider the handler set (chunked or not): counts the bytes the client
+  /// accepted, turns an exception inside the stream into an aborted stream (httplib would let it
+  /// escape its worker thread), and reports the end from the resource releaser, which httplib
+  /// calls exactly once, with whether the whole body was written.
+  static bool observe_stream(httplib::Response& r, std::shared_ptr<stream_observer> observer) {
+    if (!r.content_provider_) return false;
+    r.content_provider_ = [inner = std::move(r.content_provider_), observer](std::size_t offset, std::size_t length,
+                                                                             httplib::DataSink& sink) {
+      auto original_write = sink.write;
+      sink.write = [&original_write, &observer](const char* data, std::size_t size) {
+        const bool ok = original_write(data, size);
+        if (ok) observer->delivered(size);
+        return ok;
+      };
+      bool keep_going = false;
+      try {
+        keep_going = inner(offset, length, sink);
+      } catch (const std::exception& e) {
+        observer->failed(e.what());
+      } catch (...) {
+        observer->failed("unknown exception");
+      }
+      sink.write = std::move(original_write);
+      return keep_going;
+    };
+    r.content_provider_resource_releaser_ = [inner = std::move(r.content_provider_resource_releaser_),
+                                             observer = std::move(observer)](bool success) {
+      if (inner) {
+        try {
+          inner(success);
+        } catch (...) {  // the user's releaser must not keep the charge from settling
+        }
+      }
+      observer->finished(success);
+    };
+    return true;
   }
 };
 

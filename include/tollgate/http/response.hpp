@@ -4,6 +4,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <tollgate/detail/ascii.hpp>
+#include <tollgate/http/stream.hpp>
 
 namespace tollgate {
 
@@ -30,7 +32,9 @@ concept response = requires(R& r, const R& cr, std::string_view name, std::strin
   { cr.header(name) } -> std::same_as<std::optional<std::string_view>>;
 };
 
-/// How tollgate writes a response type; adapters specialise it for framework types.
+/// How tollgate writes a response type; adapters specialise it for framework types. A
+/// specialisation may also provide `static bool observe_stream(T&, std::shared_ptr<stream_observer>)`
+/// when the framework can stream (see stream_observer).
 template <class T>
 struct response_traits;
 
@@ -85,6 +89,10 @@ class response_ref {
   [[nodiscard]] std::size_t body_size() const { return vtable_->body_size(object_); }
   [[nodiscard]] std::optional<std::string_view> header(std::string_view n) const { return vtable_->header(object_, n); }
 
+  /// If the handler left a streamed body on the response, hooks `observer` into it and returns
+  /// true; false when the body is already complete (or the framework cannot stream).
+  bool observe_stream(std::shared_ptr<stream_observer> observer) const { return vtable_->observe_stream(object_, std::move(observer)); }
+
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
@@ -103,6 +111,7 @@ class response_ref {
     void (*set_content)(void*, std::string, std::string_view);
     std::size_t (*body_size)(const void*);
     std::optional<std::string_view> (*header)(const void*, std::string_view);
+    bool (*observe_stream)(void*, std::shared_ptr<stream_observer>);
   };
   template <class T>
   static constexpr vtable vtable_for{
@@ -112,6 +121,13 @@ class response_ref {
       [](void* o, std::string b, std::string_view t) { response_traits<T>::set_content(*static_cast<T*>(o), std::move(b), t); },
       [](const void* o) { return response_traits<T>::body_size(*static_cast<const T*>(o)); },
       [](const void* o, std::string_view n) { return response_traits<T>::header(*static_cast<const T*>(o), n); },
+      [](void* o, std::shared_ptr<stream_observer> observer) {
+        if constexpr (requires { response_traits<T>::observe_stream(*static_cast<T*>(o), std::move(observer)); }) {
+          return response_traits<T>::observe_stream(*static_cast<T*>(o), std::move(observer));
+        } else {
+          return false;
+        }
+      },
   };
 
   void* object_;

@@ -21,10 +21,12 @@ struct lock_grant {
   credits amount;
 };
 
-/// A settled lock: what was charged, and whether this answer replays an earlier settle.
+/// A settled lock: what was charged, whether this answer replays an earlier settle, and whether
+/// the settlement was accepted for later delivery (a durable outbox) rather than applied now.
 struct settlement {
   credits charged;
   bool replayed = false;
+  bool deferred = false;
 };
 
 /// A ledger. Requirements, for `L& l`, `std::string_view s`, `credits c`:

@@ -2,7 +2,11 @@
 #ifndef TOLLGATE_METERING_METERED_HPP
 #define TOLLGATE_METERING_METERED_HPP
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string_view>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -23,6 +27,7 @@
 #include <tollgate/extractors/extractor.hpp>
 #include <tollgate/http/request.hpp>
 #include <tollgate/http/response.hpp>
+#include <tollgate/http/stream.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
@@ -111,6 +116,56 @@ class metered {
     handler_function handler;
   };
 
+  // One request's charge: the context and the guard, kept alive past the handler while a
+  // streamed body is still being sent, and settled when the stream ends.
+  struct charge final : stream_observer {
+    charge(std::shared_ptr<const state> owner_, const request_ref& req_, const response_ref& res_, redacted who,
+           std::string lock_id, credits amount_)
+        : owner(std::move(owner_)), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
+          guard(owner->ledger, ctx.lock_id(), ctx.user_id(), owner->config.log, owner->config.on_settle_failure),
+          amount(amount_) {}
+    ~charge() override {
+      if (streaming) finished(false);  // the framework dropped the stream without reporting its end
+    }
+
+    void delivered(std::size_t bytes) noexcept override { delivered_bytes.fetch_add(bytes, std::memory_order_relaxed); }
+    void failed(std::string_view why) noexcept override {
+      std::lock_guard lock(failure_mutex);
+      failure.assign(why.data(), why.size());
+    }
+    void finished(bool completed) noexcept override {
+      if (finished_once.exchange(true)) return;
+      streaming = false;
+      try {
+        ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+        ctx.record_response_bytes(delivered_bytes.load());
+        const logger& log = owner->config.log;
+        if (!completed) {
+          std::lock_guard lock(failure_mutex);
+          if (failure.empty())
+            log.warn("lock {}: client disconnected after {} bytes; charging what was delivered", ctx.lock_id(), ctx.response_bytes());
+          else
+            log.error("lock {}: stream failed after {} bytes ({}); charging what was delivered", ctx.lock_id(), ctx.response_bytes(), failure);
+        }
+        settle_actual(*this, /*can_withhold=*/false);
+      } catch (...) {  // never let a settlement escape into the framework's sending thread
+      }
+    }
+
+    std::shared_ptr<const state> owner;
+    request_ref req;
+    response_ref res;
+    metering_context ctx;
+    settlement_guard guard;
+    credits amount;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::atomic<std::size_t> delivered_bytes{0};
+    std::atomic<bool> finished_once{false};
+    bool streaming = false;
+    std::mutex failure_mutex;
+    std::string failure;
+  };
+
   void run(const request_ref& req, const response_ref& res) const {
     const state& s = *state_;
     const logger& log = s.config.log;
@@ -154,41 +209,64 @@ class metered {
     }
     if (!*grant) return refuse(res, grant->error(), who, log);
 
-    metering_context ctx(std::move(who), (*grant)->lock_id, amount);
-    settlement_guard guard(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
+    // From here the lock belongs to `held`: if the handler throws, its guard refunds in full.
+    auto held = std::make_shared<charge>(state_, req, res, std::move(who), std::move((*grant)->lock_id), amount);
 
-    // 4. Serve. If the handler throws, the guard refunds in full as the exception leaves.
-    const auto started = std::chrono::steady_clock::now();
-    s.handler(req, res, ctx);
-    ctx.record_elapsed(std::chrono::steady_clock::now() - started);
-    ctx.record_response_bytes(res.body_size());
+    // 4. Serve.
+    s.handler(req, res, held->ctx);
 
-    // 5. Price it and settle.
-    credits cost = actual_cost(s, req, res, ctx, log);
+    // 5. A streamed body is priced and settled when the stream ends; anything else now.
+    held->streaming = true;
+    if (res.observe_stream(held)) return;
+    held->streaming = false;
+    held->finished_once = true;
+    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->ctx.record_response_bytes(res.body_size());
+    settle_actual(*held, /*can_withhold=*/true);
+  }
+
+  // Prices the request, applies the overage policy and settles the lock.
+  static void settle_actual(charge& c, bool can_withhold) {
+    const state& s = *c.owner;
+    const logger& log = s.config.log;
+    metering_context& ctx = c.ctx;
+    const credits amount = c.amount;
+    credits cost = actual_cost(s, c.req, c.res, ctx, log);
     if (cost > amount) {
-      if constexpr (overage_policy::value == overage::mode::clamp) {
-        log.debug("lock {}: cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
+      if constexpr (overage_policy::value == overage::mode::reject) {
+        if (can_withhold) {
+          log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
+          detail::write_error(c.res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
+          c.guard.settle(credits{});
+          return;
+        }
+        // A stream is already delivered: it cannot be withheld, so it is charged up to the hold.
+        log.warn("lock {}: streamed cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;
-      } else if constexpr (overage_policy::value == overage::mode::reject) {
-        log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
-        detail::write_error(res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
-        cost = credits{};
-      } else {
-        auto outcome = guard.settle(cost);
+      } else if constexpr (overage_policy::value == overage::mode::charge_actual) {
+        auto outcome = c.guard.settle(cost);
         if (outcome && !*outcome && !is_transient(outcome->error().code)) {
           // The ledger refused the overage (no allowance, or the balance does not cover it).
           log.warn("lock {}: overage {} refused by the ledger; settling for the estimate {}", ctx.lock_id(), cost, amount);
-          settle_fallback(s, ctx, amount, log);
+          settlement_guard fallback(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
+          fallback.settle(amount);
         }
         return;
+      } else {
+        log.debug("lock {}: cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
+        cost = amount;
       }
     }
-    if (auto outcome = guard.settle(cost); outcome && *outcome)
-      log.debug("lock {} settled: charged {} of {} held (user {})", ctx.lock_id(), cost, amount, ctx.user_id());
+    if (auto outcome = c.guard.settle(cost); outcome && *outcome) {
+      if ((*outcome)->deferred)
+        log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", ctx.lock_id(), cost);
+      else
+        log.debug("lock {} settled: charged {} of {} held (user {})", ctx.lock_id(), cost, amount, ctx.user_id());
+    }
   }
 
-  credits actual_cost(const state& s, const request_ref& req, const response_ref& res, const metering_context& ctx,
-                      const logger& log) const {
+  static credits actual_cost(const state& s, const request_ref& req, const response_ref& res, const metering_context& ctx,
+                             const logger& log) {
     if (ctx.waived()) return credits{};
     if (auto fixed = ctx.cost_override()) {
       if (fixed->is_negative()) {
@@ -210,12 +288,6 @@ class metered {
       log.error("lock {}: cost calculator threw; charging the estimate {}", ctx.lock_id(), ctx.estimate());
     }
     return ctx.estimate();
-  }
-
-  // After a refused overage the guard is spent; the estimate goes through a second guard of its own.
-  static void settle_fallback(const state& s, const metering_context& ctx, credits amount, const logger& log) {
-    settlement_guard fallback(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
-    fallback.settle(amount);
   }
 
   static void refuse(const response_ref& res, const ledger_error& error, const redacted& who, const logger& log) {

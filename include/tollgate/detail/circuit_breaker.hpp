@@ -1,0 +1,76 @@
+// A circuit breaker: after repeated transient failures, fail fast until a probe succeeds.
+#ifndef TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
+#define TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+
+namespace tollgate::detail {
+
+/// Closed: calls pass. `failure_threshold` consecutive failures open it for `open_for`: calls are
+/// refused at once. Then one call is let through as a probe (half-open): success closes it,
+/// failure opens it again. Thread-safe; the lock is never held across the guarded call.
+class circuit_breaker {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  circuit_breaker(std::size_t failure_threshold, std::chrono::milliseconds open_for,
+                  std::function<clock::time_point()> now = [] { return clock::now(); })
+      : threshold_(failure_threshold == 0 ? 1 : failure_threshold), open_for_(open_for), now_(std::move(now)) {}
+
+  /// Whether a call may go out now. In half-open state only one caller gets true.
+  [[nodiscard]] bool allow() {
+    std::lock_guard guard(mutex_);
+    switch (state_) {
+      case state::closed: return true;
+      case state::open:
+        if (now_() < reopen_at_) return false;
+        state_ = state::half_open;
+        probing_ = true;
+        return true;
+      case state::half_open:
+        if (probing_) return false;
+        probing_ = true;
+        return true;
+    }
+    return true;
+  }
+
+  void record_success() {
+    std::lock_guard guard(mutex_);
+    failures_ = 0;
+    probing_ = false;
+    state_ = state::closed;
+  }
+
+  void record_failure() {
+    std::lock_guard guard(mutex_);
+    probing_ = false;
+    if (state_ == state::half_open || ++failures_ >= threshold_) {
+      state_ = state::open;
+      reopen_at_ = now_() + open_for_;
+    }
+  }
+
+  [[nodiscard]] bool is_open() const {
+    std::lock_guard guard(mutex_);
+    return state_ != state::closed;
+  }
+
+ private:
+  enum class state { closed, open, half_open };
+  std::size_t threshold_;
+  std::chrono::milliseconds open_for_;
+  std::function<clock::time_point()> now_;
+  mutable std::mutex mutex_;
+  state state_ = state::closed;
+  std::size_t failures_ = 0;
+  bool probing_ = false;
+  clock::time_point reopen_at_{};
+};
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP

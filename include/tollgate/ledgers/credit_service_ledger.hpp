@@ -1,0 +1,273 @@
+// credit_service_ledger: the ledger concept over the nilauth-credit HTTP API (cpp-httplib, nlohmann/json).
+#ifndef TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP
+#define TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <tollgate/credits.hpp>
+#include <tollgate/detail/circuit_breaker.hpp>
+#include <tollgate/detail/deadline_watchdog.hpp>
+#include <tollgate/json/credits.hpp>
+#include <tollgate/ledgers/ledger.hpp>
+#include <tollgate/logging/logger.hpp>
+#include <tollgate/logging/redacted.hpp>
+
+namespace tollgate {
+
+/// A configuration that cannot work (no token, a malformed URL or timeout): raised at start-up,
+/// so a bad deployment fails to boot instead of answering 500s.
+class configuration_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Which lock endpoint a credential goes to.
+enum class credential_kind {
+  private_key,  ///< an API key: POST /v1/balance/lock/private
+  public_id,    ///< a public identity (did:nil:…): POST /v1/balance/lock/public
+  detect,       ///< `did:` prefix → public, anything else → private
+};
+
+/// Settings of a credit_service_ledger.
+struct credit_service_options {
+  std::string base_url = "http://localhost:3000";  ///< with or without a trailing '/'
+  redacted api_token;                             ///< sent as `Authorization: Bearer …`; required
+  std::chrono::milliseconds timeout{10'000};      ///< bounds one whole call: connect, send, receive
+  std::chrono::milliseconds connect_timeout{3'000};
+  std::chrono::milliseconds read_timeout{10'000};  ///< per socket read, within `timeout`
+  credential_kind credentials = credential_kind::private_key;
+  std::size_t max_idle_connections = 16;          ///< keep-alive connections kept for reuse
+  std::size_t breaker_failures = 5;               ///< consecutive transient failures that open the circuit
+  std::chrono::milliseconds breaker_open_for{5'000};
+  logger log{};
+
+  /// From CREDIT_SERVICE_URL (default http://localhost:3000), CREDIT_API_TOKEN (required) and
+  /// CREDIT_TIMEOUT (seconds, fractions allowed; default 10). Throws configuration_error.
+  [[nodiscard]] static credit_service_options from_environment() {
+    credit_service_options o;
+    if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') o.base_url = url;
+    const char* token = std::getenv("CREDIT_API_TOKEN");
+    if (token == nullptr || *token == '\0')
+      throw configuration_error("CREDIT_API_TOKEN is not set: the credit service needs a bearer token");
+    o.api_token = redacted(token);
+    if (const char* t = std::getenv("CREDIT_TIMEOUT"); t != nullptr && *t != '\0') o.timeout = parse_seconds(t, "CREDIT_TIMEOUT");
+    o.read_timeout = o.timeout;
+    return o;
+  }
+
+  /// "2.5" → 2500 ms. Throws configuration_error on anything but a positive decimal.
+  [[nodiscard]] static std::chrono::milliseconds parse_seconds(std::string_view text, std::string_view what) {
+    auto amount = credits::parse(text);  // a decimal parser with exact fractions, reused for seconds
+    if (!amount || amount->micros() <= 0 || amount->micros() > std::int64_t{86'400} * credits::scale)
+      throw configuration_error(std::string(what) + " must be a number of seconds above 0 (got '" + std::string(text) + "')");
+    return std::chrono::milliseconds(std::max<std::int64_t>(1, amount->micros() / 1000));
+  }
+};
+
+/// The nilauth-credit service as a ledger. Keep-alive connections are pooled (no lock is held
+/// across a network call), every call is bounded by `timeout`, and after repeated failures a
+/// circuit breaker answers `unavailable` at once until a probe succeeds. Failures keep their
+/// cause: 400 → insufficient_funds, 404 → unknown_credential, 401/403 → unauthorized, network
+/// errors, timeouts and 5xx → unavailable.
+///
+///     tollgate::credit_service_ledger ledger{tollgate::credit_service_options::from_environment()};
+class credit_service_ledger {
+ public:
+  using ledger_concept = ledger_t;
+
+  explicit credit_service_ledger(credit_service_options options)
+      : options_(std::move(options)), breaker_(options_.breaker_failures, options_.breaker_open_for) {
+    if (options_.api_token.empty()) throw configuration_error("the credit service needs an API token (CREDIT_API_TOKEN)");
+    if (options_.timeout.count() <= 0) throw configuration_error("the credit service timeout must be above 0");
+    parse_base_url(options_.base_url);
+  }
+  credit_service_ledger(const credit_service_ledger&) = delete;
+  credit_service_ledger& operator=(const credit_service_ledger&) = delete;
+
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
+    const bool is_public = options_.credentials == credential_kind::public_id ||
+                           (options_.credentials == credential_kind::detect && credential.rfind("did:", 0) == 0);
+    nlohmann::json body{{"credential", credential}, {"amount", amount}};
+    auto answer = call("POST", is_public ? "/v1/balance/lock/public" : "/v1/balance/lock/private", body.dump(), idempotency_key);
+    if (!answer) return answer.error();
+    const auto& [status, text] = *answer;
+    if (status == 200) {
+      const auto parsed = nlohmann::json::parse(text, nullptr, false);
+      if (parsed.is_object() && parsed.contains("lock_id") && parsed["lock_id"].is_string())
+        return lock_grant{parsed["lock_id"].get<std::string>(), amount};
+      return ledger_error{ledger_errc::misconfigured, "the credit service answered the lock without a lock_id"};
+    }
+    if (status == 400) return ledger_error{ledger_errc::insufficient_funds, error_message(text)};
+    if (status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(text)};
+    return other_status(status, text);
+  }
+
+  result<settlement> settle(std::string_view lock_id, credits real_cost) {
+    nlohmann::json body{{"lock_id", lock_id}, {"real_cost", real_cost}};
+    auto answer = call("POST", "/v1/balance/unlock", body.dump(), {});
+    if (!answer) return answer.error();
+    const auto& [status, text] = *answer;
+    if (status == 200) {
+      const auto parsed = nlohmann::json::parse(text, nullptr, false);  // the body may be empty
+      const bool replayed = parsed.is_object() && parsed.value("replayed", false);
+      return settlement{real_cost, replayed};
+    }
+    if (status == 404) return ledger_error{ledger_errc::lock_not_found, error_message(text)};
+    if (status == 400) return ledger_error{ledger_errc::invalid_amount, "invalid unlock: " + error_message(text)};
+    return other_status(status, text);
+  }
+
+  result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
+
+  /// GET /v1/health: true when the service answers 200 in time.
+  [[nodiscard]] bool health() {
+    auto answer = call("GET", "/v1/health", {}, {});
+    return answer && answer->first == 200;
+  }
+
+  /// A user's available balance (GET /v1/users/{id}).
+  result<credits> balance(std::string_view user_id) {
+    auto answer = call("GET", "/v1/users/" + percent_encode(user_id), {}, {});
+    if (!answer) return answer.error();
+    const auto& [status, text] = *answer;
+    if (status == 200) {
+      const auto parsed = nlohmann::json::parse(text, nullptr, false);
+      try {
+        if (parsed.is_object() && parsed.contains("balance")) return parsed["balance"].get<credits>();
+      } catch (const std::exception&) {
+      }
+      return ledger_error{ledger_errc::misconfigured, "the credit service answered without a numeric balance"};
+    }
+    if (status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(text)};
+    return other_status(status, text);
+  }
+
+  [[nodiscard]] bool circuit_open() const { return breaker_.is_open(); }
+  [[nodiscard]] const credit_service_options& options() const noexcept { return options_; }
+
+ private:
+  using answer = std::pair<int, std::string>;
+
+  // One HTTP call through a pooled connection, bounded by the whole-call deadline.
+  result<answer> call(const char* method, const std::string& path, const std::string& body, std::string_view idempotency_key) {
+    if (!breaker_.allow()) return ledger_error{ledger_errc::unavailable, "circuit open after repeated failures; not calling the credit service"};
+    auto client = acquire();
+    httplib::Headers headers{{"Authorization", "Bearer " + options_.api_token.reveal()}};
+    if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", std::string(idempotency_key));
+    const auto ticket = watchdog_.arm(std::chrono::steady_clock::now() + options_.timeout, [c = client.get()] { c->stop(); });
+    httplib::Result res = std::string_view(method) == "GET"
+                              ? client->Get((base_path_ + path).c_str(), headers)
+                              : client->Post((base_path_ + path).c_str(), headers, body, "application/json");
+    const bool timed_out = !watchdog_.disarm(ticket);
+    if (!res || timed_out) {
+      breaker_.record_failure();  // the connection is in an unknown state: drop it
+      const std::string why = timed_out ? "timed out after " + std::to_string(options_.timeout.count()) + " ms"
+                                        : "connection failed: " + httplib::to_string(res.error());
+      options_.log.warn("credit service {} {}: {}", method, path.substr(0, path.find('/', 4)), why);
+      return ledger_error{ledger_errc::unavailable, why};
+    }
+    if (res->status >= 500) {
+      breaker_.record_failure();
+      release_client(std::move(client));
+      return ledger_error{ledger_errc::unavailable, "the credit service answered " + std::to_string(res->status) + ": " + error_message(res->body)};
+    }
+    breaker_.record_success();
+    release_client(std::move(client));
+    return answer{res->status, std::move(res->body)};
+  }
+
+  ledger_error other_status(int status, const std::string& text) const {
+    if (status == 401 || status == 403) {
+      options_.log.error("the credit service rejected tollgate's API token (HTTP {}): check CREDIT_API_TOKEN", status);
+      return ledger_error{ledger_errc::unauthorized, "the credit service rejected this server's credentials"};
+    }
+    return ledger_error{ledger_errc::misconfigured, "unexpected HTTP " + std::to_string(status) + " from the credit service: " + error_message(text)};
+  }
+
+  static std::string percent_encode(std::string_view text) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+        out.push_back(static_cast<char>(c));
+      } else {
+        out.push_back('%');
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xF]);
+      }
+    }
+    return out;
+  }
+
+  // `{"error": "…"}` as the contract says; any other body is kept as text, never parsed blindly.
+  static std::string error_message(const std::string& text) {
+    const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) return parsed["error"].get<std::string>();
+    if (parsed.is_object() && parsed.contains("detail") && parsed["detail"].is_string()) return parsed["detail"].get<std::string>();
+    std::string raw = text.substr(0, 200);
+    return raw.empty() ? "(no body)" : raw;
+  }
+
+  void parse_base_url(std::string url) {
+    while (!url.empty() && url.back() == '/') url.pop_back();
+    const auto scheme_end = url.find("://");
+    if (scheme_end == std::string::npos || (url.compare(0, scheme_end, "http") != 0 && url.compare(0, scheme_end, "https") != 0))
+      throw configuration_error("CREDIT_SERVICE_URL must start with http:// or https:// (got '" + url + "')");
+    const auto path_start = url.find('/', scheme_end + 3);
+    origin_ = url.substr(0, path_start);
+    base_path_ = path_start == std::string::npos ? "" : url.substr(path_start);
+    if (origin_.size() <= scheme_end + 3) throw configuration_error("CREDIT_SERVICE_URL has no host");
+  }
+
+  std::unique_ptr<httplib::Client> acquire() {
+    {
+      std::lock_guard guard(pool_mutex_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    auto c = std::make_unique<httplib::Client>(origin_);
+    c->set_keep_alive(true);
+    const auto connect = std::min(options_.connect_timeout, options_.timeout);
+    const auto read = std::min(options_.read_timeout, options_.timeout);
+    c->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(connect));
+    c->set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(read));
+    c->set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout));
+    return c;
+  }
+
+  void release_client(std::unique_ptr<httplib::Client> c) {
+    std::lock_guard guard(pool_mutex_);
+    if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(c));
+  }
+
+  credit_service_options options_;
+  std::string origin_;
+  std::string base_path_;
+  detail::circuit_breaker breaker_;
+  detail::deadline_watchdog watchdog_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<httplib::Client>> idle_;
+};
+
+static_assert(ledger<credit_service_ledger>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP

@@ -1,0 +1,228 @@
+// Tests of the HTTP credit-service transport: configuration, error mapping, timeouts, the breaker.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <tollgate/adapters/httplib.hpp>
+#include <tollgate/ledgers/credit_service_ledger.hpp>
+#include <tollgate/tollgate.hpp>
+
+#include "support/black_hole.hpp"
+#include "support/http_server.hpp"
+
+using namespace tollgate::literals;
+using tollgate::ledger_errc;
+
+namespace {
+tollgate::credit_service_options options_for(int port, std::string token = "test-token") {
+  tollgate::credit_service_options o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  o.api_token = tollgate::redacted(std::move(token));
+  o.timeout = std::chrono::milliseconds(300);
+  o.log = tollgate::logger::silent();
+  return o;
+}
+
+// An HTTP peer that answers whatever a test scripts, and records what it was sent.
+struct scripted_service {
+  tollgate::testing::http_server http;
+  int status = 200;
+  std::string body = R"({"lock_id":"lk-1"})";
+  std::string content_type = "application/json";
+  std::vector<httplib::Request> seen;
+  std::mutex mutex;
+
+  scripted_service() {
+    auto answer = [this](const httplib::Request& req, httplib::Response& res) {
+      std::lock_guard g(mutex);
+      seen.push_back(req);
+      res.status = status;
+      res.set_content(body, content_type.c_str());
+    };
+    http.server.Post(".*", answer);
+    http.server.Get(".*", answer);
+    http.start();
+  }
+};
+
+struct env_guard {
+  ~env_guard() {
+    ::unsetenv("CREDIT_SERVICE_URL");
+    ::unsetenv("CREDIT_API_TOKEN");
+    ::unsetenv("CREDIT_TIMEOUT");
+  }
+};
+}  // namespace
+
+TEST_CASE("credit_service_ledger: configuration comes from the environment and fails at start-up") {
+  env_guard restore;
+  ::setenv("CREDIT_SERVICE_URL", "http://127.0.0.1:1/base/", 1);
+  ::unsetenv("CREDIT_API_TOKEN");
+  CHECK_THROWS_AS((void)tollgate::credit_service_options::from_environment(), tollgate::configuration_error);
+  ::setenv("CREDIT_API_TOKEN", "tok", 1);
+  ::setenv("CREDIT_TIMEOUT", "2.5", 1);
+  auto o = tollgate::credit_service_options::from_environment();
+  CHECK(o.base_url == "http://127.0.0.1:1/base/");
+  CHECK(o.timeout == std::chrono::milliseconds(2500));
+  CHECK(o.api_token.reveal() == "tok");
+  ::setenv("CREDIT_TIMEOUT", "soon", 1);
+  CHECK_THROWS_AS((void)tollgate::credit_service_options::from_environment(), tollgate::configuration_error);
+  ::setenv("CREDIT_TIMEOUT", "0", 1);
+  CHECK_THROWS_AS((void)tollgate::credit_service_options::from_environment(), tollgate::configuration_error);
+  auto bad_url = options_for(1);
+  bad_url.base_url = "localhost:3000";
+  CHECK_THROWS_AS(tollgate::credit_service_ledger{bad_url}, tollgate::configuration_error);
+  auto no_token = options_for(1, "");
+  CHECK_THROWS_AS(tollgate::credit_service_ledger{no_token}, tollgate::configuration_error);
+}
+
+TEST_CASE("credit_service_ledger: speaks the contract — paths, bearer token, idempotency key, JSON amounts") {
+  scripted_service svc;
+  auto o = options_for(svc.http.port());
+  o.base_url = "http://127.0.0.1:" + std::to_string(svc.http.port()) + "/prefix/";
+  o.credentials = tollgate::credential_kind::detect;
+  tollgate::credit_service_ledger ledger(o);
+  auto grant = ledger.lock("sk-key", 5.25_cr, "idem-1");
+  REQUIRE(grant);
+  CHECK(grant->lock_id == "lk-1");
+  auto pub = ledger.lock("did:nil:abc", 1_cr, "idem-2");
+  REQUIRE(pub);
+  svc.body = "";
+  auto settled = ledger.settle("lk-1", 1.25_cr);
+  REQUIRE(settled);
+  CHECK(settled->charged == 1.25_cr);
+  REQUIRE(svc.seen.size() == 3);
+  CHECK(svc.seen[0].path == "/prefix/v1/balance/lock/private");
+  CHECK(svc.seen[0].get_header_value("Authorization") == "Bearer test-token");
+  CHECK(svc.seen[0].get_header_value("Idempotency-Key") == "idem-1");
+  CHECK(nlohmann::json::parse(svc.seen[0].body) == nlohmann::json{{"credential", "sk-key"}, {"amount", 5.25}});
+  CHECK(svc.seen[1].path == "/prefix/v1/balance/lock/public");
+  CHECK(svc.seen[2].path == "/prefix/v1/balance/unlock");
+  CHECK(nlohmann::json::parse(svc.seen[2].body) == nlohmann::json{{"lock_id", "lk-1"}, {"real_cost", 1.25}});
+}
+
+TEST_CASE("credit_service_ledger: every service status maps to a cause, whatever the body") {
+  struct row {
+    int status;
+    std::string body;
+    ledger_errc lock_error;
+    ledger_errc unlock_error;
+  };
+  for (const row& r : {row{400, R"({"error":"Insufficient balance"})", ledger_errc::insufficient_funds, ledger_errc::invalid_amount},
+                       row{404, R"({"error":"not found"})", ledger_errc::unknown_credential, ledger_errc::lock_not_found},
+                       row{401, "nope", ledger_errc::unauthorized, ledger_errc::unauthorized},
+                       row{403, "<html>forbidden</html>", ledger_errc::unauthorized, ledger_errc::unauthorized},
+                       row{500, "Internal Server Error", ledger_errc::unavailable, ledger_errc::unavailable},
+                       row{503, "", ledger_errc::unavailable, ledger_errc::unavailable},
+                       row{418, "{not json", ledger_errc::misconfigured, ledger_errc::misconfigured}}) {
+    CAPTURE(r.status);
+    scripted_service svc;
+    svc.status = r.status;
+    svc.body = r.body;
+    svc.content_type = "text/plain";
+    tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+    auto lock = ledger.lock("k", 1_cr, "i");
+    REQUIRE_FALSE(lock);
+    CHECK(lock.error().code == r.lock_error);
+    auto unlock = ledger.settle("lk", 1_cr);
+    REQUIRE_FALSE(unlock);
+    CHECK(unlock.error().code == r.unlock_error);
+    if (r.status == 400) CHECK(lock.error().message == "Insufficient balance");
+  }
+}
+
+TEST_CASE("credit_service_ledger: a lock answer without lock_id is a misconfiguration, not a crash") {
+  scripted_service svc;
+  svc.body = R"({"id": 3})";
+  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto lock = ledger.lock("k", 1_cr, "i");
+  REQUIRE_FALSE(lock);
+  CHECK(lock.error().code == ledger_errc::misconfigured);
+}
+
+TEST_CASE("credit_service_ledger: a service that accepts and never answers costs at most the timeout") {
+  tollgate::testing::black_hole hole;
+  tollgate::credit_service_ledger ledger(options_for(hole.port()));
+  const auto started = std::chrono::steady_clock::now();
+  auto lock = ledger.lock("k", 1_cr, "i");
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE_FALSE(lock);
+  CHECK(lock.error().code == ledger_errc::unavailable);
+  CHECK(lock.error().message.find("timed out") != std::string::npos);
+  CHECK(took < std::chrono::seconds(3));  // the bound is 0.3 s; 10× slack for a loaded machine
+}
+
+TEST_CASE("credit_service_ledger: after repeated failures the breaker answers at once, then a probe closes it") {
+  tollgate::testing::black_hole hole;
+  auto o = options_for(hole.port());
+  o.breaker_failures = 3;
+  o.breaker_open_for = std::chrono::milliseconds(400);
+  tollgate::credit_service_ledger ledger(o);
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(ledger.lock("k", 1_cr, "i"));
+  CHECK(ledger.circuit_open());
+  const int calls_so_far = hole.accepted();
+  for (int i = 0; i < 20; ++i) {
+    auto fast = ledger.lock("k", 1_cr, "i");
+    REQUIRE_FALSE(fast);
+    CHECK(fast.error().code == ledger_errc::unavailable);
+    CHECK(fast.error().message.find("circuit open") != std::string::npos);
+  }
+  CHECK(hole.accepted() == calls_so_far);  // not one connection while open
+
+  // A working service behind the same ledger: after the open period one probe goes out and closes it.
+  scripted_service svc;
+  auto o2 = options_for(svc.http.port());
+  o2.breaker_failures = 1;
+  o2.breaker_open_for = std::chrono::milliseconds(200);
+  tollgate::credit_service_ledger flaky(o2);
+  svc.status = 503;
+  CHECK_FALSE(flaky.lock("k", 1_cr, "i"));
+  CHECK(flaky.circuit_open());
+  svc.status = 200;
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  CHECK(flaky.lock("k", 1_cr, "i"));
+  CHECK_FALSE(flaky.circuit_open());
+}
+
+TEST_CASE("credit_service_ledger: nothing listening → unavailable → metered answers 503 with Retry-After") {
+  tollgate::credit_service_ledger ledger(options_for(tollgate::testing::closed_port()));
+  tollgate::metered<tollgate::from_bearer, tollgate::estimate<1_cr>> m{
+      ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) { FAIL("the handler must not run"); },
+      {tollgate::logger::silent(), {}}};
+  tollgate::basic_request req;
+  req.with_header("Authorization", "Bearer sk-1");
+  tollgate::basic_response res;
+  m(req, res);
+  CHECK(res.status() == 503);
+  CHECK(res.header("Retry-After") == "1");
+  CHECK(res.body().find("Credit service unavailable") != std::string::npos);
+}
+
+TEST_CASE("credit_service_ledger: a wrong token → 500 to the client, an error log line, no secret in it") {
+  scripted_service svc;
+  svc.status = 401;
+  svc.body = R"({"error":"invalid token"})";
+  std::vector<std::string> lines;
+  auto o = options_for(svc.http.port(), "tok-SECRET-42");
+  o.log = tollgate::logger(tollgate::log_level::debug, [&](tollgate::log_level, std::string_view l) { lines.emplace_back(l); });
+  tollgate::credit_service_ledger ledger(o);
+  tollgate::metered<tollgate::from_bearer, tollgate::estimate<1_cr>> m{
+      ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) {}, {o.log, {}}};
+  tollgate::basic_request req;
+  req.with_header("Authorization", "Bearer sk-user-SECRET");
+  tollgate::basic_response res;
+  m(req, res);
+  CHECK(res.status() == 500);
+  CHECK(res.body() == R"x({"detail":"Credit service rejected this server's credentials (a configuration error)"})x");
+  bool logged = false;
+  for (const auto& l : lines) {
+    logged = logged || l.find("rejected tollgate's API token") != std::string::npos;
+    CHECK(l.find("SECRET") == std::string::npos);
+  }
+  CHECK(logged);
+}
