@@ -1,7 +1,14 @@
-// The quickstart: the Python seed's example app, metered by tollgate on the in-process ledger.
+// The quickstart: the Python seed's example app, metered by tollgate.
 //
-//   tollgate_quickstart [--port N]      (0 = any free port; prints "listening on 127.0.0.1:PORT" first)
+//   tollgate_quickstart [--port N] [--outbox FILE]   (0 = any free port; prints "listening on 127.0.0.1:PORT" first)
+//
+// By default it runs on the in-process ledger with test-user-1..3 at 100 credits. With
+// CREDIT_SERVICE_URL set it uses that credit service instead (CREDIT_API_TOKEN, CREDIT_TIMEOUT),
+// sending the X-User-ID value as the lock's credential, with failed settlements kept in an outbox.
 #include <csignal>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -14,6 +21,8 @@
 
 #include <tollgate/adapters/httplib.hpp>
 #include <tollgate/json/credits.hpp>
+#include <tollgate/ledgers/credit_service_ledger.hpp>
+#include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/tollgate.hpp>
 
 namespace {
@@ -56,7 +65,10 @@ std::optional<double> duration_param(const httplib::Request& req) {
   }
 }
 
-void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
+// The available balance of a user, from whichever ledger is in use.
+using balance_lookup = std::function<tollgate::result<tollgate::credits>(const std::string&)>;
+
+void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_lookup balance_of) {
   // Debug level shows every lock and settlement; ids print as «redacted:…» fingerprints.
   const tollgate::metered_config config{tollgate::logger(tollgate::log_level::debug), {}};
 
@@ -99,26 +111,66 @@ void register_routes(httplib::Server& svr, tollgate::memory_ledger& ledger) {
                  reply(res, 200, {{"result", "processed"}});
                }, config});
 
+  // An LLM-style stream priced per token, as a production API prices it: 0.15 credits per million
+  // prompt tokens, 0.45 per million completion tokens. Tokens are reported as they are delivered,
+  // so a client that hangs up pays for what it received.
+  svr.Get("/api/stream",
+          tollgate::metered<user_id, tollgate::estimate<0.5_cr>, tollgate::per_token<0.15_cr, 0.45_cr>>{
+              ledger, [](const httplib::Request& req, httplib::Response& res, tollgate::metering_context& ctx) {
+                int tokens = 20;
+                if (req.has_param("tokens")) tokens = std::atoi(req.get_param_value("tokens").c_str());
+                if (tokens < 1 || tokens > 10'000) {
+                  ctx.waive();
+                  return reply(res, 400, {{"detail", "tokens must be 1..10000"}});
+                }
+                ctx.report_usage({.prompt_tokens = 12});  // the prompt, counted up front
+                auto sent = std::make_shared<int>(0);
+                // The context outlives the handler until the stream ends, so the provider may use it.
+                res.set_chunked_content_provider("text/plain", [&ctx, tokens, sent](std::size_t, httplib::DataSink& sink) {
+                  if (*sent == tokens) {
+                    sink.done();
+                    return true;
+                  }
+                  const std::string token = fmt::format("token{} ", *sent);
+                  if (!sink.write(token.data(), token.size())) return false;
+                  ctx.report_usage({.completion_tokens = 1});
+                  ++*sent;
+                  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                  return true;
+                });
+              }, config});
+
   // Not metered: lets the walkthrough and the tests see the available balance.
-  svr.Get("/api/test/balance", [&ledger](const httplib::Request& req, httplib::Response& res) {
+  svr.Get("/api/test/balance", [balance_of](const httplib::Request& req, httplib::Response& res) {
     const std::string user = req.get_param_value("user_id");
     if (user.empty()) return reply(res, 400, {{"detail", "user_id query parameter required"}});
-    const auto balance = ledger.balance(user);
-    if (!balance) return reply(res, 404, {{"detail", "User not found"}});
+    const auto balance = balance_of(user);
+    if (!balance) {
+      if (balance.error().code == tollgate::ledger_errc::unknown_credential) return reply(res, 404, {{"detail", "User not found"}});
+      return reply(res, 503, {{"detail", "Credit service unavailable: " + balance.error().message}});
+    }
     reply(res, 200, {{"user_id", user}, {"balance", *balance}});
   });
 
   svr.Get("/health", [](const httplib::Request&, httplib::Response& res) { reply(res, 200, {{"status", "ok"}}); });
 }
 
-int parse_port(int argc, char** argv) {
+struct arguments {
   int port = 8080;
+  std::optional<std::string> outbox;
+};
+
+arguments parse_arguments(int argc, char** argv) {
+  arguments args;
+  int& port = args.port;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--port" && i + 1 < argc) {
       port = std::atoi(argv[++i]);
+    } else if (arg == "--outbox" && i + 1 < argc) {
+      args.outbox = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
-      fmt::print("usage: {} [--port N]   (0 = any free port)\n", argv[0]);
+      fmt::print("usage: {} [--port N] [--outbox FILE]   (0 = any free port; the outbox is used with CREDIT_SERVICE_URL)\n", argv[0]);
       std::exit(0);
     } else {
       fmt::print(stderr, "unknown argument: {}\n", arg);
@@ -129,23 +181,10 @@ int parse_port(int argc, char** argv) {
     fmt::print(stderr, "--port must be 0..65535\n");
     std::exit(2);
   }
-  return port;
+  return args;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const int requested_port = parse_port(argc, argv);
-
-  tollgate::memory_ledger ledger;
-  for (const char* user : {"test-user-1", "test-user-2", "test-user-3"}) {
-    ledger.add_user(user, 100_cr);
-    ledger.add_credential(user, user);  // the demo's X-User-ID is the credential
-  }
-
-  httplib::Server svr;
-  register_routes(svr, ledger);
-
+int serve(httplib::Server& svr, int requested_port) {
   const int port = requested_port == 0 ? svr.bind_to_any_port("127.0.0.1") : (svr.bind_to_port("127.0.0.1", requested_port) ? requested_port : -1);
   if (port < 0) {
     fmt::print(stderr, "cannot listen on 127.0.0.1:{}\n", requested_port);
@@ -158,4 +197,38 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
   svr.listen_after_bind();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const arguments args = parse_arguments(argc, argv);
+  httplib::Server svr;
+
+  if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
+    std::optional<tollgate::credit_service_ledger> service;
+    try {
+      service.emplace(tollgate::credit_service_options::from_environment());
+    } catch (const tollgate::configuration_error& e) {
+      fmt::print(stderr, "configuration error: {}\n", e.what());
+      return 2;
+    }
+    tollgate::durable_ledger_options outbox;
+    outbox.journal_path = args.outbox;
+    tollgate::durable_ledger ledger(*service, outbox);
+    register_routes(svr, ledger, [&](const std::string& user) { return service->balance(user); });
+    fmt::print(stderr, "quickstart: using the credit service at {}\n", service->options().base_url);
+    return serve(svr, args.port);  // on SIGTERM the durable ledger flushes or journals what is owed
+  }
+
+  tollgate::memory_ledger ledger;
+  for (const char* user : {"test-user-1", "test-user-2", "test-user-3"}) {
+    ledger.add_user(user, 100_cr);
+    ledger.add_credential(user, user);  // the demo's X-User-ID is the credential
+  }
+  register_routes(svr, ledger, [&](const std::string& user) -> tollgate::result<tollgate::credits> {
+    if (auto b = ledger.balance(user)) return *b;
+    return tollgate::ledger_error{tollgate::ledger_errc::unknown_credential, "user not found"};
+  });
+  return serve(svr, args.port);
 }

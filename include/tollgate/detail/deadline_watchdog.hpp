@@ -67,8 +67,8 @@ class deadline_watchdog {
         wake_.wait(guard);
         continue;
       }
-      if (clock::now() < next->second.deadline) {
-        wake_.wait_until(guard, next->second.deadline);
+      if (const auto deadline = next->second.deadline; clock::now() < deadline) {
+        wake_.wait_until(guard, deadline);  // a copy: disarm() may erase the entry while we wait
         continue;
       }
       auto interrupt = std::move(next->second.interrupt);

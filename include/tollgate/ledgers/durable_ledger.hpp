@@ -138,8 +138,8 @@ class durable_ledger {
         wake_.wait(guard);
         continue;
       }
-      if (clock::now() < due->second.next_at) {
-        wake_.wait_until(guard, due->second.next_at);
+      if (const auto next_at = due->second.next_at; clock::now() < next_at) {
+        wake_.wait_until(guard, next_at);  // a copy: the entry may be erased while we wait
         continue;
       }
       const std::string lock_id = due->first;

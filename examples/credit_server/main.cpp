@@ -1,0 +1,197 @@
+// The reference credit server: the credit-service HTTP API over tollgate's in-process ledger.
+//
+//   tollgate_credit_server --token T [--port N] [--seed FILE] [--state FILE] [--lock-ttl SECONDS]
+//                          [--log-level LEVEL] [--log-file FILE]
+//   (the token may come from CREDIT_API_TOKEN instead; 0 = any free port; the first stdout line is
+//    "listening on 127.0.0.1:PORT")
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <tollgate/ledgers/memory_ledger.hpp>
+#include <tollgate/logging/logger.hpp>
+#include <tollgate/service/credit_service.hpp>
+#include <tollgate/service/state_file.hpp>
+
+namespace {
+
+constexpr int exit_usage = 2;
+
+struct settings {
+  int port = 3000;
+  std::string token;
+  std::string seed_file;
+  std::string state_file;
+  std::chrono::milliseconds lock_ttl = std::chrono::minutes(5);
+  tollgate::log_level level = tollgate::log_level::info;
+  std::string log_file;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  fmt::print(stderr, "tollgate_credit_server: {}\n(try --help)\n", message);
+  std::exit(exit_usage);
+}
+
+void print_help(const char* program) {
+  fmt::print(
+      "usage: {} --token T [options]\n"
+      "  --token T            bearer token clients must send (or set CREDIT_API_TOKEN; required)\n"
+      "  --port N             port on 127.0.0.1 (default 3000; 0 = any free port)\n"
+      "  --seed FILE          JSON users/credentials/balances, applied to users that do not exist yet\n"
+      "  --state FILE         save the ledger here after every change; restore it at start\n"
+      "  --lock-ttl SECONDS   how long a lock holds funds before they return (default 300; fractions allowed)\n"
+      "  --log-level LEVEL    debug, info, warn, error or off (default info)\n"
+      "  --log-file FILE      append log lines to FILE instead of stderr\n",
+      program);
+}
+
+int parse_port(std::string_view text) {
+  int port = -1;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  if (ec != std::errc{} || end != text.data() + text.size() || port < 0 || port > 65535)
+    usage_error(fmt::format("--port must be an integer from 0 to 65535, not '{}'", text));
+  return port;
+}
+
+std::chrono::milliseconds parse_ttl(const std::string& text) {
+  // Seconds as a decimal; a duration, not money, so a double is fine here.
+  char* end = nullptr;
+  const double seconds = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(seconds) || seconds <= 0 || seconds > 31'536'000)
+    usage_error(fmt::format("--lock-ttl must be a number of seconds above 0 (at most a year), not '{}'", text));
+  return std::chrono::milliseconds(std::max<std::int64_t>(1, std::llround(seconds * 1000)));
+}
+
+tollgate::log_level parse_level(std::string_view text) {
+  for (auto l : {tollgate::log_level::debug, tollgate::log_level::info, tollgate::log_level::warn, tollgate::log_level::error,
+                 tollgate::log_level::off})
+    if (tollgate::to_string(l) == text) return l;
+  usage_error(fmt::format("--log-level must be debug, info, warn, error or off, not '{}'", text));
+}
+
+settings parse_arguments(int argc, char** argv) {
+  settings s;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      print_help(argv[0]);
+      std::exit(0);
+    }
+    if (i + 1 >= argc) usage_error(fmt::format("unknown argument or missing value: {}", arg));
+    const std::string value = argv[++i];
+    if (arg == "--port") s.port = parse_port(value);
+    else if (arg == "--token") s.token = value;
+    else if (arg == "--seed") s.seed_file = value;
+    else if (arg == "--state") s.state_file = value;
+    else if (arg == "--lock-ttl") s.lock_ttl = parse_ttl(value);
+    else if (arg == "--log-level") s.level = parse_level(value);
+    else if (arg == "--log-file") s.log_file = value;
+    else usage_error(fmt::format("unknown argument: {}", arg));
+  }
+  if (s.token.empty())
+    if (const char* env = std::getenv("CREDIT_API_TOKEN")) s.token = env;
+  if (s.token.empty())
+    usage_error("no bearer token: pass --token or set CREDIT_API_TOKEN (a credit server without a token is refused)");
+  return s;
+}
+
+// A logger that appends to a file, one flushed line per message.
+tollgate::logger file_logger(tollgate::log_level level, const std::string& path) {
+  std::FILE* raw = std::fopen(path.c_str(), "a");
+  if (raw == nullptr) usage_error(fmt::format("cannot open the log file {}", path));
+  auto file = std::shared_ptr<std::FILE>(raw, [](std::FILE* f) { std::fclose(f); });
+  auto mutex = std::make_shared<std::mutex>();
+  return tollgate::logger(level, [file, mutex](tollgate::log_level l, std::string_view line) {
+    const auto now = std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    std::lock_guard guard(*mutex);
+    fmt::print(file.get(), "{:%Y-%m-%dT%H:%M:%S}Z tollgate [{}] {}\n", now, tollgate::to_string(l), line);
+    std::fflush(file.get());
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const settings config = parse_arguments(argc, argv);
+  const tollgate::logger log = config.log_file.empty() ? tollgate::logger(config.level) : file_logger(config.level, config.log_file);
+
+  // SIGTERM/SIGINT are taken by one thread with sigwait (the mask is inherited by httplib's
+  // workers), so the stop runs in ordinary code, not in a signal handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  tollgate::memory_ledger ledger(tollgate::memory_ledger_options{.lock_ttl = config.lock_ttl});
+  std::optional<tollgate::credit_service> service;
+  try {
+    service.emplace(ledger, tollgate::redacted(config.token), log, tollgate::credit_service_options{.state_file = config.state_file});
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "tollgate_credit_server: {}\n", e.what());
+    return 1;
+  }
+  if (!config.seed_file.empty()) {
+    try {
+      const auto text = tollgate::detail::read_whole_file(config.seed_file);
+      if (!text) usage_error(fmt::format("the seed file {} does not exist", config.seed_file));
+      const auto seed = nlohmann::json::parse(*text, nullptr, false);
+      if (seed.is_discarded()) usage_error(fmt::format("the seed file {} is not valid JSON", config.seed_file));
+      service->apply_seed(seed);
+    } catch (const std::invalid_argument& e) {
+      usage_error(fmt::format("{}: {}", config.seed_file, e.what()));
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "tollgate_credit_server: {}\n", e.what());
+      return 1;
+    }
+  }
+
+  httplib::Server server;
+  service->mount(server);
+  const int port = config.port == 0 ? server.bind_to_any_port("127.0.0.1")
+                                    : (server.bind_to_port("127.0.0.1", config.port) ? config.port : -1);
+  if (port <= 0) {
+    fmt::print(stderr, "tollgate_credit_server: cannot listen on 127.0.0.1:{}\n", config.port);
+    return 1;
+  }
+
+  std::atomic<bool> stopping{false};
+  std::thread signal_thread([&] {
+    int received = 0;
+    sigwait(&stop_signals, &received);
+    if (!stopping.exchange(true)) log.info("signal {}: stopping", received);
+    server.stop();
+  });
+
+  fmt::print("listening on 127.0.0.1:{}\n", port);
+  std::fflush(stdout);
+  log.info("credit server listening on 127.0.0.1:{} (lock ttl {} ms{}{})", port, config.lock_ttl.count(),
+           config.state_file.empty() ? "" : ", state ", config.state_file);
+  const bool served = server.listen_after_bind();
+
+  // listen returned on its own (not by a signal): wake the signal thread so it can be joined.
+  if (!stopping.exchange(true)) pthread_kill(signal_thread.native_handle(), SIGTERM);
+  signal_thread.join();
+  // Every change was saved when it happened; nothing is pending here.
+  log.info("credit server stopped");
+  return served ? 0 : 1;
+}

@@ -1,0 +1,189 @@
+// Integration with the real reference credit server: an outage mid-request, and the quickstart on it.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <httplib.h>
+
+#include <tollgate/adapters/httplib.hpp>
+#include <tollgate/ledgers/credit_service_ledger.hpp>
+#include <tollgate/ledgers/durable_ledger.hpp>
+#include <tollgate/tollgate.hpp>
+
+#include "support/child_process.hpp"
+#include "support/http_server.hpp"
+
+using namespace tollgate::literals;
+using tollgate::credits;
+
+namespace {
+
+constexpr const char* token = "outage-test-token";
+
+struct temp_files {
+  std::string base = "/tmp/tollgate-outage-" + std::to_string(::getpid());
+  std::string state = base + ".state.json";
+  std::string journal = base + ".journal";
+  ~temp_files() {
+    for (const auto& p : {state, journal, state + ".tmp", journal + ".tmp"}) std::remove(p.c_str());
+  }
+};
+
+void start_server(std::optional<tollgate::testing::child_process>& server, const temp_files& files, int port) {
+  server.reset();
+  server.emplace(std::vector<std::string>{TOLLGATE_CREDIT_SERVER_BINARY, "--port", std::to_string(port), "--token", token, "--seed",
+                                          TOLLGATE_SOURCE_DIR "/examples/credit_server/seed.json", "--state", files.state});
+}
+
+tollgate::credit_service_options service_options(int port) {
+  tollgate::credit_service_options o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(port);
+  o.api_token = tollgate::redacted(token);
+  o.timeout = std::chrono::milliseconds(500);
+  o.breaker_failures = 1000;  // this test is about the outbox, not the breaker
+  o.log = tollgate::logger::silent();
+  return o;
+}
+
+tollgate::durable_ledger_options outbox_options(const temp_files& files) {
+  tollgate::durable_ledger_options o;
+  o.journal_path = files.journal;
+  o.first_retry = std::chrono::milliseconds(50);
+  o.max_retry = std::chrono::milliseconds(200);
+  o.shutdown_grace = std::chrono::milliseconds(300);
+  o.log = tollgate::logger::silent();
+  return o;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST_CASE("credit outage: settle while the credit server is down, restart it, balances end exact") {
+  temp_files files;
+  std::optional<tollgate::testing::child_process> server;
+  start_server(server, files, 0);
+  const int port = server->read_port();
+  tollgate::credit_service_ledger service(service_options(port));
+  REQUIRE(service.balance("test-user-1").value() == 100_cr);
+
+  {
+    tollgate::durable_ledger ledger(service, outbox_options(files));
+    tollgate::testing::http_server api;
+    // The API: lock 5, charge 1.25. The "outage" handler stops the credit server while it runs.
+    using route = tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<5_cr>, tollgate::fixed_cost<1.25_cr>>;
+    api.server.Get("/normal", route{ledger, [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); },
+                                    {tollgate::logger::silent(), {}}});
+    api.server.Get("/outage", route{ledger, [&](const httplib::Request&, httplib::Response& res) {
+                                      server->stop(SIGTERM);  // the credit service goes away mid-request
+                                      res.set_content("served anyway", "text/plain");
+                                    }, {tollgate::logger::silent(), {}}});
+    api.start();
+    auto client = api.client();
+
+    auto normal = client.Get("/normal", {{"X-User-ID", "test-user-1"}});
+    REQUIRE(normal);
+    CHECK(normal->status == 200);
+    CHECK(service.balance("test-user-1").value() == 98.75_cr);
+
+    auto outage = client.Get("/outage", {{"X-User-ID", "test-user-1"}});
+    REQUIRE(outage);
+    CHECK(outage->status == 200);  // the client is served; the charge is owed, not lost
+    CHECK(outage->body == "served anyway");
+    CHECK(ledger.pending() == 1);
+    CHECK(read_file(files.journal).rfind("owe ", 0) == 0);
+
+    auto refused = client.Get("/normal", {{"X-User-ID", "test-user-1"}});  // no lock possible while down
+    REQUIRE(refused);
+    CHECK(refused->status == 503);
+    CHECK(refused->has_header("Retry-After"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // retries fail meanwhile
+    CHECK(ledger.pending() == 1);
+  }  // the API process stops too, with the settlement still owed: it stays in the journal
+  CHECK(read_file(files.journal).rfind("owe ", 0) == 0);
+
+  start_server(server, files, port);  // the credit server comes back, same port, same state
+  REQUIRE(server->read_port() == port);
+  {
+    tollgate::durable_ledger restarted(service, outbox_options(files));  // the API comes back
+    CHECK(restarted.flush(std::chrono::seconds(10)));
+  }
+  // 100 − 1.25 (before the outage) − 1.25 (during it): exactly as with no outage.
+  CHECK(service.balance("test-user-1").value() == 97.5_cr);
+  CHECK(read_file(files.journal).empty());
+
+  // Replaying a settlement that already landed must not charge twice.
+  std::string landed_lock;
+  {
+    auto grant = service.lock("test-user-2", 3_cr, "replay-key");
+    REQUIRE(grant);
+    landed_lock = grant->lock_id;
+    REQUIRE(service.settle(landed_lock, 2_cr));
+  }
+  {
+    std::ofstream journal(files.journal);
+    journal << "owe " << landed_lock << " 2000000\n";
+  }
+  {
+    tollgate::durable_ledger replaying(service, outbox_options(files));
+    CHECK(replaying.flush(std::chrono::seconds(10)));
+  }
+  CHECK(service.balance("test-user-2").value() == 98_cr);
+}
+
+TEST_CASE("credit service: the quickstart switches to it when CREDIT_SERVICE_URL is set") {
+  temp_files files;
+  std::optional<tollgate::testing::child_process> server;
+  start_server(server, files, 0);
+  const int port = server->read_port();
+  const std::string url = "CREDIT_SERVICE_URL=http://127.0.0.1:" + std::to_string(port) + "/";
+
+  tollgate::testing::child_process quickstart({TOLLGATE_QUICKSTART_BINARY, "--port", "0", "--outbox", files.journal},
+                                              {url, std::string("CREDIT_API_TOKEN=") + token});
+  httplib::Client client("127.0.0.1", quickstart.read_port());
+  auto res = client.Get("/api/simple", {{"X-User-ID", "test-user-1"}});
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  auto unknown = client.Get("/api/simple", {{"X-User-ID", "nobody"}});
+  REQUIRE(unknown);
+  CHECK(unknown->status == 404);
+  auto streamed = client.Get("/api/stream?tokens=20", {{"X-User-ID", "test-user-1"}});
+  REQUIRE(streamed);
+  CHECK(streamed->status == 200);
+
+  tollgate::credit_service_ledger service(service_options(port));
+  credits balance = service.balance("test-user-1").value();
+  for (int i = 0; i < 200 && balance != 99_cr - credits::from_micros(11); ++i) {  // the stream settles after its last chunk
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    balance = service.balance("test-user-1").value();
+  }
+  CHECK(balance == 99_cr - credits::from_micros(11));
+  auto seen = client.Get("/api/test/balance?user_id=test-user-1");
+  REQUIRE(seen);
+  CHECK(seen->body.find("98.999989") != std::string::npos);
+
+  // A wrong token is a configuration error the client sees as 500, with a detail that says so.
+  tollgate::testing::child_process misconfigured({TOLLGATE_QUICKSTART_BINARY, "--port", "0"}, {url, "CREDIT_API_TOKEN=wrong"});
+  httplib::Client other("127.0.0.1", misconfigured.read_port());
+  auto rejected = other.Get("/api/simple", {{"X-User-ID", "test-user-1"}});
+  REQUIRE(rejected);
+  CHECK(rejected->status == 500);
+  CHECK(rejected->body.find("rejected this server's credentials") != std::string::npos);
+}
+
+TEST_CASE("credit service: the quickstart refuses to start without a token") {
+  tollgate::testing::child_process quickstart({TOLLGATE_QUICKSTART_BINARY, "--port", "0"}, {"CREDIT_SERVICE_URL=http://127.0.0.1:1"});
+  const int status = quickstart.stop(0);  // signal 0: just wait for it to exit by itself
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
+}
