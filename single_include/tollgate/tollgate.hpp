@@ -289,6 +289,8 @@ struct fmt::formatter<tollgate::credits> : fmt::formatter<std::string_view> {
 #ifndef TOLLGATE_DETAIL_ASCII_HPP
 #define TOLLGATE_DETAIL_ASCII_HPP
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace tollgate::detail {
@@ -312,6 +314,14 @@ namespace tollgate::detail {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
+}
+
+/// A header or parameter value as an id: trimmed, and an empty value counts as missing.
+[[nodiscard]] inline std::optional<std::string> non_empty_trimmed(std::optional<std::string_view> value) {
+  if (!value) return std::nullopt;
+  const auto trimmed = trim(*value);
+  if (trimmed.empty()) return std::nullopt;
+  return std::string(trimmed);
 }
 
 }  // namespace tollgate::detail
@@ -897,13 +907,7 @@ namespace tollgate {
 ///     tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>> m{ledger, handler};
 template <fixed_string Name>
 struct from_header {
-  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const {
-    auto value = r.header(Name.view());
-    if (!value) return std::nullopt;
-    auto trimmed = detail::trim(*value);
-    if (trimmed.empty()) return std::nullopt;
-    return std::string(trimmed);
-  }
+  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const { return detail::non_empty_trimmed(r.header(Name.view())); }
   [[nodiscard]] std::string source() const { return "the " + std::string(Name.view()) + " header"; }
 };
 
@@ -926,13 +930,7 @@ namespace tollgate {
 /// Reads the id from query parameter `Name` (case-sensitive, as URLs are); empty counts as missing.
 template <fixed_string Name>
 struct from_query {
-  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const {
-    auto value = r.query(Name.view());
-    if (!value) return std::nullopt;
-    auto trimmed = detail::trim(*value);
-    if (trimmed.empty()) return std::nullopt;
-    return std::string(trimmed);
-  }
+  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const { return detail::non_empty_trimmed(r.query(Name.view())); }
   [[nodiscard]] std::string source() const { return "the '" + std::string(Name.view()) + "' query parameter"; }
 };
 

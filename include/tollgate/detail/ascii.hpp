@@ -2,6 +2,8 @@
 #ifndef TOLLGATE_DETAIL_ASCII_HPP
 #define TOLLGATE_DETAIL_ASCII_HPP
 
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace tollgate::detail {
@@ -25,6 +27,14 @@ namespace tollgate::detail {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
   return s;
+}
+
+/// A header or parameter value as an id: trimmed, and an empty value counts as missing.
+[[nodiscard]] inline std::optional<std::string> non_empty_trimmed(std::optional<std::string_view> value) {
+  if (!value) return std::nullopt;
+  const auto trimmed = trim(*value);
+  if (trimmed.empty()) return std::nullopt;
+  return std::string(trimmed);
 }
 
 }  // namespace tollgate::detail

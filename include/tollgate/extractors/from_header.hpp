@@ -18,13 +18,7 @@ namespace tollgate {
 ///     tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>> m{ledger, handler};
 template <fixed_string Name>
 struct from_header {
-  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const {
-    auto value = r.header(Name.view());
-    if (!value) return std::nullopt;
-    auto trimmed = detail::trim(*value);
-    if (trimmed.empty()) return std::nullopt;
-    return std::string(trimmed);
-  }
+  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const { return detail::non_empty_trimmed(r.header(Name.view())); }
   [[nodiscard]] std::string source() const { return "the " + std::string(Name.view()) + " header"; }
 };
 

@@ -15,13 +15,7 @@ namespace tollgate {
 /// Reads the id from query parameter `Name` (case-sensitive, as URLs are); empty counts as missing.
 template <fixed_string Name>
 struct from_query {
-  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const {
-    auto value = r.query(Name.view());
-    if (!value) return std::nullopt;
-    auto trimmed = detail::trim(*value);
-    if (trimmed.empty()) return std::nullopt;
-    return std::string(trimmed);
-  }
+  [[nodiscard]] std::optional<std::string> extract(const request_ref& r) const { return detail::non_empty_trimmed(r.query(Name.view())); }
   [[nodiscard]] std::string source() const { return "the '" + std::string(Name.view()) + "' query parameter"; }
 };
 
