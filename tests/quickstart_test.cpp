@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <thread>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -123,4 +124,19 @@ TEST_CASE("quickstart: an empty balance answers 402 and the handler is not charg
   CHECK(log.find("settled: charged 1 of 1 held") != std::string::npos);
   CHECK(log.find("lock refused") != std::string::npos);
   CHECK(log.find("test-user-3") == std::string::npos);
+}
+
+TEST_CASE("quickstart: /api/stream streams tokens and charges per token after the last one") {
+  quickstart q;
+  auto res = q.client.Get("/api/stream?tokens=20", q.as("test-user-2"));
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body.rfind("token0 token1 ", 0) == 0);
+  // 12 prompt tokens × 0.15/M = 1.8 µcr → 2; 20 completion tokens × 0.45/M = 9 µcr.
+  credits charged = 0.5_cr;  // while the stream's lock is open, the 0.5 estimate is held
+  for (int i = 0; i < 200 && charged == 0.5_cr; ++i) {
+    charged = 100_cr - q.balance("test-user-2");
+    if (charged == 0.5_cr) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  CHECK(charged == credits::from_micros(11));
 }
