@@ -22,3 +22,11 @@ TEST_CASE("single header: the core works from the amalgamated file") {
   CHECK(res.body() == "ok");
   CHECK(ledger.balance("u") == 2.75_cr);
 }
+
+TEST_CASE("single header: plan tables and limit checks come with it") {
+  using plans = tollgate::default_plans;
+  static_assert(plans::limit_of<"free", "deployments">() == tollgate::limit_value(1));
+  const auto free = *plans::find("free");
+  CHECK(tollgate::check_limit<plans, "deployments">(free, 0).allowed);
+  CHECK_FALSE(tollgate::check_limit<plans, "deployments">(free, 1).allowed);
+}

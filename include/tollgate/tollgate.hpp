@@ -1,4 +1,4 @@
-// tollgate's core umbrella: metering, policies, the in-process ledger. Includes neither JSON nor httplib.
+// tollgate's core umbrella: metering, policies, the in-process ledger, plan tables. Includes neither JSON nor httplib.
 #ifndef TOLLGATE_TOLLGATE_HPP
 #define TOLLGATE_TOLLGATE_HPP
 
@@ -35,5 +35,7 @@
 #include <tollgate/metering/options.hpp>
 #include <tollgate/metering/settlement_guard.hpp>
 #include <tollgate/metering/usage.hpp>
+
+#include <tollgate/plans.hpp>
 
 #endif  // TOLLGATE_TOLLGATE_HPP

@@ -4,7 +4,7 @@
 #define TOLLGATE_SINGLE_HEADER
 #endif
 // ---- begin tollgate/tollgate.hpp ----
-// tollgate's core umbrella: metering, policies, the in-process ledger. Includes neither JSON nor httplib.
+// tollgate's core umbrella: metering, policies, the in-process ledger, plan tables. Includes neither JSON nor httplib.
 #ifndef TOLLGATE_TOLLGATE_HPP
 #define TOLLGATE_TOLLGATE_HPP
 
@@ -2494,6 +2494,846 @@ class metered {
 
 #endif  // TOLLGATE_METERING_METERED_HPP
 // ---- end tollgate/metering/metered.hpp ----
+
+// ---- begin tollgate/plans.hpp ----
+// Plan limits, the core part: plan tables as types, overrides, limit checks, tenant→plan resolvers.
+// No JSON and no HTTP framework here; the endpoint is tollgate/billing/limits_endpoint.hpp.
+#ifndef TOLLGATE_PLANS_HPP
+#define TOLLGATE_PLANS_HPP
+
+// ---- begin tollgate/plans/limit.hpp ----
+// limit<"deployments", 1>: one named maximum of a plan, a count or tollgate::unlimited.
+#ifndef TOLLGATE_PLANS_LIMIT_HPP
+#define TOLLGATE_PLANS_LIMIT_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The type of `tollgate::unlimited`; structural, so it can be a template argument.
+struct unlimited_t {
+  friend constexpr bool operator==(unlimited_t, unlimited_t) noexcept = default;
+};
+
+/// "No maximum": `limit<"self_hosted_workers", tollgate::unlimited>`. The endpoint writes it as `null`.
+inline constexpr unlimited_t unlimited{};
+
+/// A limit's maximum at run time: a non-negative count, or unlimited.
+class limit_value {
+ public:
+  /// Zero: the most restrictive maximum, so a forgotten value never grants anything.
+  constexpr limit_value() noexcept : max_(0) {}
+  constexpr limit_value(unlimited_t) noexcept {}  // NOLINT: implicit, reads like the marker
+  constexpr limit_value(std::int64_t max) noexcept : max_(max < 0 ? 0 : max) {}  // NOLINT: implicit, `= 5` reads well
+
+  [[nodiscard]] constexpr bool is_unlimited() const noexcept { return !max_.has_value(); }
+  /// The maximum; only meaningful when `!is_unlimited()`.
+  [[nodiscard]] constexpr std::int64_t max() const noexcept { return max_.value_or(0); }
+  /// The maximum, or `std::nullopt` for unlimited (the JSON `null`).
+  [[nodiscard]] constexpr std::optional<std::int64_t> to_optional() const noexcept { return max_; }
+
+  friend constexpr bool operator==(const limit_value&, const limit_value&) noexcept = default;
+
+ private:
+  std::optional<std::int64_t> max_;
+};
+
+namespace detail {
+template <auto Max>
+inline constexpr bool is_valid_limit_max = [] {
+  using type = std::remove_cvref_t<decltype(Max)>;
+  if constexpr (std::same_as<type, unlimited_t>) return true;
+  else if constexpr (std::integral<type> && !std::same_as<type, bool>) return Max >= 0;
+  else return false;
+}();
+}  // namespace detail
+
+/// One limit of a plan: a name and a maximum, `limit<"deployments", 1>` or
+/// `limit<"self_hosted_workers", tollgate::unlimited>`.
+template <fixed_string Name, auto Max>
+struct limit {
+  static_assert(Name.size() > 0, "tollgate: a limit's name must not be empty");
+  static_assert(detail::is_valid_limit_max<Max>,
+                "tollgate: a limit's maximum must be a non-negative integer or tollgate::unlimited");
+
+  static constexpr std::string_view name = Name.view();
+  static constexpr limit_value max = [] {
+    if constexpr (std::same_as<std::remove_cvref_t<decltype(Max)>, unlimited_t>) return limit_value(unlimited);
+    else return limit_value(static_cast<std::int64_t>(Max));
+  }();
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_limit = false;
+template <fixed_string Name, auto Max>
+inline constexpr bool is_limit<limit<Name, Max>> = true;
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_LIMIT_HPP
+// ---- end tollgate/plans/limit.hpp ----
+// ---- begin tollgate/plans/lookup_result.hpp ----
+// lookup_result<T>: a value, or a message saying why there is none (an unknown plan or limit name).
+#ifndef TOLLGATE_PLANS_LOOKUP_RESULT_HPP
+#define TOLLGATE_PLANS_LOOKUP_RESULT_HPP
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace tollgate {
+
+/// The result of a run-time lookup by name: `ok()` and `value()`, or `error()` in words.
+///
+///     auto free = tollgate::default_plans::lookup(name);
+///     if (!free) log.warn("{}", free.error());   // "unknown plan 'pro': expected 'free', 'growth' or 'enterprise'"
+template <class T>
+class lookup_result {
+ public:
+  [[nodiscard]] static lookup_result success(T value) { return lookup_result(std::in_place_index<0>, std::move(value)); }
+  [[nodiscard]] static lookup_result failure(std::string message) { return lookup_result(std::in_place_index<1>, std::move(message)); }
+
+  [[nodiscard]] bool ok() const noexcept { return state_.index() == 0; }
+  explicit operator bool() const noexcept { return ok(); }
+
+  /// The value; throws std::logic_error carrying `error()` when there is none.
+  [[nodiscard]] const T& value() const& {
+    if (!ok()) throw std::logic_error(std::get<1>(state_));
+    return std::get<0>(state_);
+  }
+  [[nodiscard]] T&& value() && {
+    if (!ok()) throw std::logic_error(std::get<1>(state_));
+    return std::get<0>(std::move(state_));
+  }
+  [[nodiscard]] const T* operator->() const { return &value(); }
+  [[nodiscard]] const T& operator*() const& { return value(); }
+
+  /// Why there is no value; empty when `ok()`.
+  [[nodiscard]] const std::string& error() const noexcept {
+    static const std::string none;
+    return ok() ? none : std::get<1>(state_);
+  }
+
+ private:
+  template <std::size_t I, class U>
+  lookup_result(std::in_place_index_t<I> tag, U&& u) : state_(tag, std::forward<U>(u)) {}
+
+  std::variant<T, std::string> state_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_LOOKUP_RESULT_HPP
+// ---- end tollgate/plans/lookup_result.hpp ----
+// ---- begin tollgate/plans/plan.hpp ----
+// plan<"free", limit<...>...>: a named set of limits, and as_default<> to mark a table's default plan.
+#ifndef TOLLGATE_PLANS_PLAN_HPP
+#define TOLLGATE_PLANS_PLAN_HPP
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+
+namespace tollgate {
+
+namespace detail {
+inline constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+
+/// Where `name` is in `names`, or no_index.
+template <std::size_t N>
+[[nodiscard]] constexpr std::size_t find_name(const std::array<std::string_view, N>& names, std::string_view name) noexcept {
+  for (std::size_t i = 0; i < N; ++i)
+    if (names[i] == name) return i;
+  return no_index;
+}
+
+template <std::size_t N>
+[[nodiscard]] constexpr bool all_distinct(const std::array<std::string_view, N>& names) noexcept {
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = i + 1; j < N; ++j)
+      if (names[i] == names[j]) return false;
+  return true;
+}
+}  // namespace detail
+
+/// A plan: a name and its limits, `plan<"free", limit<"deployments", 1>, limit<"self_hosted_workers", 5>>`.
+/// Every plan of a table must declare the same limit names (in any order).
+template <fixed_string Name, class... Limits>
+struct plan {
+  static_assert(Name.size() > 0, "tollgate: a plan's name must not be empty");
+  static_assert((detail::is_limit<Limits> && ...),
+                "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+
+  static constexpr std::string_view name = Name.view();
+  static constexpr std::size_t limit_count = sizeof...(Limits);
+  /// The limits as Boost.Hana types, for compile-time iteration.
+  static constexpr auto limit_types = boost::hana::tuple_t<Limits...>;
+  static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{Limits::name...};
+  static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{Limits::max...};
+
+  static_assert(detail::all_distinct(limit_names), "tollgate: a plan declares the same limit name twice");
+
+  /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
+  [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
+    const auto i = detail::find_name(limit_names, limit_name);
+    return i == detail::no_index ? limit_value(0) : limit_values[i];
+  }
+};
+
+/// Marks the default plan of a `plan_table` (used when a tenant's plan is not given). Without it the
+/// first plan is the default: `plan_table<plan<"free", ...>, as_default<plan<"growth", ...>>>`.
+template <class Plan>
+struct as_default {};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_plan = false;
+template <fixed_string Name, class... Limits>
+inline constexpr bool is_plan<plan<Name, Limits...>> = true;
+
+template <class T>
+struct unwrap_default { using type = T; static constexpr bool marked = false; };
+template <class Plan>
+struct unwrap_default<as_default<Plan>> { using type = Plan; static constexpr bool marked = true; };
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_HPP
+// ---- end tollgate/plans/plan.hpp ----
+// ---- begin tollgate/plans/plan_limits.hpp ----
+// plan_limits: the limits in force for one tenant at run time (a plan's, possibly overridden).
+#ifndef TOLLGATE_PLANS_PLAN_LIMITS_HPP
+#define TOLLGATE_PLANS_PLAN_LIMITS_HPP
+
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace tollgate {
+
+/// One limit at run time. `name` views storage owned by the plan table (static), never a request.
+struct limit_entry {
+  std::string_view name;
+  limit_value value;
+  friend bool operator==(const limit_entry&, const limit_entry&) = default;
+};
+
+/// A plan's name and its limits, in the table's declaration order (the order the endpoint writes).
+class plan_limits {
+ public:
+  plan_limits(std::string_view plan, std::vector<limit_entry> entries) : plan_(plan), entries_(std::move(entries)) {}
+
+  /// The plan's name, e.g. "free".
+  [[nodiscard]] std::string_view plan() const noexcept { return plan_; }
+  [[nodiscard]] const std::vector<limit_entry>& entries() const noexcept { return entries_; }
+
+  /// The maximum of limit `name`, or std::nullopt when the table has no such limit.
+  [[nodiscard]] std::optional<limit_value> find(std::string_view name) const noexcept {
+    for (const auto& e : entries_)
+      if (e.name == name) return e.value;
+    return std::nullopt;
+  }
+  /// Replaces the maximum of limit `name`; false (and no change) when there is no such limit.
+  bool set(std::string_view name, limit_value value) noexcept {
+    for (auto& e : entries_)
+      if (e.name == name) { e.value = value; return true; }
+    return false;
+  }
+
+  friend bool operator==(const plan_limits&, const plan_limits&) = default;
+
+ private:
+  std::string_view plan_;
+  std::vector<limit_entry> entries_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_LIMITS_HPP
+// ---- end tollgate/plans/plan_limits.hpp ----
+// ---- begin tollgate/plans/plan_table.hpp ----
+// plan_table<plan<...>...>: every plan of a product, checked at compile time, looked up by name at run time.
+#ifndef TOLLGATE_PLANS_PLAN_TABLE_HPP
+#define TOLLGATE_PLANS_PLAN_TABLE_HPP
+
+#include <array>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <boost/hana/bool.hpp>
+#include <boost/hana/find_if.hpp>
+#include <boost/hana/optional.hpp>
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+
+namespace tollgate {
+
+namespace detail {
+template <class First, class... Rest>
+struct first_plan_of { using type = First; };
+
+/// Every plan declares exactly the limit names of `names` (the first plan's).
+template <std::size_t L, class... Plans>
+constexpr bool same_limits(const std::array<std::string_view, L>& names) noexcept {
+  auto covers = [&]<class P>() {
+    if (P::limit_count != L) return false;
+    for (auto n : names)
+      if (find_name(P::limit_names, n) == no_index) return false;
+    return true;
+  };
+  return (covers.template operator()<Plans>() && ...);
+}
+}  // namespace detail
+
+/// All plans of a product. The first plan is the default unless one is wrapped in `as_default<>`.
+/// Checked at compile time: plan names are distinct, every plan declares the same limits.
+///
+///     using my_plans = tollgate::plan_table<
+///         tollgate::plan<"free", tollgate::limit<"seats", 1>>,
+///         tollgate::plan<"team", tollgate::limit<"seats", tollgate::unlimited>>>;
+///     static_assert(my_plans::limit_of<"free", "seats">() == 1);
+///     auto team = my_plans::lookup("team");   // run time: a lookup_result<plan_limits>
+template <class... Entries>
+class plan_table {
+  static_assert(sizeof...(Entries) > 0, "tollgate: a plan_table needs at least one plan");
+  static_assert((detail::is_plan<typename detail::unwrap_default<Entries>::type> && ...),
+                "tollgate: plan_table<...> takes only tollgate::plan<...> or tollgate::as_default<plan<...>> arguments");
+  static_assert((0 + ... + int{detail::unwrap_default<Entries>::marked}) <= 1,
+                "tollgate: a plan_table can mark only one plan as_default<>");
+
+  using first_plan = typename detail::first_plan_of<typename detail::unwrap_default<Entries>::type...>::type;
+
+ public:
+  /// The plans as Boost.Hana types, for compile-time iteration.
+  static constexpr auto plan_types = boost::hana::tuple_t<typename detail::unwrap_default<Entries>::type...>;
+  static constexpr std::size_t plan_count = sizeof...(Entries);
+  static constexpr std::array<std::string_view, plan_count> plan_names{
+      detail::unwrap_default<Entries>::type::name...};
+  static constexpr std::size_t limit_count = first_plan::limit_count;
+  /// The limit names in the first plan's order: the order the endpoint writes them in.
+  static constexpr std::array<std::string_view, limit_count> limit_names = first_plan::limit_names;
+
+  static_assert(detail::all_distinct(plan_names),
+                "tollgate: duplicate plan name: two plans of this plan_table have the same name");
+  static_assert(detail::same_limits<limit_count, typename detail::unwrap_default<Entries>::type...>(limit_names),
+                "tollgate: missing limit: a plan of this plan_table does not declare a limit that another plan "
+                "declares (every plan must declare the same limit names)");
+
+  /// Index (in `plan_names`) of the default plan.
+  static constexpr std::size_t default_index = [] {
+    constexpr std::array<bool, plan_count> marked{detail::unwrap_default<Entries>::marked...};
+    for (std::size_t i = 0; i < plan_count; ++i)
+      if (marked[i]) return i;
+    return std::size_t{0};
+  }();
+  static constexpr std::string_view default_plan_name = plan_names[default_index];
+
+  template <fixed_string Plan>
+  static constexpr bool has_plan = detail::find_name(plan_names, Plan.view()) != detail::no_index;
+  template <fixed_string Limit>
+  static constexpr bool has_limit = detail::find_name(limit_names, Limit.view()) != detail::no_index;
+
+  /// The maximum of `Limit` in plan `Plan`, checked at compile time: `default_plans::limit_of<"free", "deployments">()`.
+  template <fixed_string Plan, fixed_string Limit>
+  [[nodiscard]] static consteval limit_value limit_of() {
+    static_assert(has_plan<Plan>, "tollgate: unknown plan name: limit_of<Plan, Limit> names a plan this plan_table does not declare");
+    static_assert(has_limit<Limit>, "tollgate: unknown limit name: limit_of<Plan, Limit> names a limit this plan_table does not declare");
+    if constexpr (has_plan<Plan> && has_limit<Limit>) {
+      constexpr auto found = boost::hana::find_if(plan_types, [](auto type) {
+        return boost::hana::bool_c<decltype(type)::type::name == Plan.view()>;
+      });
+      using found_plan = typename std::remove_cvref_t<decltype(found.value())>::type;
+      return found_plan::max_of(Limit.view());
+    } else {
+      return limit_value(0);
+    }
+  }
+
+  /// Compile-time check that `Limit` is a limit of this table; returns its name.
+  template <fixed_string Limit>
+  [[nodiscard]] static consteval std::string_view limit_name() {
+    static_assert(has_limit<Limit>, "tollgate: unknown limit name: this plan_table declares no limit of that name");
+    return Limit.view();
+  }
+
+  /// Plan `name`'s limits, or std::nullopt when the table has no such plan. Names are case-sensitive.
+  [[nodiscard]] static std::optional<plan_limits> find(std::string_view name) {
+    const auto i = detail::find_name(plan_names, name);
+    if (i == detail::no_index) return std::nullopt;
+    return limits_at(i);
+  }
+  /// Plan `name`'s limits, or an error such as "unknown plan 'pro': expected 'free', 'growth' or 'enterprise'".
+  [[nodiscard]] static lookup_result<plan_limits> lookup(std::string_view name) {
+    if (auto found = find(name)) return lookup_result<plan_limits>::success(std::move(*found));
+    return lookup_result<plan_limits>::failure("unknown plan '" + std::string(name) + "': expected " + expected_names());
+  }
+  /// The default plan's limits.
+  [[nodiscard]] static plan_limits default_limits() { return limits_at(default_index); }
+
+  /// The plan names quoted and joined the way the 422 body lists them: "'free', 'growth' or 'enterprise'".
+  [[nodiscard]] static std::string expected_names() {
+    std::string out;
+    for (std::size_t i = 0; i < plan_count; ++i) {
+      if (i > 0) out += (i + 1 == plan_count) ? " or " : ", ";
+      out += '\'';
+      out += plan_names[i];
+      out += '\'';
+    }
+    return out;
+  }
+
+ private:
+  // values_[plan][limit], limits in `limit_names` order whatever order each plan declared them in.
+  static constexpr std::array<std::array<limit_value, limit_count>, plan_count> values_{[] {
+    using plan_type = typename detail::unwrap_default<Entries>::type;
+    std::array<limit_value, limit_count> row{};
+    for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::max_of(limit_names[l]);
+    return row;
+  }()...};
+
+  static plan_limits limits_at(std::size_t i) {
+    std::vector<limit_entry> entries;
+    entries.reserve(limit_count);
+    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l]});
+    return plan_limits(plan_names[i], std::move(entries));
+  }
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_TABLE_HPP
+// ---- end tollgate/plans/plan_table.hpp ----
+// ---- begin tollgate/plans/default_plans.hpp ----
+// default_plans: the contract's plan table (free 1/5, growth 5/unlimited, enterprise unlimited/unlimited).
+#ifndef TOLLGATE_PLANS_DEFAULT_PLANS_HPP
+#define TOLLGATE_PLANS_DEFAULT_PLANS_HPP
+
+
+namespace tollgate {
+
+/// The billing-limits contract's plans; `free` is the default.
+using default_plans = plan_table<
+    plan<"free", limit<"deployments", 1>, limit<"self_hosted_workers", 5>>,
+    plan<"growth", limit<"deployments", 5>, limit<"self_hosted_workers", unlimited>>,
+    plan<"enterprise", limit<"deployments", unlimited>, limit<"self_hosted_workers", unlimited>>>;
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_DEFAULT_PLANS_HPP
+// ---- end tollgate/plans/default_plans.hpp ----
+// ---- begin tollgate/plans/tenant_overrides.hpp ----
+// tenant_overrides<Table>: per-tenant maxima that replace individual limits of the tenant's plan.
+#ifndef TOLLGATE_PLANS_TENANT_OVERRIDES_HPP
+#define TOLLGATE_PLANS_TENANT_OVERRIDES_HPP
+
+#include <cstddef>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate {
+
+/// Custom limits for some tenants over their plan's defaults (a contract's extra seats, say).
+/// Thread-safe: requests read while an admin task or a billing webhook writes.
+///
+///     tollgate::tenant_overrides<tollgate::default_plans> overrides;
+///     overrides.set<"deployments">("org-42", 3);          // limit name checked at compile time
+///     auto limits = overrides.apply("org-42", *tollgate::default_plans::find("free"));   // deployments: 3
+template <class Table>
+class tenant_overrides {
+ public:
+  /// Sets tenant's maximum of `Limit`, a name checked at compile time.
+  template <fixed_string Limit>
+  void set(std::string tenant, limit_value max) {
+    static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
+    store(std::move(tenant), detail::find_name(Table::limit_names, Limit.view()), max);
+  }
+  /// Sets tenant's maximum of limit `limit` (a run-time name, e.g. from a database); an error names
+  /// the known limits when `limit` is not one of them.
+  lookup_result<limit_value> set(std::string tenant, std::string_view limit, limit_value max) {
+    const auto i = detail::find_name(Table::limit_names, limit);
+    if (i == detail::no_index) return lookup_result<limit_value>::failure("unknown limit '" + std::string(limit) + "': expected " + known_limits());
+    store(std::move(tenant), i, max);
+    return lookup_result<limit_value>::success(max);
+  }
+
+  /// Drops tenant's override of `limit`; true when there was one.
+  bool erase(std::string_view tenant, std::string_view limit) {
+    std::unique_lock lock(mutex_);
+    auto it = by_tenant_.find(tenant);
+    if (it == by_tenant_.end()) return false;
+    const bool erased = it->second.erase(detail::find_name(Table::limit_names, limit)) > 0;
+    if (it->second.empty()) by_tenant_.erase(it);
+    return erased;
+  }
+  /// Drops every override of tenant.
+  void erase(std::string_view tenant) {
+    std::unique_lock lock(mutex_);
+    if (auto it = by_tenant_.find(tenant); it != by_tenant_.end()) by_tenant_.erase(it);
+  }
+
+  /// `limits` (tenant's plan limits) with tenant's overrides applied.
+  [[nodiscard]] plan_limits apply(std::string_view tenant, plan_limits limits) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_tenant_.find(tenant);
+    if (it == by_tenant_.end()) return limits;
+    for (const auto& [index, max] : it->second) limits.set(Table::limit_names[index], max);
+    return limits;
+  }
+
+ private:
+  void store(std::string tenant, std::size_t index, limit_value max) {
+    std::unique_lock lock(mutex_);
+    by_tenant_[std::move(tenant)][index] = max;
+  }
+  static std::string known_limits() {
+    std::string out;
+    for (std::size_t i = 0; i < Table::limit_count; ++i) {
+      if (i > 0) out += (i + 1 == Table::limit_count) ? " or " : ", ";
+      out += '\'';
+      out += Table::limit_names[i];
+      out += '\'';
+    }
+    return out;
+  }
+
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, std::map<std::size_t, limit_value>, std::less<>> by_tenant_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_TENANT_OVERRIDES_HPP
+// ---- end tollgate/plans/tenant_overrides.hpp ----
+// ---- begin tollgate/plans/limit_check.hpp ----
+// check_limit: may a tenant use `requested` more of a limit, given its current usage? With what remains.
+#ifndef TOLLGATE_PLANS_LIMIT_CHECK_HPP
+#define TOLLGATE_PLANS_LIMIT_CHECK_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+namespace tollgate {
+
+/// The answer of a limit check.
+struct limit_decision {
+  /// True when `usage + requested` stays within the maximum (always, when unlimited).
+  bool allowed = false;
+  /// The maximum that was applied.
+  limit_value max;
+  /// The usage the check was given.
+  std::int64_t usage = 0;
+  /// Headroom before this request: `max - usage`, floored at 0; std::nullopt when unlimited.
+  std::optional<std::int64_t> remaining;
+
+  explicit operator bool() const noexcept { return allowed; }
+  friend bool operator==(const limit_decision&, const limit_decision&) = default;
+};
+
+/// Checks `requested` more units against `max` at `usage`. Negative usage counts as 0.
+///
+///     check_limit(1, /*usage=*/1)   // free plan, one deployment already: {allowed=false, remaining=0}
+[[nodiscard]] constexpr limit_decision check_limit(limit_value max, std::int64_t usage, std::int64_t requested = 1) noexcept {
+  if (usage < 0) usage = 0;
+  if (requested < 0) requested = 0;
+  if (max.is_unlimited()) return {true, max, usage, std::nullopt};
+  const std::int64_t remaining = usage >= max.max() ? 0 : max.max() - usage;
+  return {requested <= remaining, max, usage, remaining};
+}
+
+/// Checks limit `limit` of `limits` (a tenant's plan, overrides applied); an error when the plan has
+/// no such limit.
+[[nodiscard]] inline lookup_result<limit_decision> check_limit(const plan_limits& limits, std::string_view limit,
+                                                               std::int64_t usage, std::int64_t requested = 1) {
+  const auto max = limits.find(limit);
+  if (!max)
+    return lookup_result<limit_decision>::failure("unknown limit '" + std::string(limit) + "' in plan '" +
+                                                  std::string(limits.plan()) + "'");
+  return lookup_result<limit_decision>::success(check_limit(*max, usage, requested));
+}
+
+/// The same with the limit named at compile time and checked against `Table`:
+/// `check_limit<default_plans, "deployments">(limits, usage)`.
+template <class Table, fixed_string Limit>
+[[nodiscard]] limit_decision check_limit(const plan_limits& limits, std::int64_t usage, std::int64_t requested = 1) {
+  static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
+  return check_limit(limits.find(Limit.view()).value_or(limit_value(0)), usage, requested);
+}
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_LIMIT_CHECK_HPP
+// ---- end tollgate/plans/limit_check.hpp ----
+// ---- begin tollgate/plans/plan_resolver.hpp ----
+// The plan_resolver concept: how the endpoint learns a tenant's plan (a header, a database, ...).
+#ifndef TOLLGATE_PLANS_PLAN_RESOLVER_HPP
+#define TOLLGATE_PLANS_PLAN_RESOLVER_HPP
+
+#include <concepts>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate {
+
+/// What a resolver found for one request. The plan name is checked against the table by the caller.
+struct plan_resolution {
+  enum class kind {
+    plan,            ///< `plan` names the tenant's plan
+    default_plan,    ///< nothing says otherwise: the table's default plan
+    not_applicable,  ///< the resolver needs a tenant id and the request has none (the 422 says so)
+    unknown_tenant,  ///< the resolver does not know this tenant
+    failed,          ///< the lookup failed (database down ...): `message` says why, for the log only
+  };
+
+  kind outcome = kind::default_plan;
+  /// kind::plan: the plan's name as found, not yet checked against the table.
+  std::string plan;
+  /// Non-empty when `plan` came from this request header: an unknown name is then the caller's
+  /// mistake (422), not the server's (500).
+  std::string_view header;
+  /// kind::failed: why, for the log.
+  std::string message;
+
+  [[nodiscard]] static plan_resolution named(std::string plan, std::string_view from_header = {}) {
+    return {kind::plan, std::move(plan), from_header, {}};
+  }
+  [[nodiscard]] static plan_resolution use_default() { return {kind::default_plan, {}, {}, {}}; }
+  [[nodiscard]] static plan_resolution needs_tenant() { return {kind::not_applicable, {}, {}, {}}; }
+  [[nodiscard]] static plan_resolution no_such_tenant() { return {kind::unknown_tenant, {}, {}, {}}; }
+  [[nodiscard]] static plan_resolution failure(std::string why) { return {kind::failed, {}, {}, std::move(why)}; }
+};
+
+/// A tenant→plan resolver. Requirements, for `const R& r`, `const request_ref& req` and
+/// `std::optional<std::string_view> tenant` (std::nullopt when the request names no tenant):
+///   1. `r.resolve(req, tenant)` → `plan_resolution`;
+///   2. it is safe to call from several threads at once.
+/// Provided: `plan_from_header<"x-plan-type">` (the contract's) and `cached_plan_lookup` (your callable,
+/// e.g. a database query, behind a TTL cache).
+template <class R>
+concept plan_resolver = requires(const R& r, const request_ref& req, std::optional<std::string_view> tenant) {
+  { r.resolve(req, tenant) } -> std::same_as<plan_resolution>;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_RESOLVER_HPP
+// ---- end tollgate/plans/plan_resolver.hpp ----
+// ---- begin tollgate/plans/plan_from_header.hpp ----
+// plan_from_header<"x-plan-type">: the plan is whatever a request header says (the contract's resolver).
+#ifndef TOLLGATE_PLANS_PLAN_FROM_HEADER_HPP
+#define TOLLGATE_PLANS_PLAN_FROM_HEADER_HPP
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+
+namespace tollgate {
+
+namespace detail {
+/// Strips HTTP optional whitespace (spaces and tabs) around a header value, as HTTP servers do.
+[[nodiscard]] constexpr std::string_view strip_http_ows(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace detail
+
+/// Reads the plan from header `Name` (name case-insensitive, value case-sensitive); absent → the
+/// default plan. The caller controls that header: use it behind a trusted gateway only, or use
+/// cached_plan_lookup to resolve plans server-side.
+template <fixed_string Name>
+struct plan_from_header {
+  [[nodiscard]] plan_resolution resolve(const request_ref& r, std::optional<std::string_view> /*tenant*/) const {
+    auto value = r.header(Name.view());
+    if (!value) return plan_resolution::use_default();
+    return plan_resolution::named(std::string(detail::strip_http_ows(*value)), Name.view());
+  }
+};
+static_assert(plan_resolver<plan_from_header<"x-plan-type">>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_FROM_HEADER_HPP
+// ---- end tollgate/plans/plan_from_header.hpp ----
+// ---- begin tollgate/plans/cached_plan_lookup.hpp ----
+// cached_plan_lookup: a tenant's plan from your callable (a database query), behind a thread-safe TTL cache.
+#ifndef TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
+#define TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate {
+
+/// Resolves a tenant's plan by calling `lookup(tenant)` → the plan's name, or std::nullopt for an
+/// unknown tenant, and caches each answer (both kinds) for `ttl` (5 minutes by default).
+/// Concurrent requests for the same uncached tenant share one call; a call that throws is not cached
+/// (the request gets a 503 and the next one retries). Copies share the cache.
+///
+///     tollgate::cached_plan_lookup plans{[&db](std::string_view tenant) { return db.plan_of(tenant); }};
+///     plans.invalidate("org-42");   // e.g. from a billing provider's webhook
+class cached_plan_lookup {
+ public:
+  using clock = std::chrono::steady_clock;
+  using lookup_function = std::function<std::optional<std::string>(std::string_view tenant)>;
+  /// The clock, injectable for tests.
+  using now_function = std::function<clock::time_point()>;
+
+  explicit cached_plan_lookup(lookup_function lookup, clock::duration ttl = std::chrono::minutes(5), now_function now = {})
+      : state_(std::make_shared<state>(std::move(lookup), ttl, now ? std::move(now) : now_function(&clock::now))) {
+    if (!state_->lookup) throw std::invalid_argument("tollgate::cached_plan_lookup: the lookup function is empty");
+  }
+
+  [[nodiscard]] plan_resolution resolve(const request_ref& /*request*/, std::optional<std::string_view> tenant) const {
+    if (!tenant) return plan_resolution::needs_tenant();
+    try {
+      auto plan = plan_of(*tenant);
+      if (!plan) return plan_resolution::no_such_tenant();
+      return plan_resolution::named(std::move(*plan));
+    } catch (const std::exception& e) {
+      return plan_resolution::failure(e.what());
+    } catch (...) {
+      return plan_resolution::failure("the plan lookup threw an exception that is not a std::exception");
+    }
+  }
+
+  /// The tenant's plan name (cached), std::nullopt for an unknown tenant; rethrows what `lookup` threw.
+  [[nodiscard]] std::optional<std::string> plan_of(std::string_view tenant) const {
+    std::shared_future<std::optional<std::string>> answer;
+    std::promise<std::optional<std::string>> mine;
+    bool fetch = false;
+    std::uint64_t ticket = 0;  // tells our entry from one a later fetch put in its place
+    {
+      std::lock_guard lock(state_->mutex);
+      const auto now = state_->now();
+      auto it = state_->entries.find(tenant);
+      if (it != state_->entries.end() && (!it->second.expires || now < *it->second.expires)) {
+        answer = it->second.answer;  // fresh, or being fetched by another thread
+      } else {
+        state_->sweep(now);
+        answer = mine.get_future().share();
+        ticket = ++state_->tickets;
+        state_->entries.insert_or_assign(std::string(tenant), entry{answer, std::nullopt, ticket});
+        fetch = true;
+      }
+    }
+    if (fetch) {
+      try {
+        auto plan = state_->lookup(tenant);
+        std::lock_guard lock(state_->mutex);
+        if (auto it = state_->entries.find(tenant); it != state_->entries.end() && it->second.ticket == ticket)
+          it->second.expires = state_->now() + state_->ttl;
+        mine.set_value(std::move(plan));
+      } catch (...) {
+        {
+          std::lock_guard lock(state_->mutex);
+          if (auto it = state_->entries.find(tenant); it != state_->entries.end() && it->second.ticket == ticket)
+            state_->entries.erase(it);
+        }
+        mine.set_exception(std::current_exception());
+      }
+    }
+    return answer.get();
+  }
+
+  /// Forgets the tenant's cached plan (after a plan change); the next request looks it up again.
+  void invalidate(std::string_view tenant) const {
+    std::lock_guard lock(state_->mutex);
+    if (auto it = state_->entries.find(tenant); it != state_->entries.end()) state_->entries.erase(it);
+  }
+  /// Forgets every cached plan.
+  void clear() const {
+    std::lock_guard lock(state_->mutex);
+    state_->entries.clear();
+  }
+  /// How many tenants are cached or being looked up.
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->entries.size();
+  }
+  [[nodiscard]] clock::duration ttl() const noexcept { return state_->ttl; }
+
+ private:
+  struct entry {
+    std::shared_future<std::optional<std::string>> answer;
+    std::optional<clock::time_point> expires;  // std::nullopt while the lookup runs
+    std::uint64_t ticket = 0;
+  };
+  struct state {
+    state(lookup_function l, clock::duration t, now_function n) : lookup(std::move(l)), ttl(t), now(std::move(n)) {}
+
+    // Drops expired answers once the map has grown, so tenants seen once do not pile up forever.
+    void sweep(clock::time_point at) {
+      if (entries.size() < sweep_at) return;
+      std::erase_if(entries, [&](const auto& kv) { return kv.second.expires && at >= *kv.second.expires; });
+      sweep_at = std::max<std::size_t>(1024, entries.size() * 2);
+    }
+
+    lookup_function lookup;
+    clock::duration ttl;
+    now_function now;
+    std::mutex mutex;
+    std::map<std::string, entry, std::less<>> entries;
+    std::size_t sweep_at = 1024;
+    std::uint64_t tickets = 0;
+  };
+
+  std::shared_ptr<state> state_;
+};
+static_assert(plan_resolver<cached_plan_lookup>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
+// ---- end tollgate/plans/cached_plan_lookup.hpp ----
+
+#endif  // TOLLGATE_PLANS_HPP
+// ---- end tollgate/plans.hpp ----
 
 #endif  // TOLLGATE_TOLLGATE_HPP
 // ---- end tollgate/tollgate.hpp ----

@@ -1,0 +1,44 @@
+// Mounts the billing-limits endpoint on a cpp-httplib server (opt-in: includes httplib.h).
+#ifndef TOLLGATE_BILLING_HTTPLIB_HPP
+#define TOLLGATE_BILLING_HTTPLIB_HPP
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <httplib.h>
+
+#include <tollgate/adapters/httplib.hpp>
+#include <tollgate/billing/limits_endpoint.hpp>
+
+namespace tollgate::billing {
+
+/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), and
+/// answers POST, PUT, PATCH, DELETE and OPTIONS there with the contract's 405. The server keeps the
+/// endpoint alive.
+///
+///     httplib::Server server;
+///     tollgate::billing::mount(server, std::make_shared<tollgate::billing::limits_endpoint<>>(
+///         tollgate::billing::endpoint_options::with_secret(tollgate::redacted{secret})));
+template <class Endpoint>
+void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, const std::string& path = "/billing/limits") {
+  const httplib::Server::Handler handler = [endpoint = std::move(endpoint)](const httplib::Request& req, httplib::Response& res) {
+    endpoint->handle(req).write_to(res);
+  };
+  server.Get(path, handler);
+  server.Post(path, handler);
+  server.Put(path, handler);
+  server.Patch(path, handler);
+  server.Delete(path, handler);
+  server.Options(path, handler);
+}
+
+/// The same, for an endpoint held by a non-const shared_ptr.
+template <class Endpoint>
+void mount(httplib::Server& server, std::shared_ptr<Endpoint> endpoint, const std::string& path = "/billing/limits") {
+  mount(server, std::shared_ptr<const Endpoint>(std::move(endpoint)), path);
+}
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_HTTPLIB_HPP

@@ -1,0 +1,145 @@
+// cached_plan_lookup: a tenant's plan from your callable (a database query), behind a thread-safe TTL cache.
+#ifndef TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
+#define TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tollgate/http/request.hpp>
+#include <tollgate/plans/plan_resolver.hpp>
+
+namespace tollgate {
+
+/// Resolves a tenant's plan by calling `lookup(tenant)` → the plan's name, or std::nullopt for an
+/// unknown tenant, and caches each answer (both kinds) for `ttl` (5 minutes by default).
+/// Concurrent requests for the same uncached tenant share one call; a call that throws is not cached
+/// (the request gets a 503 and the next one retries). Copies share the cache.
+///
+///     tollgate::cached_plan_lookup plans{[&db](std::string_view tenant) { return db.plan_of(tenant); }};
+///     plans.invalidate("org-42");   // e.g. from a billing provider's webhook
+class cached_plan_lookup {
+ public:
+  using clock = std::chrono::steady_clock;
+  using lookup_function = std::function<std::optional<std::string>(std::string_view tenant)>;
+  /// The clock, injectable for tests.
+  using now_function = std::function<clock::time_point()>;
+
+  explicit cached_plan_lookup(lookup_function lookup, clock::duration ttl = std::chrono::minutes(5), now_function now = {})
+      : state_(std::make_shared<state>(std::move(lookup), ttl, now ? std::move(now) : now_function(&clock::now))) {
+    if (!state_->lookup) throw std::invalid_argument("tollgate::cached_plan_lookup: the lookup function is empty");
+  }
+
+  [[nodiscard]] plan_resolution resolve(const request_ref& /*request*/, std::optional<std::string_view> tenant) const {
+    if (!tenant) return plan_resolution::needs_tenant();
+    try {
+      auto plan = plan_of(*tenant);
+      if (!plan) return plan_resolution::no_such_tenant();
+      return plan_resolution::named(std::move(*plan));
+    } catch (const std::exception& e) {
+      return plan_resolution::failure(e.what());
+    } catch (...) {
+      return plan_resolution::failure("the plan lookup threw an exception that is not a std::exception");
+    }
+  }
+
+  /// The tenant's plan name (cached), std::nullopt for an unknown tenant; rethrows what `lookup` threw.
+  [[nodiscard]] std::optional<std::string> plan_of(std::string_view tenant) const {
+    std::shared_future<std::optional<std::string>> answer;
+    std::promise<std::optional<std::string>> mine;
+    bool fetch = false;
+    std::uint64_t ticket = 0;  // tells our entry from one a later fetch put in its place
+    {
+      std::lock_guard lock(state_->mutex);
+      const auto now = state_->now();
+      auto it = state_->entries.find(tenant);
+      if (it != state_->entries.end() && (!it->second.expires || now < *it->second.expires)) {
+        answer = it->second.answer;  // fresh, or being fetched by another thread
+      } else {
+        state_->sweep(now);
+        answer = mine.get_future().share();
+        ticket = ++state_->tickets;
+        state_->entries.insert_or_assign(std::string(tenant), entry{answer, std::nullopt, ticket});
+        fetch = true;
+      }
+    }
+    if (fetch) {
+      try {
+        auto plan = state_->lookup(tenant);
+        std::lock_guard lock(state_->mutex);
+        if (auto it = state_->entries.find(tenant); it != state_->entries.end() && it->second.ticket == ticket)
+          it->second.expires = state_->now() + state_->ttl;
+        mine.set_value(std::move(plan));
+      } catch (...) {
+        {
+          std::lock_guard lock(state_->mutex);
+          if (auto it = state_->entries.find(tenant); it != state_->entries.end() && it->second.ticket == ticket)
+            state_->entries.erase(it);
+        }
+        mine.set_exception(std::current_exception());
+      }
+    }
+    return answer.get();
+  }
+
+  /// Forgets the tenant's cached plan (after a plan change); the next request looks it up again.
+  void invalidate(std::string_view tenant) const {
+    std::lock_guard lock(state_->mutex);
+    if (auto it = state_->entries.find(tenant); it != state_->entries.end()) state_->entries.erase(it);
+  }
+  /// Forgets every cached plan.
+  void clear() const {
+    std::lock_guard lock(state_->mutex);
+    state_->entries.clear();
+  }
+  /// How many tenants are cached or being looked up.
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->entries.size();
+  }
+  [[nodiscard]] clock::duration ttl() const noexcept { return state_->ttl; }
+
+ private:
+  struct entry {
+    std::shared_future<std::optional<std::string>> answer;
+    std::optional<clock::time_point> expires;  // std::nullopt while the lookup runs
+    std::uint64_t ticket = 0;
+  };
+  struct state {
+    state(lookup_function l, clock::duration t, now_function n) : lookup(std::move(l)), ttl(t), now(std::move(n)) {}
+
+    // Drops expired answers once the map has grown, so tenants seen once do not pile up forever.
+    void sweep(clock::time_point at) {
+      if (entries.size() < sweep_at) return;
+      std::erase_if(entries, [&](const auto& kv) { return kv.second.expires && at >= *kv.second.expires; });
+      sweep_at = std::max<std::size_t>(1024, entries.size() * 2);
+    }
+
+    lookup_function lookup;
+    clock::duration ttl;
+    now_function now;
+    std::mutex mutex;
+    std::map<std::string, entry, std::less<>> entries;
+    std::size_t sweep_at = 1024;
+    std::uint64_t tickets = 0;
+  };
+
+  std::shared_ptr<state> state_;
+};
+static_assert(plan_resolver<cached_plan_lookup>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP

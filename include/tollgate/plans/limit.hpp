@@ -1,0 +1,77 @@
+// limit<"deployments", 1>: one named maximum of a plan, a count or tollgate::unlimited.
+#ifndef TOLLGATE_PLANS_LIMIT_HPP
+#define TOLLGATE_PLANS_LIMIT_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+#include <tollgate/detail/fixed_string.hpp>
+
+namespace tollgate {
+
+/// The type of `tollgate::unlimited`; structural, so it can be a template argument.
+struct unlimited_t {
+  friend constexpr bool operator==(unlimited_t, unlimited_t) noexcept = default;
+};
+
+/// "No maximum": `limit<"self_hosted_workers", tollgate::unlimited>`. The endpoint writes it as `null`.
+inline constexpr unlimited_t unlimited{};
+
+/// A limit's maximum at run time: a non-negative count, or unlimited.
+class limit_value {
+ public:
+  /// Zero: the most restrictive maximum, so a forgotten value never grants anything.
+  constexpr limit_value() noexcept : max_(0) {}
+  constexpr limit_value(unlimited_t) noexcept {}  // NOLINT: implicit, reads like the marker
+  constexpr limit_value(std::int64_t max) noexcept : max_(max < 0 ? 0 : max) {}  // NOLINT: implicit, `= 5` reads well
+
+  [[nodiscard]] constexpr bool is_unlimited() const noexcept { return !max_.has_value(); }
+  /// The maximum; only meaningful when `!is_unlimited()`.
+  [[nodiscard]] constexpr std::int64_t max() const noexcept { return max_.value_or(0); }
+  /// The maximum, or `std::nullopt` for unlimited (the JSON `null`).
+  [[nodiscard]] constexpr std::optional<std::int64_t> to_optional() const noexcept { return max_; }
+
+  friend constexpr bool operator==(const limit_value&, const limit_value&) noexcept = default;
+
+ private:
+  std::optional<std::int64_t> max_;
+};
+
+namespace detail {
+template <auto Max>
+inline constexpr bool is_valid_limit_max = [] {
+  using type = std::remove_cvref_t<decltype(Max)>;
+  if constexpr (std::same_as<type, unlimited_t>) return true;
+  else if constexpr (std::integral<type> && !std::same_as<type, bool>) return Max >= 0;
+  else return false;
+}();
+}  // namespace detail
+
+/// One limit of a plan: a name and a maximum, `limit<"deployments", 1>` or
+/// `limit<"self_hosted_workers", tollgate::unlimited>`.
+template <fixed_string Name, auto Max>
+struct limit {
+  static_assert(Name.size() > 0, "tollgate: a limit's name must not be empty");
+  static_assert(detail::is_valid_limit_max<Max>,
+                "tollgate: a limit's maximum must be a non-negative integer or tollgate::unlimited");
+
+  static constexpr std::string_view name = Name.view();
+  static constexpr limit_value max = [] {
+    if constexpr (std::same_as<std::remove_cvref_t<decltype(Max)>, unlimited_t>) return limit_value(unlimited);
+    else return limit_value(static_cast<std::int64_t>(Max));
+  }();
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_limit = false;
+template <fixed_string Name, auto Max>
+inline constexpr bool is_limit<limit<Name, Max>> = true;
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_LIMIT_HPP

@@ -1,0 +1,80 @@
+// plan<"free", limit<...>...>: a named set of limits, and as_default<> to mark a table's default plan.
+#ifndef TOLLGATE_PLANS_PLAN_HPP
+#define TOLLGATE_PLANS_PLAN_HPP
+
+#include <array>
+#include <cstddef>
+#include <string_view>
+
+#include <boost/hana/tuple.hpp>
+#include <boost/hana/type.hpp>
+
+#include <tollgate/detail/fixed_string.hpp>
+#include <tollgate/plans/limit.hpp>
+
+namespace tollgate {
+
+namespace detail {
+inline constexpr std::size_t no_index = static_cast<std::size_t>(-1);
+
+/// Where `name` is in `names`, or no_index.
+template <std::size_t N>
+[[nodiscard]] constexpr std::size_t find_name(const std::array<std::string_view, N>& names, std::string_view name) noexcept {
+  for (std::size_t i = 0; i < N; ++i)
+    if (names[i] == name) return i;
+  return no_index;
+}
+
+template <std::size_t N>
+[[nodiscard]] constexpr bool all_distinct(const std::array<std::string_view, N>& names) noexcept {
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = i + 1; j < N; ++j)
+      if (names[i] == names[j]) return false;
+  return true;
+}
+}  // namespace detail
+
+/// A plan: a name and its limits, `plan<"free", limit<"deployments", 1>, limit<"self_hosted_workers", 5>>`.
+/// Every plan of a table must declare the same limit names (in any order).
+template <fixed_string Name, class... Limits>
+struct plan {
+  static_assert(Name.size() > 0, "tollgate: a plan's name must not be empty");
+  static_assert((detail::is_limit<Limits> && ...),
+                "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+
+  static constexpr std::string_view name = Name.view();
+  static constexpr std::size_t limit_count = sizeof...(Limits);
+  /// The limits as Boost.Hana types, for compile-time iteration.
+  static constexpr auto limit_types = boost::hana::tuple_t<Limits...>;
+  static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{Limits::name...};
+  static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{Limits::max...};
+
+  static_assert(detail::all_distinct(limit_names), "tollgate: a plan declares the same limit name twice");
+
+  /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
+  [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
+    const auto i = detail::find_name(limit_names, limit_name);
+    return i == detail::no_index ? limit_value(0) : limit_values[i];
+  }
+};
+
+/// Marks the default plan of a `plan_table` (used when a tenant's plan is not given). Without it the
+/// first plan is the default: `plan_table<plan<"free", ...>, as_default<plan<"growth", ...>>>`.
+template <class Plan>
+struct as_default {};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_plan = false;
+template <fixed_string Name, class... Limits>
+inline constexpr bool is_plan<plan<Name, Limits...>> = true;
+
+template <class T>
+struct unwrap_default { using type = T; static constexpr bool marked = false; };
+template <class Plan>
+struct unwrap_default<as_default<Plan>> { using type = Plan; static constexpr bool marked = true; };
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_HPP

@@ -1,0 +1,203 @@
+// The built example binary: launched for real, port read from its first stdout line, queried, stopped.
+#include <tollgate/jwt/sign.hpp>
+#include <tollgate/jwt/verifier.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fcntl.h>
+#include <poll.h>
+#include <regex>
+#include <spawn.h>
+#include <string>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#ifndef TOLLGATE_BILLING_EXAMPLE_BINARY
+#error "TOLLGATE_BILLING_EXAMPLE_BINARY must name the built tollgate_billing_limits executable"
+#endif
+
+extern char** environ;
+
+namespace {
+
+// The example running as a child process; stdout is a pipe, stderr a temporary file.
+class example_process {
+ public:
+  example_process(std::vector<std::string> args, std::vector<std::string> env) {
+    int out[2];
+    REQUIRE(pipe(out) == 0);
+    char stderr_template[] = "/tmp/tollgate_billing_example_XXXXXX";
+    const int err = mkstemp(stderr_template);
+    REQUIRE(err >= 0);
+    stderr_path_ = stderr_template;
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
+    posix_spawn_file_actions_addclose(&actions, out[0]);
+
+    args.insert(args.begin(), TOLLGATE_BILLING_EXAMPLE_BINARY);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    const int rc = posix_spawn(&pid_, TOLLGATE_BILLING_EXAMPLE_BINARY, &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    close(err);
+    REQUIRE_MESSAGE(rc == 0, "cannot start " TOLLGATE_BILLING_EXAMPLE_BINARY);
+    stdout_ = out[0];
+  }
+  example_process(const example_process&) = delete;
+  example_process& operator=(const example_process&) = delete;
+  ~example_process() {
+    if (pid_ > 0) (void)stop();
+    if (stdout_ >= 0) close(stdout_);
+    if (!stderr_path_.empty()) std::remove(stderr_path_.c_str());
+  }
+
+  /// The first stdout line, waiting at most 10 s.
+  [[nodiscard]] std::string first_line() {
+    std::string line;
+    char c = 0;
+    while (line.size() < 4096) {
+      pollfd p{stdout_, POLLIN, 0};
+      if (poll(&p, 1, 10'000) <= 0) break;
+      if (read(stdout_, &c, 1) != 1 || c == '\n') break;
+      line += c;
+    }
+    return line;
+  }
+  /// Sends SIGTERM and returns the exit status (-1 when it did not exit normally).
+  int stop() {
+    kill(pid_, SIGTERM);
+    return wait_exit();
+  }
+  /// Waits for the process to end by itself and returns its exit status (-1 when killed by a signal).
+  int wait_exit() {
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {}
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  [[nodiscard]] std::string stderr_text() const {
+    std::string text;
+    if (std::FILE* f = std::fopen(stderr_path_.c_str(), "r")) {
+      char buf[512];
+      std::size_t n = 0;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+      std::fclose(f);
+    }
+    return text;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_ = -1;
+  std::string stderr_path_;
+};
+
+/// Starts the example and returns its port, checking the exact first-line format.
+int port_of(example_process& p) {
+  const auto line = p.first_line();
+  std::smatch m;
+  REQUIRE_MESSAGE(std::regex_match(line, m, std::regex(R"(listening on 127\.0\.0\.1:([0-9]+))")), "first line: " << line);
+  const int port = std::stoi(m[1].str());
+  REQUIRE(port > 0);
+  return port;
+}
+
+std::string token(const std::string& secret) {
+  const auto now = static_cast<long long>(std::time(nullptr));
+  return tollgate::jwt::sign_hs256({{"ver", "1"}, {"aud", "worker"}, {"iat", now}, {"exp", now + 3600}}, secret);
+}
+
+const std::string secret = "example-binary-secret-1234";
+}  // namespace
+
+TEST_CASE("billing example: --secret, --port 0, /health and the endpoint, clean stop") {
+  example_process p({"--port", "0", "--secret", secret}, {});
+  const int port = port_of(p);
+  httplib::Client client("127.0.0.1", port);
+  const auto health = client.Get("/health");
+  REQUIRE(health);
+  CHECK(health->status == 200);
+  CHECK(health->body == R"({"status":"ok"})");
+  const auto ok = client.Get("/billing/limits", {{"Authorization", "Bearer " + token(secret)}, {"tenant-id", "org-456"}, {"x-plan-type", "growth"}});
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(ok->body == R"({"tenant_id":"org-456","limits":{"deployments":5,"self_hosted_workers":null,"plan_type":"growth"}})");
+  const auto refused = client.Get("/billing/limits", {{"tenant-id", "org-456"}});
+  REQUIRE(refused);
+  CHECK(refused->status == 401);
+  CHECK(refused->get_header_value("WWW-Authenticate") == "Bearer");
+  const auto post = client.Post("/billing/limits", "", "application/json");
+  REQUIRE(post);
+  CHECK(post->status == 405);
+  CHECK(p.stop() == 0);
+  CHECK(p.stderr_text().find(secret) == std::string::npos);  // the secret is never logged
+}
+
+TEST_CASE("billing example: the secret can come from BILLING_JWT_SECRET") {
+  example_process p({"--port", "0"}, {"BILLING_JWT_SECRET=" + secret});
+  httplib::Client client("127.0.0.1", port_of(p));
+  const auto ok = client.Get("/billing/limits", {{"Authorization", "Bearer " + token(secret)}, {"tenant-id", "org-1"}});
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  const auto wrong = client.Get("/billing/limits", {{"Authorization", "Bearer " + token("other")}, {"tenant-id", "org-1"}});
+  REQUIRE(wrong);
+  CHECK(wrong->status == 401);
+  CHECK(wrong->body == R"({"detail":"Invalid token. Error: Signature verification failed"})");
+  CHECK(p.stderr_text().find(secret) == std::string::npos);
+}
+
+TEST_CASE("billing example: no secret and no --disable-auth still runs, answers 500 and warns") {
+  example_process p({"--port", "0"}, {});
+  httplib::Client client("127.0.0.1", port_of(p));
+  const auto res = client.Get("/billing/limits", {{"Authorization", "Bearer " + token(secret)}, {"tenant-id", "org-1"}});
+  REQUIRE(res);
+  CHECK(res->status == 500);
+  CHECK(res->body == R"({"detail":"Server configuration error: no secret configured"})");
+  const auto no_auth = client.Get("/billing/limits", {{"tenant-id", "org-1"}});
+  REQUIRE(no_auth);
+  CHECK(no_auth->status == 401);  // never silently open
+  CHECK(p.stop() == 0);
+  CHECK(p.stderr_text().find("no JWT secret configured") != std::string::npos);
+}
+
+TEST_CASE("billing example: --disable-auth serves without a token") {
+  example_process p({"--port", "0", "--disable-auth"}, {});
+  httplib::Client client("127.0.0.1", port_of(p));
+  const auto res = client.Get("/billing/limits", {{"tenant-id", "org-123"}});
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->body == R"({"tenant_id":"org-123","limits":{"deployments":1,"self_hosted_workers":5,"plan_type":"free"}})");
+}
+
+TEST_CASE("billing example: --print-token prints a token the contract accepts") {
+  example_process p({"--secret", secret, "--print-token"}, {});
+  const auto printed = p.first_line();
+  CHECK(p.wait_exit() == 0);
+  const tollgate::jwt::verifier verifier{tollgate::redacted{secret}};
+  const auto result = verifier.verify(printed);
+  CHECK_MESSAGE(result.ok(), result.error);
+  CHECK(result.claims["ver"] == "1");
+  CHECK(result.claims["aud"] == "worker");
+}
+
+TEST_CASE("billing example: bad arguments exit with status 2") {
+  example_process p({"--port", "not-a-number"}, {});
+  CHECK(p.first_line().empty());
+  CHECK(p.wait_exit() == 2);
+}
