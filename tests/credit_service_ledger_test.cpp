@@ -136,6 +136,26 @@ TEST_CASE("credit_service_ledger: every service status maps to a cause, whatever
   }
 }
 
+TEST_CASE("credit_service_ledger: a 5xx keeps the service's text out of the client's detail; outcome unknown") {
+  scripted_service svc;
+  svc.status = 500;
+  svc.body = R"({"error":"db password rejected for user admin"})";
+  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto lock = ledger.lock("k", 1_cr, "i");
+  REQUIRE_FALSE(lock);
+  CHECK(lock.error().message.find("password") == std::string::npos);
+  CHECK(lock.error().may_have_applied);
+}
+
+TEST_CASE("credit_service_ledger: a credential that is not UTF-8 is unknown, not a transport failure") {
+  scripted_service svc;
+  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto lock = ledger.lock("bad\xff\xfe", 1_cr, "i");
+  REQUIRE_FALSE(lock);
+  CHECK(lock.error().code == ledger_errc::unknown_credential);
+  CHECK(svc.seen.empty());
+}
+
 TEST_CASE("credit_service_ledger: a lock answer without lock_id is a misconfiguration, not a crash") {
   scripted_service svc;
   svc.body = R"({"id": 3})";

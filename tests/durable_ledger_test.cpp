@@ -31,10 +31,13 @@ struct switchable_ledger {
   std::atomic<int> settle_calls{0};
   // Simulates an answer lost on the way back: the settle lands, the caller sees a timeout.
   std::atomic<bool> lose_next_answer{false};
+  std::atomic<bool> lose_next_lock_answer{false};
 
   tollgate::result<tollgate::lock_grant> lock(std::string_view c, credits a, std::string_view k) {
     if (down) return tollgate::ledger_error{ledger_errc::unavailable, "down"};
-    return real.lock(c, a, k);
+    auto r = real.lock(c, a, k);
+    if (lose_next_lock_answer.exchange(false)) return tollgate::ledger_error{ledger_errc::unavailable, "timed out", true};
+    return r;
   }
   tollgate::result<tollgate::settlement> settle(std::string_view id, credits cost) {
     ++settle_calls;
@@ -106,7 +109,7 @@ TEST_CASE("durable_ledger: a settle during an outage is deferred, journaled, and
   REQUIRE(s);
   CHECK(s->deferred);
   CHECK(ledger.pending() == 1);
-  CHECK(journal.text() == "owe " + g->lock_id + " 1500000\n");
+  CHECK(journal.text() == "owe " + g->lock_id + " 1500000 5000000\n");  // cost, and the hold behind it
   std::this_thread::sleep_for(std::chrono::milliseconds(150));
   CHECK(w.service.settle_calls > 2);  // retried with backoff while down
   CHECK(w.real.balance("u") == 95_cr);
@@ -129,7 +132,7 @@ TEST_CASE("durable_ledger: what is owed at shutdown is replayed by the next inst
     w.service.down = true;
     CHECK(ledger.settle(lock_id, 4_cr)->deferred);
   }  // the process "stops" with the settlement still owed
-  CHECK(journal.text() == "owe " + lock_id + " 4000000\n");
+  CHECK(journal.text() == "owe " + lock_id + " 4000000 10000000\n");
   CHECK(w.real.balance("u") == 90_cr);
   w.service.down = false;
   tollgate::durable_ledger restarted(w.service, fast(journal.path));
@@ -188,4 +191,34 @@ TEST_CASE("durable_ledger: one journal cannot be opened by two instances at once
   temp_journal journal;
   tollgate::durable_ledger first(w.service, fast(journal.path));
   CHECK_THROWS_WITH_AS(tollgate::durable_ledger(w.service, fast(journal.path)), doctest::Contains("in use"), std::runtime_error);
+}
+
+TEST_CASE("durable_ledger: a deferred charge above the hold that the ledger refuses is settled for the hold") {
+  world w;  // memory_ledger without overage: a cost above the lock is invalid
+  tollgate::durable_ledger ledger(w.service, fast(std::nullopt));
+  auto g = ledger.lock("u", 2_cr, "k");
+  w.service.down = true;
+  CHECK(ledger.settle(g->lock_id, 3_cr)->deferred);
+  w.service.down = false;
+  CHECK(ledger.flush(std::chrono::seconds(5)));
+  CHECK(w.real.balance("u") == 98_cr);  // the hold, not nothing, and the lock is closed
+  CHECK(w.real.summary().locks.empty());
+}
+
+TEST_CASE("durable_ledger: a lock whose answer was lost is looked up by its key and released") {
+  world w;
+  tollgate::durable_ledger ledger(w.service, fast(std::nullopt));
+  w.service.lose_next_lock_answer = true;  // the hold is taken, the caller sees a timeout
+  auto g = ledger.lock("u", 7_cr, "request-key-1");
+  REQUIRE_FALSE(g);
+  CHECK(w.real.balance("u") == 93_cr);
+  CHECK(ledger.unanswered_locks() == 1);
+  CHECK(ledger.flush(std::chrono::seconds(5)));
+  CHECK(ledger.unanswered_locks() == 0);
+  CHECK(w.real.balance("u") == 100_cr);
+  CHECK(w.real.summary().locks.empty());
+
+  w.service.down = true;  // refused before reaching the ledger: nothing to look up
+  CHECK_FALSE(ledger.lock("u", 1_cr, "request-key-2"));
+  CHECK(ledger.unanswered_locks() == 0);
 }

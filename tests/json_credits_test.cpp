@@ -24,4 +24,6 @@ TEST_CASE("json: credits are read from numbers and numeric strings") {
   CHECK_THROWS(nlohmann::json::parse("true").get<credits>());
   CHECK_THROWS(nlohmann::json::parse("\"abc\"").get<credits>());
   CHECK_THROWS(nlohmann::json::parse("1e300").get<credits>());
+  CHECK_THROWS(nlohmann::json::parse("18446744073709551615").get<credits>());  // no wrap to -1
+  CHECK_THROWS(nlohmann::json::parse("9223372036855").get<credits>());
 }

@@ -26,6 +26,7 @@ struct scripted_ledger {
 
   std::optional<tollgate::ledger_error> lock_error;
   std::optional<tollgate::ledger_error> settle_error;
+  std::optional<credits> refuse_above;  // settles above this are refused as invalid_amount
   bool throw_on_lock = false;
 
   std::mutex mutex;
@@ -44,6 +45,7 @@ struct scripted_ledger {
   tollgate::result<tollgate::settlement> settle(std::string_view id, credits cost) {
     std::lock_guard g(mutex);
     settles[std::string(id)].push_back(cost);
+    if (refuse_above && cost > *refuse_above) return tollgate::ledger_error{ledger_errc::invalid_amount, "above the lock"};
     if (settle_error) return *settle_error;
     return tollgate::settlement{cost, false};
   }
@@ -278,6 +280,21 @@ TEST_CASE("metered: overage::charge_actual charges above the hold when the ledge
   m2(req, res2);
   CHECK(strict.balance("u") == 9_cr);
   CHECK(strict.summary().locks.empty());
+}
+
+TEST_CASE("metered: a refused overage settles the estimate and reports no failure") {
+  scripted_ledger ledger;
+  ledger.refuse_above = 1_cr;
+  int hook_calls = 0;
+  tollgate::metered<user_header, tollgate::estimate<1_cr>, tollgate::fixed_cost<4_cr>, tollgate::overage::charge_actual> m{
+      ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) {},
+      {tollgate::logger::silent(), [&](const tollgate::failed_settlement&) { ++hook_calls; }}};
+  auto req = request_from();
+  tollgate::basic_response res;
+  m(req, res);
+  REQUIRE(ledger.settles.size() == 1);
+  CHECK(ledger.settles.begin()->second == std::vector<credits>{4_cr, 1_cr});  // probed, then the estimate
+  CHECK(hook_calls == 0);
 }
 
 TEST_CASE("metered: overage::reject withholds the response and charges nothing") {

@@ -72,6 +72,19 @@ struct streaming_fixture {
                                        return true;
                                      });
                                    }, {tollgate::logger::silent(), {}}});
+    // Sets a stream, then fails: the stream must never be sent after the refund.
+    http.server.Get("/stream-then-throw", tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<5_cr>,
+                                                            tollgate::per_token<0_cr, 1'000'000_cr>>{
+                                              ledger, [w = written](const httplib::Request&, httplib::Response& res, tollgate::metering_context& ctx) {
+                                                res.set_chunked_content_provider("text/plain", [w, &ctx](std::size_t, httplib::DataSink& sink) {
+                                                  ctx.report_usage({.completion_tokens = 1});  // would touch a freed context
+                                                  *w += 1;
+                                                  sink.write("x", 1);
+                                                  sink.done();
+                                                  return true;
+                                                });
+                                                throw std::runtime_error("failed after setting the stream");
+                                              }, {tollgate::logger::silent(), {}}});
     http.start();
   }
 
@@ -152,4 +165,16 @@ TEST_CASE("streaming: tokens reported while streaming are charged per token") {
   CHECK(res->body.size() == 200);
   REQUIRE(f.settled());
   CHECK(f.spent() == 0.0001_cr);  // 50 tokens × 2 credits per million
+}
+
+TEST_CASE("streaming: a handler that sets a stream and then throws is refunded and sends no stream") {
+  streaming_fixture f;
+  auto client = f.http.client();
+  auto res = client.Get("/stream-then-throw", {{"X-User-ID", "u"}});
+  REQUIRE(res);
+  CHECK(res->status == 500);
+  CHECK(res->body.empty());
+  CHECK(*f.written == 0);  // the provider never ran
+  REQUIRE(f.settled());
+  CHECK(f.spent() == credits{});
 }

@@ -509,7 +509,8 @@ concept response = requires(R& r, const R& cr, std::string_view name, std::strin
 
 /// How tollgate writes a response type; adapters specialise it for framework types. A
 /// specialisation may also provide `static bool observe_stream(T&, std::shared_ptr<stream_observer>)`
-/// when the framework can stream (see stream_observer).
+/// when the framework can stream (see stream_observer), and `static void abandon_stream(T&)`, which
+/// drops a stream the handler set before it threw, so it is never sent.
 template <class T>
 struct response_traits;
 
@@ -568,6 +569,9 @@ class response_ref {
   /// true; false when the body is already complete (or the framework cannot stream).
   bool observe_stream(std::shared_ptr<stream_observer> observer) const { return vtable_->observe_stream(object_, std::move(observer)); }
 
+  /// Drops a streamed body the handler had set (it threw afterwards): nothing of it is sent.
+  void abandon_stream() const { vtable_->abandon_stream(object_); }
+
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
@@ -587,6 +591,7 @@ class response_ref {
     std::size_t (*body_size)(const void*);
     std::optional<std::string_view> (*header)(const void*, std::string_view);
     bool (*observe_stream)(void*, std::shared_ptr<stream_observer>);
+    void (*abandon_stream)(void*);
   };
   template <class T>
   static constexpr vtable vtable_for{
@@ -602,6 +607,10 @@ class response_ref {
         } else {
           return false;
         }
+      },
+      [](void* o) {
+        if constexpr (requires { response_traits<T>::abandon_stream(*static_cast<T*>(o)); })
+          response_traits<T>::abandon_stream(*static_cast<T*>(o));
       },
   };
 
@@ -1320,6 +1329,9 @@ enum class ledger_errc {
 struct ledger_error {
   ledger_errc code;
   std::string message;
+  /// For `unavailable`: the request may have reached the ledger and been applied before its
+  /// answer was lost (a timeout, a 5xx after sending). A lock in that state may need releasing.
+  bool may_have_applied = false;
 };
 
 /// Thrown by result::value() on an error result.
@@ -2135,6 +2147,15 @@ class settlement_guard {
     return outcome;
   }
 
+  /// Tries to settle for `cost` once. Success settles the guard; a failure leaves it open, with
+  /// nothing logged and no hook called, so the caller can settle differently (e.g. for less).
+  result<settlement> try_settle(credits cost) {
+    if (settled_) return ledger_error{ledger_errc::conflicting_settlement, "this guard has settled its lock already"};
+    result<settlement> outcome = attempt(cost);
+    if (outcome) settled_ = true;
+    return outcome;
+  }
+
   [[nodiscard]] bool settled() const noexcept { return settled_; }
   [[nodiscard]] const std::string& lock_id() const noexcept { return lock_id_; }
 
@@ -2336,10 +2357,24 @@ class metered {
     if (!*grant) return refuse(res, grant->error(), who, log);
 
     // From here the lock belongs to `held`: if the handler throws, its guard refunds in full.
-    auto held = std::make_shared<charge>(state_, req, res, std::move(who), std::move((*grant)->lock_id), amount);
+    std::shared_ptr<charge> held;
+    try {
+      held = std::make_shared<charge>(state_, req, res, std::move(who), (*grant)->lock_id, amount);
+    } catch (...) {  // out of memory before a guard owned the lock: release it here
+      try {
+        (void)s.ledger.release((*grant)->lock_id);
+      } catch (...) {
+      }
+      throw;
+    }
 
     // 4. Serve.
-    s.handler(req, res, held->ctx);
+    try {
+      s.handler(req, res, held->ctx);
+    } catch (...) {
+      res.abandon_stream();  // a stream set before the throw must not be sent after the refund
+      throw;
+    }
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
@@ -2370,14 +2405,17 @@ class metered {
         log.warn("lock {}: streamed cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;
       } else if constexpr (overage_policy::value == overage::mode::charge_actual) {
-        auto outcome = c.guard.settle(cost);
-        if (outcome && !*outcome && !is_transient(outcome->error().code)) {
-          // The ledger refused the overage (no allowance, or the balance does not cover it).
-          log.warn("lock {}: overage {} refused by the ledger; settling for the estimate {}", ctx.lock_id(), cost, amount);
-          settlement_guard fallback(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
-          fallback.settle(amount);
+        // Probe the overage first: a refusal (no allowance, or a balance that does not cover it)
+        // leaves the guard open, so the estimate is settled instead and only that is reported.
+        auto attempt = c.guard.try_settle(cost);
+        if (attempt) return;
+        if (is_transient(attempt.error().code)) {
+          c.guard.settle(cost);  // one more try, then the usual failure path (log, hook)
+          return;
         }
-        return;
+        log.warn("lock {}: overage {} refused by the ledger ({}); settling for the estimate {}", ctx.lock_id(), cost,
+                 attempt.error().message, amount);
+        cost = amount;
       } else {
         log.debug("lock {}: cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;

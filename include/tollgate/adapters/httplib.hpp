@@ -56,6 +56,24 @@ struct response_traits<httplib::Response> {
     return std::string_view(it->second);
   }
 
+  /// A handler that set a content provider and then threw: httplib would still send the stream
+  /// with its 500, after the charge was refunded (and with a provider that may use the freed
+  /// metering context). Release the provider's resources and drop it.
+  static void abandon_stream(httplib::Response& r) {
+    if (!r.content_provider_) return;
+    auto releaser = std::move(r.content_provider_resource_releaser_);
+    r.content_provider_ = nullptr;
+    r.content_provider_resource_releaser_ = nullptr;
+    r.content_length_ = 0;
+    r.is_chunked_content_provider_ = false;
+    if (releaser) {
+      try {
+        releaser(false);
+      } catch (...) {
+      }
+    }
+  }
+
   /// Wraps a content provider the handler set (chunked or not): counts the bytes the client
   /// accepted, turns an exception inside the stream into an aborted stream (httplib would let it
   /// escape its worker thread), and reports the end from the resource releaser, which httplib

@@ -24,13 +24,14 @@
 
 namespace tollgate::detail {
 
-/// One settlement owed to the ledger.
+/// One settlement owed to the ledger, and the amount its lock holds when known (0: unknown).
 struct owed_settlement {
   std::string lock_id;
   credits real_cost;
+  credits hold{};
 };
 
-/// Lines `owe <lock_id> <micro-credits>` and `done <lock_id>`, each appended and fsync'd before
+/// Lines `owe <lock_id> <cost µcr> [<hold µcr>]` (the latest per lock wins) and `done <lock_id>`, each appended and fsync'd before
 /// the call returns, so an entry survives a crash the moment `owe` returns. The file is locked
 /// (flock) so two processes never share one journal. An unreadable line (a torn last write) is
 /// skipped: its settlement had not been acknowledged as journaled.
@@ -53,7 +54,7 @@ class settlement_journal {
     std::lock_guard guard(mutex_);
     std::ifstream in(path_);
     const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    std::map<std::string, std::pair<std::size_t, credits>> owed;  // lock id → (order, cost)
+    std::map<std::string, std::pair<std::size_t, owed_settlement>> owed;  // lock id → (order, entry)
     std::size_t order = 0;
     std::string kind, id;
     for (std::size_t start = 0, end; (end = text.find('\n', start)) != std::string::npos; start = end + 1) {
@@ -64,17 +65,19 @@ class settlement_journal {
       const auto second = line.find(' ', first + 1);
       id = line.substr(first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
       if (kind == "owe" && second != std::string::npos) {
-        const std::string_view number = std::string_view(line).substr(second + 1);
-        std::int64_t micros = 0;
-        const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), micros);
-        if (ec == std::errc{} && end == number.data() + number.size() && micros >= 0 && valid_id(id))
-          owed[id] = {order++, credits::from_micros(micros)};
+        const std::string_view numbers = std::string_view(line).substr(second + 1);
+        std::int64_t cost = 0, hold = 0;
+        const char* const last = numbers.data() + numbers.size();
+        auto parsed = std::from_chars(numbers.data(), last, cost);
+        if (parsed.ec == std::errc{} && parsed.ptr != last && *parsed.ptr == ' ') parsed = std::from_chars(parsed.ptr + 1, last, hold);
+        if (parsed.ec == std::errc{} && parsed.ptr == last && cost >= 0 && hold >= 0 && valid_id(id))
+          owed[id] = {order++, owed_settlement{id, credits::from_micros(cost), credits::from_micros(hold)}};
       } else if (kind == "done") {
         owed.erase(id);
       }
     }
     std::vector<std::pair<std::size_t, owed_settlement>> sorted;
-    for (auto& [lock_id, entry] : owed) sorted.push_back({entry.first, {lock_id, entry.second}});
+    for (auto& [lock_id, entry] : owed) sorted.push_back({entry.first, entry.second});
     std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     std::vector<owed_settlement> out;
     for (auto& [_, s] : sorted) out.push_back(std::move(s));
@@ -85,7 +88,7 @@ class settlement_journal {
   /// Records that `s` is owed; durable when this returns.
   void owe(const owed_settlement& s) {
     if (!valid_id(s.lock_id)) throw std::invalid_argument("a lock id must be printable ASCII without spaces to be journaled");
-    append("owe " + s.lock_id + " " + std::to_string(s.real_cost.micros()) + "\n");
+    append(line_for(s));
   }
 
   /// Records that the settlement of `lock_id` landed (or will never land); the file empties when nothing is owed.
@@ -98,6 +101,10 @@ class settlement_journal {
   }
 
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
+
+  [[nodiscard]] static std::string line_for(const owed_settlement& s) {
+    return "owe " + s.lock_id + " " + std::to_string(s.real_cost.micros()) + " " + std::to_string(s.hold.micros()) + "\n";
+  }
 
   [[nodiscard]] static bool valid_id(std::string_view id) noexcept {
     if (id.empty() || id.size() > 256) return false;
@@ -128,7 +135,7 @@ class settlement_journal {
   // Compaction must never lose an entry: write a new file, fsync it, rename it over the old one.
   void rewrite_locked(const std::vector<owed_settlement>& owed) {
     std::string text;
-    for (const auto& s : owed) text += "owe " + s.lock_id + " " + std::to_string(s.real_cost.micros()) + "\n";
+    for (const auto& s : owed) text += line_for(s);
     const std::string tmp = path_ + ".tmp";
     const int out = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (out < 0) throw std::runtime_error("cannot compact the settlement journal: " + std::string(std::strerror(errno)));

@@ -34,7 +34,8 @@ concept response = requires(R& r, const R& cr, std::string_view name, std::strin
 
 /// How tollgate writes a response type; adapters specialise it for framework types. A
 /// specialisation may also provide `static bool observe_stream(T&, std::shared_ptr<stream_observer>)`
-/// when the framework can stream (see stream_observer).
+/// when the framework can stream (see stream_observer), and `static void abandon_stream(T&)`, which
+/// drops a stream the handler set before it threw, so it is never sent.
 template <class T>
 struct response_traits;
 
@@ -93,6 +94,9 @@ class response_ref {
   /// true; false when the body is already complete (or the framework cannot stream).
   bool observe_stream(std::shared_ptr<stream_observer> observer) const { return vtable_->observe_stream(object_, std::move(observer)); }
 
+  /// Drops a streamed body the handler had set (it threw afterwards): nothing of it is sent.
+  void abandon_stream() const { vtable_->abandon_stream(object_); }
+
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
@@ -112,6 +116,7 @@ class response_ref {
     std::size_t (*body_size)(const void*);
     std::optional<std::string_view> (*header)(const void*, std::string_view);
     bool (*observe_stream)(void*, std::shared_ptr<stream_observer>);
+    void (*abandon_stream)(void*);
   };
   template <class T>
   static constexpr vtable vtable_for{
@@ -127,6 +132,10 @@ class response_ref {
         } else {
           return false;
         }
+      },
+      [](void* o) {
+        if constexpr (requires { response_traits<T>::abandon_stream(*static_cast<T*>(o)); })
+          response_traits<T>::abandon_stream(*static_cast<T*>(o));
       },
   };
 

@@ -26,9 +26,11 @@ struct adl_serializer<tollgate::credits> {
   }
   static void from_json(const json& j, tollgate::credits& c) {
     if (j.is_number_integer()) {
-      const auto whole = j.is_number_unsigned() ? static_cast<std::int64_t>(j.get<std::uint64_t>()) : j.get<std::int64_t>();
-      if (whole > INT64_MAX / tollgate::credits::scale || whole < INT64_MIN / tollgate::credits::scale)
+      constexpr std::int64_t max_whole = INT64_MAX / tollgate::credits::scale;
+      if (j.is_number_unsigned() && j.get<std::uint64_t>() > static_cast<std::uint64_t>(max_whole))
         throw std::out_of_range("credit amount out of range");
+      const auto whole = j.get<std::int64_t>();
+      if (whole > max_whole || whole < -max_whole) throw std::out_of_range("credit amount out of range");
       c = tollgate::credits::whole(whole);
     } else if (j.is_number_float()) {
       auto parsed = tollgate::credits::from_double(j.get<double>());

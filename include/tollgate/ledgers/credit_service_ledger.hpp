@@ -101,8 +101,9 @@ class credit_service_ledger {
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
     const bool is_public = options_.credentials == credential_kind::public_id ||
                            (options_.credentials == credential_kind::detect && credential.rfind("did:", 0) == 0);
-    nlohmann::json body{{"credential", credential}, {"amount", amount}};
-    auto answer = call("POST", is_public ? "/v1/balance/lock/public" : "/v1/balance/lock/private", body.dump(), idempotency_key);
+    const auto body = json_body({{"credential", credential}, {"amount", amount}});
+    if (!body) return ledger_error{ledger_errc::unknown_credential, "the credential is not valid UTF-8"};
+    auto answer = call("POST", is_public ? "/v1/balance/lock/public" : "/v1/balance/lock/private", *body, idempotency_key);
     if (!answer) return answer.error();
     const auto& [status, text] = *answer;
     if (status == 200) {
@@ -117,8 +118,9 @@ class credit_service_ledger {
   }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
-    nlohmann::json body{{"lock_id", lock_id}, {"real_cost", real_cost}};
-    auto answer = call("POST", "/v1/balance/unlock", body.dump(), {});
+    const auto body = json_body({{"lock_id", lock_id}, {"real_cost", real_cost}});
+    if (!body) return ledger_error{ledger_errc::lock_not_found, "the lock id is not valid UTF-8"};
+    auto answer = call("POST", "/v1/balance/unlock", *body, {});
     if (!answer) return answer.error();
     const auto& [status, text] = *answer;
     if (status == 200) {
@@ -162,32 +164,62 @@ class credit_service_ledger {
  private:
   using answer = std::pair<int, std::string>;
 
-  // One HTTP call through a pooled connection, bounded by the whole-call deadline.
+  // One HTTP call through a pooled connection, bounded by the whole-call deadline. Never throws:
+  // anything unexpected counts as a failed call, so the breaker and the watchdog stay consistent.
   result<answer> call(const char* method, const std::string& path, const std::string& body, std::string_view idempotency_key) {
     if (!breaker_.allow()) return ledger_error{ledger_errc::unavailable, "circuit open after repeated failures; not calling the credit service"};
-    auto client = acquire();
-    httplib::Headers headers{{"Authorization", "Bearer " + options_.api_token.reveal()}};
-    if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", std::string(idempotency_key));
-    const auto ticket = watchdog_.arm(std::chrono::steady_clock::now() + options_.timeout, [c = client.get()] { c->stop(); });
-    httplib::Result res = std::string_view(method) == "GET"
-                              ? client->Get((base_path_ + path).c_str(), headers)
-                              : client->Post((base_path_ + path).c_str(), headers, body, "application/json");
-    const bool timed_out = !watchdog_.disarm(ticket);
-    if (!res || timed_out) {
-      breaker_.record_failure();  // the connection is in an unknown state: drop it
-      const std::string why = timed_out ? "timed out after " + std::to_string(options_.timeout.count()) + " ms"
-                                        : "connection failed: " + httplib::to_string(res.error());
-      options_.log.warn("credit service {} {}: {}", method, path.substr(0, path.find('/', 4)), why);
-      return ledger_error{ledger_errc::unavailable, why};
-    }
-    if (res->status >= 500) {
-      breaker_.record_failure();
+    const std::string route = path.substr(0, path.find('/', 4));  // "/v1/users/alice" → "/v1" prefix only: ids stay out of logs
+    try {
+      auto client = acquire();
+      httplib::Headers headers{{"Authorization", "Bearer " + options_.api_token.reveal()}};
+      if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", std::string(idempotency_key));
+      httplib::Result res{nullptr, httplib::Error::Unknown};
+      bool timed_out = false;
+      {
+        // Disarmed on every path out of this block, so the watchdog never touches a freed client.
+        struct armed {
+          detail::deadline_watchdog& watchdog;
+          detail::deadline_watchdog::ticket ticket;
+          bool* fired;
+          ~armed() { *fired = !watchdog.disarm(ticket); }
+        } guard{watchdog_, watchdog_.arm(std::chrono::steady_clock::now() + options_.timeout, [c = client.get()] { c->stop(); }),
+                &timed_out};
+        res = std::string_view(method) == "GET" ? client->Get((base_path_ + path).c_str(), headers)
+                                                : client->Post((base_path_ + path).c_str(), headers, body, "application/json");
+      }
+      if (!res || timed_out) {
+        breaker_.record_failure();  // the connection is in an unknown state: drop it
+        // A timeout, or a connection lost after sending, leaves the outcome unknown.
+        const bool sent = timed_out || res.error() == httplib::Error::Read;
+        const std::string why = timed_out ? "timed out after " + std::to_string(options_.timeout.count()) + " ms"
+                                          : "connection failed: " + httplib::to_string(res.error());
+        options_.log.warn("credit service {} {}: {}", method, route, why);
+        return ledger_error{ledger_errc::unavailable, why, sent};
+      }
+      if (res->status >= 500) {
+        breaker_.record_failure();
+        release_client(std::move(client));
+        // The service's own error text goes to our log, not to end clients.
+        options_.log.warn("credit service {} {} answered {}: {}", method, route, res->status, error_message(res->body));
+        return ledger_error{ledger_errc::unavailable, "the credit service answered " + std::to_string(res->status), true};
+      }
+      breaker_.record_success();
       release_client(std::move(client));
-      return ledger_error{ledger_errc::unavailable, "the credit service answered " + std::to_string(res->status) + ": " + error_message(res->body)};
+      return answer{res->status, std::move(res->body)};
+    } catch (const std::exception& e) {
+      breaker_.record_failure();
+      options_.log.error("credit service {} {}: {}", method, route, e.what());
+      return ledger_error{ledger_errc::unavailable, std::string("the call failed: ") + e.what()};
     }
-    breaker_.record_success();
-    release_client(std::move(client));
-    return answer{res->status, std::move(res->body)};
+  }
+
+  // JSON text for a request body; ids that are not valid UTF-8 cannot be sent as JSON strings.
+  static std::optional<std::string> json_body(const nlohmann::json& body) {
+    try {
+      return body.dump();
+    } catch (const nlohmann::json::type_error&) {
+      return std::nullopt;
+    }
   }
 
   ledger_error other_status(int status, const std::string& text) const {

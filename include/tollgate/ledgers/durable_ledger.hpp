@@ -14,11 +14,13 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include <tollgate/credits.hpp>
 #include <tollgate/detail/settlement_journal.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/logging/logger.hpp>
+#include <tollgate/logging/redacted.hpp>
 
 namespace tollgate {
 
@@ -30,6 +32,10 @@ struct durable_ledger_options {
   std::chrono::milliseconds first_retry{200};   ///< backoff doubles from here…
   std::chrono::milliseconds max_retry{30'000};  ///< …up to this
   std::chrono::milliseconds shutdown_grace{3'000};  ///< how long the destructor keeps trying
+  /// How many times a lock whose answer was lost is looked up again (by its idempotency key) to
+  /// release whatever it may hold. Kept in memory only: it carries the credential.
+  int orphan_attempts = 20;
+  std::size_t max_orphans = 10'000;
   logger log{};
 };
 
@@ -37,8 +43,11 @@ struct durable_ledger_options {
 /// transient reason (service down, timeout, 5xx) is journaled to the outbox and answered as
 /// `deferred`, then retried in the background with exponential backoff until it lands — also
 /// after a restart, from the journal. A retry that meets `lock_not_found` after an earlier attempt
-/// (which may have landed before its answer was lost) is reported and dropped, not retried forever;
-/// a conflicting or invalid settlement is reported and dropped too.
+/// (which may have landed before its answer was lost) is reported and dropped, not retried forever.
+/// A deferred charge above its hold that the ledger then refuses is settled for the hold instead;
+/// any other refusal is reported and dropped. A lock whose answer was lost (it may have been
+/// applied) is looked up again with its idempotency key and released, so no hold is orphaned.
+/// Deferred settlements must land within the ledger's lock TTL; past it they find no lock.
 ///
 ///     tollgate::credit_service_ledger service{options};
 ///     tollgate::durable_ledger ledger{service, {.journal_path = "/var/lib/api/settlements.journal"}};
@@ -52,7 +61,7 @@ class durable_ledger {
       journal_.emplace(*options_.journal_path);
       for (auto& owed : journal_->recover()) {
         options_.log.warn("outbox: settlement of lock {} for {} recovered from the journal; retrying", owed.lock_id, owed.real_cost);
-        queue_.emplace(owed.lock_id, entry{owed.real_cost, 1, clock::now(), options_.first_retry});
+        queue_.emplace(owed.lock_id, entry{owed.real_cost, owed.hold, 1, clock::now(), options_.first_retry});
       }
     }
     worker_ = std::thread([this] { work(); });
@@ -74,21 +83,44 @@ class durable_ledger {
       if (journal_) options_.log.warn("outbox: settlement of lock {} for {} still owed; kept in {}", lock_id, e.cost, journal_->path());
       else options_.log.error("outbox: settlement of lock {} for {} still owed and no journal configured: settle it by hand", lock_id, e.cost);
     }
+    for (const auto& o : orphans_)
+      options_.log.error("outbox: the lock with key {} was never answered and may hold {} until the ledger expires it", o.key, o.amount);
   }
 
-  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return inner_.lock(credential, amount, key); }
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
+    auto grant = attempt_lock(credential, amount, key);
+    std::lock_guard guard(mutex_);
+    if (grant) {
+      holds_[grant->lock_id] = grant->amount;
+    } else if (grant.error().may_have_applied && !key.empty()) {
+      if (orphans_.size() < options_.max_orphans) {
+        orphans_.push_back(orphan{redacted(std::string(credential)), amount, std::string(key), 0,
+                                  clock::now() + options_.first_retry, options_.first_retry});
+        wake_.notify_all();
+      } else {
+        options_.log.error("outbox: too many unanswered locks; lock with key {} may hold {} until the ledger expires it", key, amount);
+      }
+    }
+    return grant;
+  }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
     auto outcome = attempt(lock_id, real_cost);
+    std::unique_lock guard(mutex_);
+    credits hold{};
+    if (auto h = holds_.find(std::string(lock_id)); h != holds_.end()) {
+      hold = h->second;
+      holds_.erase(h);
+    }
     if (outcome || !is_transient(outcome.error().code)) return outcome;
     try {
-      std::lock_guard guard(mutex_);
-      if (journal_) journal_->owe({std::string(lock_id), real_cost});
-      queue_.insert_or_assign(std::string(lock_id), entry{real_cost, 1, clock::now() + options_.first_retry, options_.first_retry});
+      if (journal_) journal_->owe({std::string(lock_id), real_cost, hold});
+      queue_.insert_or_assign(std::string(lock_id), entry{real_cost, hold, 1, clock::now() + options_.first_retry, options_.first_retry});
     } catch (const std::exception& e) {
       options_.log.error("outbox: could not journal the settlement of lock {}: {}", lock_id, e.what());
       return outcome;  // not deferred: the caller's own failure path (log, hook) applies
     }
+    guard.unlock();
     wake_.notify_all();
     return settlement{real_cost, false, true};
   }
@@ -103,22 +135,77 @@ class durable_ledger {
     return queue_.size();
   }
 
+  /// Locks whose answer was lost, still to be looked up and released.
+  [[nodiscard]] std::size_t unanswered_locks() const {
+    std::lock_guard guard(mutex_);
+    return orphans_.size();
+  }
+
   /// Retries everything now and waits until nothing is owed or `timeout` passes; true if empty.
   bool flush(std::chrono::milliseconds timeout) {
     std::unique_lock guard(mutex_);
     for (auto& [_, e] : queue_) e.next_at = clock::now();
     wake_.notify_all();
-    return drained_.wait_for(guard, timeout, [&] { return queue_.empty(); });
+    for (auto& o : orphans_) o.next_at = clock::now();
+    wake_.notify_all();
+    return drained_.wait_for(guard, timeout, [&] { return queue_.empty() && orphans_.empty(); });
   }
 
  private:
   using clock = std::chrono::steady_clock;
   struct entry {
     credits cost;
+    credits hold;  ///< what the lock holds, when known (zero: unknown)
     int attempts;
     clock::time_point next_at;
     std::chrono::milliseconds backoff;
   };
+
+  // A lock whose answer was lost: its key, to look it up again and release it.
+  struct orphan {
+    redacted credential;
+    credits amount;
+    std::string key;
+    int attempts;
+    clock::time_point next_at;
+    std::chrono::milliseconds backoff;
+  };
+
+  result<lock_grant> attempt_lock(std::string_view credential, credits amount, std::string_view key) {
+    try {
+      return inner_.lock(credential, amount, key);
+    } catch (const std::exception& e) {
+      return ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()};
+    }
+  }
+
+  // Looks an unanswered lock up again by its key: a grant means it was (or now is) held, and it
+  // is released through the outbox; a refusal means nothing is held.
+  void reconcile(std::unique_lock<std::mutex>& guard, orphan o) {
+    guard.unlock();
+    auto grant = attempt_lock(o.credential.reveal(), o.amount, o.key);
+    guard.lock();
+    if (!grant && is_transient(grant.error().code)) {
+      if (++o.attempts >= options_.orphan_attempts) {
+        options_.log.error("outbox: gave up looking up the lock with key {} ({} held at most) after {} attempts", o.key, o.amount, o.attempts);
+        return;
+      }
+      o.next_at = clock::now() + o.backoff;
+      o.backoff = std::min(o.backoff * 2, options_.max_retry);
+      orphans_.push_back(std::move(o));
+      return;
+    }
+    if (!grant) return;  // refused now: nothing is held under that key
+    options_.log.warn("outbox: the lock with key {} was held ({}) though its answer was lost; releasing it", o.key, grant->amount);
+    if (journal_) {
+      try {
+        journal_->owe({grant->lock_id, credits{}, grant->amount});
+      } catch (const std::exception& e) {
+        options_.log.error("outbox: could not journal the release of lock {}: {}", grant->lock_id, e.what());
+      }
+    }
+    queue_.insert_or_assign(grant->lock_id, entry{credits{}, grant->amount, 1, clock::now(), options_.first_retry});
+  }
 
   result<settlement> attempt(std::string_view lock_id, credits cost) {
     try {
@@ -131,15 +218,23 @@ class durable_ledger {
   void work() {
     std::unique_lock guard(mutex_);
     while (!stopping_) {
+      if (auto o = std::find_if(orphans_.begin(), orphans_.end(), [](const orphan& x) { return x.next_at <= clock::now(); });
+          o != orphans_.end()) {
+        orphan taken = std::move(*o);
+        orphans_.erase(o);
+        reconcile(guard, std::move(taken));
+        if (queue_.empty() && orphans_.empty()) drained_.notify_all();
+        continue;
+      }
       auto due = queue_.end();
       for (auto it = queue_.begin(); it != queue_.end(); ++it)
         if (due == queue_.end() || it->second.next_at < due->second.next_at) due = it;
-      if (due == queue_.end()) {
-        wake_.wait(guard);
-        continue;
-      }
-      if (const auto next_at = due->second.next_at; clock::now() < next_at) {
-        wake_.wait_until(guard, next_at);  // a copy: the entry may be erased while we wait
+      auto wake_at = clock::time_point::max();
+      for (const auto& o : orphans_) wake_at = std::min(wake_at, o.next_at);
+      if (due != queue_.end()) wake_at = std::min(wake_at, due->second.next_at);
+      if (due == queue_.end() || clock::now() < due->second.next_at) {
+        if (wake_at == clock::time_point::max()) wake_.wait(guard);
+        else wake_.wait_until(guard, wake_at);  // a copy: entries may be erased while we wait
         continue;
       }
       const std::string lock_id = due->first;
@@ -154,6 +249,22 @@ class durable_ledger {
         it->second.backoff = std::min(e.backoff * 2, options_.max_retry);
         it->second.next_at = clock::now() + e.backoff;
         options_.log.debug("outbox: lock {} still unsettled ({}); next try in {} ms", lock_id, outcome.error().message, e.backoff.count());
+        continue;
+      }
+      if (!outcome && e.hold > credits{} && e.cost > e.hold &&
+          (outcome.error().code == ledger_errc::invalid_amount || outcome.error().code == ledger_errc::insufficient_funds)) {
+        // A deferred overage the ledger will not take: settle for what the lock holds instead.
+        options_.log.warn("outbox: lock {}: {} above its hold refused ({}); settling for the hold {}", lock_id, e.cost,
+                          outcome.error().message, e.hold);
+        it->second.cost = e.hold;
+        it->second.next_at = clock::now();
+        if (journal_) {
+          try {
+            journal_->owe({lock_id, e.hold, e.hold});
+          } catch (const std::exception& ex) {
+            options_.log.error("outbox: could not journal lock {}: {}", lock_id, ex.what());
+          }
+        }
         continue;
       }
       if (outcome) {
@@ -174,7 +285,7 @@ class durable_ledger {
           options_.log.error("outbox: could not journal the settlement of lock {} as done: {}", lock_id, ex.what());
         }
       }
-      if (queue_.empty()) drained_.notify_all();
+      if (queue_.empty() && orphans_.empty()) drained_.notify_all();
     }
   }
 
@@ -185,6 +296,8 @@ class durable_ledger {
   std::condition_variable wake_;
   std::condition_variable drained_;
   std::map<std::string, entry> queue_;
+  std::map<std::string, credits> holds_;  // open locks granted through this ledger → amount held
+  std::vector<orphan> orphans_;
   bool stopping_ = false;
   std::thread worker_;
 };

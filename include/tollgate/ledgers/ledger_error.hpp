@@ -44,6 +44,9 @@ enum class ledger_errc {
 struct ledger_error {
   ledger_errc code;
   std::string message;
+  /// For `unavailable`: the request may have reached the ledger and been applied before its
+  /// answer was lost (a timeout, a 5xx after sending). A lock in that state may need releasing.
+  bool may_have_applied = false;
 };
 
 /// Thrown by result::value() on an error result.

@@ -210,10 +210,24 @@ class metered {
     if (!*grant) return refuse(res, grant->error(), who, log);
 
     // From here the lock belongs to `held`: if the handler throws, its guard refunds in full.
-    auto held = std::make_shared<charge>(state_, req, res, std::move(who), std::move((*grant)->lock_id), amount);
+    std::shared_ptr<charge> held;
+    try {
+      held = std::make_shared<charge>(state_, req, res, std::move(who), (*grant)->lock_id, amount);
+    } catch (...) {  // out of memory before a guard owned the lock: release it here
+      try {
+        (void)s.ledger.release((*grant)->lock_id);
+      } catch (...) {
+      }
+      throw;
+    }
 
     // 4. Serve.
-    s.handler(req, res, held->ctx);
+    try {
+      s.handler(req, res, held->ctx);
+    } catch (...) {
+      res.abandon_stream();  // a stream set before the throw must not be sent after the refund
+      throw;
+    }
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
@@ -244,14 +258,17 @@ class metered {
         log.warn("lock {}: streamed cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;
       } else if constexpr (overage_policy::value == overage::mode::charge_actual) {
-        auto outcome = c.guard.settle(cost);
-        if (outcome && !*outcome && !is_transient(outcome->error().code)) {
-          // The ledger refused the overage (no allowance, or the balance does not cover it).
-          log.warn("lock {}: overage {} refused by the ledger; settling for the estimate {}", ctx.lock_id(), cost, amount);
-          settlement_guard fallback(s.ledger, ctx.lock_id(), ctx.user_id(), log, s.config.on_settle_failure);
-          fallback.settle(amount);
+        // Probe the overage first: a refusal (no allowance, or a balance that does not cover it)
+        // leaves the guard open, so the estimate is settled instead and only that is reported.
+        auto attempt = c.guard.try_settle(cost);
+        if (attempt) return;
+        if (is_transient(attempt.error().code)) {
+          c.guard.settle(cost);  // one more try, then the usual failure path (log, hook)
+          return;
         }
-        return;
+        log.warn("lock {}: overage {} refused by the ledger ({}); settling for the estimate {}", ctx.lock_id(), cost,
+                 attempt.error().message, amount);
+        cost = amount;
       } else {
         log.debug("lock {}: cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;

@@ -67,6 +67,15 @@ class settlement_guard {
     return outcome;
   }
 
+  /// Tries to settle for `cost` once. Success settles the guard; a failure leaves it open, with
+  /// nothing logged and no hook called, so the caller can settle differently (e.g. for less).
+  result<settlement> try_settle(credits cost) {
+    if (settled_) return ledger_error{ledger_errc::conflicting_settlement, "this guard has settled its lock already"};
+    result<settlement> outcome = attempt(cost);
+    if (outcome) settled_ = true;
+    return outcome;
+  }
+
   [[nodiscard]] bool settled() const noexcept { return settled_; }
   [[nodiscard]] const std::string& lock_id() const noexcept { return lock_id_; }
 
