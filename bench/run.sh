@@ -22,7 +22,7 @@ metered = runs["BM_metered_memory_ledger"]["real_time"]
 print(f"metered / direct: {metered / direct:.1f}x  (overhead {metered - direct:.0f} ns per request)")
 PY
 
-echo "== HTTP (wrk, 2 threads, 16 connections, 5 s each, same machine) =="
+echo "== HTTP (wrk, 2 threads, 8 connections (httplib has 8 workers), 5 s each, same machine) =="
 log=$(mktemp)
 build/bench/bench/tollgate_http_bench_server >"$log" &
 server=$!
@@ -31,7 +31,7 @@ for _ in $(seq 100); do grep -q '^listening on' "$log" && break; sleep 0.05; don
 base="http://$(sed -n 's/^listening on //p' "$log")"
 declare -A rps
 for route in plain metered; do
-  out=$(wrk -t2 -c16 -d5s --latency -H 'X-User-ID: bench-user' "$base/$route")
+  out=$(wrk -t2 -c8 -d5s --latency -H 'X-User-ID: bench-user' "$base/$route")
   rps[$route]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   echo "/$route: ${rps[$route]} req/s, p99 $p99"

@@ -2,10 +2,12 @@
 #ifndef TOLLGATE_LEDGERS_MEMORY_LEDGER_HPP
 #define TOLLGATE_LEDGERS_MEMORY_LEDGER_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -170,7 +172,7 @@ class memory_ledger {
     lock_grant grant{detail::random_id("lk_"), amount};
     const auto expires = now + options_.lock_ttl;
     locks_.emplace(grant.lock_id, lock_state{owner->second, amount, expires, std::string(idempotency_key)});
-    expiry_index_.emplace(expires, grant.lock_id);
+    schedule_expiry_locked(expires, grant.lock_id);
     if (!idempotency_key.empty()) idempotency_.emplace(std::string(idempotency_key), grant);
     return grant;
   }
@@ -219,6 +221,7 @@ class memory_ledger {
     for (const auto& [id, lk] : locks_)
       out.locks.push_back({id, lk.user_id, lk.amount,
                            std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now)});
+    std::sort(out.locks.begin(), out.locks.end(), [](const open_lock& a, const open_lock& b) { return a.lock_id < b.lock_id; });
     return out;
   }
 
@@ -233,6 +236,7 @@ class memory_ledger {
     for (const auto& [id, lk] : locks_)
       out.locks.push_back({id, lk.user_id, lk.amount, std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now),
                            lk.idempotency_key});
+    std::sort(out.locks.begin(), out.locks.end(), [](const auto& a, const auto& b) { return a.lock_id < b.lock_id; });
     for (const auto& id : settled_order_) {
       auto it = settled_.find(id);
       if (it == settled_.end()) continue;
@@ -251,7 +255,7 @@ class memory_ledger {
     users_.clear();
     credentials_.clear();
     locks_.clear();
-    expiry_index_.clear();
+    expiry_queue_.clear();
     idempotency_.clear();
     settled_.clear();
     settled_order_.clear();
@@ -263,7 +267,7 @@ class memory_ledger {
       acc->second.held += l.amount;
       const auto expires = now + l.expires_in;
       locks_.emplace(l.lock_id, lock_state{l.user_id, l.amount, expires, l.idempotency_key});
-      expiry_index_.emplace(expires, l.lock_id);
+      schedule_expiry_locked(expires, l.lock_id);
       if (!l.idempotency_key.empty()) idempotency_.emplace(l.idempotency_key, lock_grant{l.lock_id, l.amount});
     }
     for (const auto& s : state.settled) {
@@ -298,9 +302,9 @@ class memory_ledger {
 
   std::size_t reap_expired_locked(time_point now) {
     std::size_t reaped = 0;
-    while (!expiry_index_.empty() && expiry_index_.begin()->first <= now) {
-      auto lk = locks_.find(expiry_index_.begin()->second);
-      expiry_index_.erase(expiry_index_.begin());
+    while (!expiry_queue_.empty() && expiry_queue_.front().first <= now) {
+      auto lk = locks_.find(expiry_queue_.front().second);
+      expiry_queue_.pop_front();
       if (lk == locks_.end()) continue;  // settled earlier
       account& acc = users_.at(lk->second.user_id);
       acc.held -= lk->second.amount;
@@ -311,8 +315,15 @@ class memory_ledger {
     return reaped;
   }
 
+  // With one TTL and a monotonic clock, expiries arrive in order: almost always a push_back.
+  void schedule_expiry_locked(time_point expires, const std::string& lock_id) {
+    auto at = expiry_queue_.end();
+    while (at != expiry_queue_.begin() && std::prev(at)->first > expires) --at;
+    expiry_queue_.emplace(at, expires, lock_id);
+  }
+
   // Moves a lock to the bounded history that answers replays; evicts the oldest beyond the bound.
-  void forget_lock_locked(std::map<std::string, lock_state>::iterator it, credits charged, bool expired) {
+  void forget_lock_locked(std::unordered_map<std::string, lock_state>::iterator it, credits charged, bool expired) {
     settled_.emplace(it->first, settled_state{charged, expired, std::move(it->second.idempotency_key)});
     settled_order_.push_back(it->first);
     locks_.erase(it);
@@ -330,8 +341,8 @@ class memory_ledger {
   mutable std::mutex mutex_;
   std::map<std::string, account> users_;
   std::unordered_map<std::string, std::string> credentials_;
-  std::map<std::string, lock_state> locks_;
-  std::multimap<time_point, std::string> expiry_index_;
+  std::unordered_map<std::string, lock_state> locks_;
+  std::deque<std::pair<time_point, std::string>> expiry_queue_;  // by expiry; settled locks leave lazily
   std::unordered_map<std::string, lock_grant> idempotency_;
   std::unordered_map<std::string, settled_state> settled_;
   std::deque<std::string> settled_order_;
