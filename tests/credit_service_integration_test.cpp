@@ -120,6 +120,12 @@ TEST_CASE("credit outage: settle while the credit server is down, restart it, ba
   }
   // 100 − 1.25 (before the outage) − 1.25 (during it): exactly as with no outage.
   CHECK(service.balance("test-user-1").value() == 97.5_cr);
+  const auto summary = service.summary().value();
+  CHECK(summary.lock_ids.empty());  // nothing left held
+  REQUIRE(summary.users.size() == 3);
+  CHECK(summary.users[0].user_id == "test-user-1");
+  CHECK(summary.users[0].balance == 97.5_cr);
+  CHECK(service.health());
   CHECK(read_file(files.journal).empty());
 
   // Replaying a settlement that already landed must not charge twice.

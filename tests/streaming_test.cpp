@@ -178,3 +178,18 @@ TEST_CASE("streaming: a handler that sets a stream and then throws is refunded a
   REQUIRE(f.settled());
   CHECK(f.spent() == credits{});
 }
+
+TEST_CASE("streaming: stopping the server mid-stream settles the lock for what was delivered") {
+  streaming_fixture f;
+  std::thread reader([&] {
+    auto client = f.http.client();
+    (void)client.Get("/stream?chunks=2000", {{"X-User-ID", "u"}});  // cut short by the shutdown
+  });
+  for (int i = 0; i < 500 && *f.written < 4 * chunk_size; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  f.http.server.stop();
+  reader.join();
+  REQUIRE(f.settled());
+  const std::size_t delivered = *f.written;
+  CHECK(delivered < 2000 * chunk_size);
+  CHECK(f.spent() == 0.1_cr + (1_cr).scaled(static_cast<std::int64_t>(delivered), 1024));
+}

@@ -42,6 +42,16 @@ enum class credential_kind {
   detect,       ///< `did:` prefix → public, anything else → private
 };
 
+/// What GET /v1/summary reports: available balances and the open locks.
+struct credit_service_summary {
+  struct user {
+    std::string user_id;
+    credits balance;
+  };
+  std::vector<user> users;
+  std::vector<std::string> lock_ids;
+};
+
 /// Settings of a credit_service_ledger.
 struct credit_service_options {
   std::string base_url = "http://localhost:3000";  ///< with or without a trailing '/'
@@ -156,6 +166,23 @@ class credit_service_ledger {
     }
     if (status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(text)};
     return other_status(status, text);
+  }
+
+  /// GET /v1/summary: every user's available balance and the open locks.
+  result<credit_service_summary> summary() {
+    auto answer = call("GET", "/v1/summary", {}, {});
+    if (!answer) return answer.error();
+    const auto& [status, text] = *answer;
+    if (status != 200) return other_status(status, text);
+    try {
+      const auto parsed = nlohmann::json::parse(text);
+      credit_service_summary out;
+      for (const auto& u : parsed.at("users")) out.users.push_back({u.at("user_id").get<std::string>(), u.at("balance").get<credits>()});
+      for (const auto& l : parsed.at("locks")) out.lock_ids.push_back(l.at("lock_id").get<std::string>());
+      return out;
+    } catch (const std::exception& e) {
+      return ledger_error{ledger_errc::misconfigured, std::string("unexpected summary from the credit service: ") + e.what()};
+    }
   }
 
   [[nodiscard]] bool circuit_open() const { return breaker_.is_open(); }
