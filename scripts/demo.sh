@@ -24,6 +24,7 @@ call() {  # call "what" user curl-args...
   local before after body
   before=$(balance "$user")
   body=$(curl -s -w ' [HTTP %{http_code}]' -H "X-User-ID: $user" "$@")
+  sleep 0.05  # a stream's lock settles just after its last chunk is sent
   after=$(balance "$user")
   printf '\n%s\n  -> %.160s\n  charged %s, balance %s -> %s\n' "$what" "$body" "$(charge "$before" "$after")" "$before" "$after"
 }
@@ -37,6 +38,8 @@ call "POST /api/advanced (custom calculator: size + time + 0.5 on errors)" test-
   -X POST -d '' "$base/api/advanced"
 call "POST /api/advanced?fail=1 (the 0.5 error penalty applies)" test-user-1 \
   -X POST -d '' "$base/api/advanced?fail=1"
+call "GET /api/stream?tokens=20 (streamed; 0.15/M prompt + 0.45/M completion tokens, settled after the last chunk)" test-user-2 \
+  -N "$base/api/stream?tokens=20"
 call "POST /api/data with a bad body (the handler waives the charge)" test-user-1 \
   -X POST -H 'Content-Type: application/json' -d '{}' "$base/api/data"
 
