@@ -3,7 +3,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <atomic>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -175,6 +178,25 @@ TEST_CASE("credit_service_ledger: a service that accepts and never answers costs
   CHECK(lock.error().code == ledger_errc::unavailable);
   CHECK(lock.error().message.find("timed out") != std::string::npos);
   CHECK(took < std::chrono::seconds(3));  // the bound is 0.3 s; 10× slack for a loaded machine
+}
+
+TEST_CASE("credit_service_ledger: concurrent calls to a silent service are each bounded by the timeout") {
+  tollgate::testing::black_hole hole;
+  auto o = options_for(hole.port());
+  o.breaker_failures = 100;
+  tollgate::credit_service_ledger ledger(o);
+  std::vector<std::thread> callers;
+  std::atomic<int> bounded{0};
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&] {
+      const auto started = std::chrono::steady_clock::now();
+      auto lock = ledger.lock("k", 1_cr, "i");
+      if (!lock && lock.error().code == ledger_errc::unavailable && std::chrono::steady_clock::now() - started < std::chrono::seconds(3))
+        ++bounded;
+    });
+  }
+  for (auto& t : callers) t.join();
+  CHECK(bounded == 6);
 }
 
 TEST_CASE("credit_service_ledger: after repeated failures the breaker answers at once, then a probe closes it") {

@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -16,7 +17,9 @@ namespace tollgate::detail {
 /// `arm(deadline, interrupt)` registers a call; if it is still armed at `deadline`, `interrupt`
 /// runs on the watchdog's thread (e.g. closing the call's socket). `disarm(ticket)` when the call
 /// returns. Per-read socket timeouts cannot bound a server that drips bytes; this bounds the
-/// whole call. The thread starts with the first arm().
+/// whole call. The thread starts with the first arm(). Each interrupt runs on a thread of its
+/// own, so one that blocks (httplib's stop() waits out a connect in progress) never delays the
+/// deadlines of other calls.
 class deadline_watchdog {
  public:
   using clock = std::chrono::steady_clock;
@@ -32,6 +35,8 @@ class deadline_watchdog {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    std::unique_lock guard(mutex_);
+    idle_.wait(guard, [&] { return running_.empty(); });  // interrupt threads use *this
   }
 
   ticket arm(clock::time_point deadline, std::function<void()> interrupt) {
@@ -47,7 +52,7 @@ class deadline_watchdog {
   bool disarm(ticket t) {
     std::unique_lock guard(mutex_);
     // Wait out an interrupt in progress, so it never touches a call that has returned.
-    idle_.wait(guard, [&] { return running_ != t; });
+    idle_.wait(guard, [&] { return running_.count(t) == 0; });
     return armed_.erase(t) == 1;
   }
 
@@ -72,16 +77,25 @@ class deadline_watchdog {
         continue;
       }
       auto interrupt = std::move(next->second.interrupt);
-      running_ = next->first;
+      const ticket t = next->first;
       armed_.erase(next);
-      guard.unlock();
+      running_.insert(t);
+      auto run = [this, t, interrupt = std::move(interrupt)] {
+        try {
+          interrupt();
+        } catch (...) {
+        }
+        std::lock_guard done(mutex_);
+        running_.erase(t);
+        idle_.notify_all();
+      };
       try {
-        interrupt();
-      } catch (...) {
+        std::thread(run).detach();
+      } catch (...) {  // no thread to be had: interrupt from here rather than not at all
+        guard.unlock();
+        run();
+        guard.lock();
       }
-      guard.lock();
-      running_ = 0;
-      idle_.notify_all();
     }
   }
 
@@ -90,7 +104,7 @@ class deadline_watchdog {
   std::condition_variable idle_;
   std::map<ticket, entry> armed_;
   ticket next_ = 0;
-  ticket running_ = 0;
+  std::set<ticket> running_;  // interrupts in progress
   bool stopping_ = false;
   std::thread thread_;
 };
