@@ -644,7 +644,9 @@ class response_ref {
 #ifndef TOLLGATE_LOGGING_REDACTED_HPP
 #define TOLLGATE_LOGGING_REDACTED_HPP
 
+#include <chrono>
 #include <cstdint>
+#include <random>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -653,8 +655,10 @@ class response_ref {
 
 namespace tollgate {
 
-/// Holds a secret and formats as `«redacted:1a2b3c4d»`: a 32-bit FNV-1a fingerprint that lets an
-/// operator correlate log lines without learning the value. `reveal()` is the only way to read it.
+/// Holds a secret and formats as `«redacted:1a2b3c4d»`: a 32-bit fingerprint that lets an operator
+/// correlate the log lines of one process without learning the value. The fingerprint is keyed
+/// with a random per-process salt, so a log reader cannot test guesses of a weak secret offline.
+/// `reveal()` is the only way to read the value.
 class redacted {
  public:
   redacted() = default;
@@ -664,15 +668,27 @@ class redacted {
   [[nodiscard]] bool empty() const noexcept { return secret_.empty(); }
 
   [[nodiscard]] std::uint32_t fingerprint() const noexcept {
-    std::uint32_t h = 2166136261u;
-    for (unsigned char c : secret_) { h ^= c; h *= 16777619u; }
-    return h;
+    std::uint64_t h = 14695981039346656037ull ^ process_salt();  // FNV-1a 64, salted
+    for (unsigned char c : secret_) { h ^= c; h *= 1099511628211ull; }
+    return static_cast<std::uint32_t>(h ^ (h >> 32));
   }
   [[nodiscard]] std::string to_string() const { return fmt::format("«redacted:{:08x}»", fingerprint()); }
 
   friend bool operator==(const redacted&, const redacted&) = default;
 
  private:
+  static std::uint64_t process_salt() noexcept {
+    static const std::uint64_t salt = [] {
+      try {
+        std::random_device device;
+        return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+      } catch (...) {  // no entropy source: still not the bare FNV of the secret
+        return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+      }
+    }();
+    return salt;
+  }
+
   std::string secret_;
 };
 
@@ -2597,7 +2613,8 @@ template <auto Max>
 inline constexpr bool is_valid_limit_max = [] {
   using type = std::remove_cvref_t<decltype(Max)>;
   if constexpr (std::same_as<type, unlimited_t>) return true;
-  else if constexpr (std::integral<type> && !std::same_as<type, bool>) return Max >= 0;
+  else if constexpr (std::integral<type> && !std::same_as<type, bool>)
+    return Max >= 0 && static_cast<std::uintmax_t>(Max) <= static_cast<std::uintmax_t>(INT64_MAX);
   else return false;
 }();
 }  // namespace detail
@@ -2608,7 +2625,7 @@ template <fixed_string Name, auto Max>
 struct limit {
   static_assert(Name.size() > 0, "tollgate: a limit's name must not be empty");
   static_assert(detail::is_valid_limit_max<Max>,
-                "tollgate: a limit's maximum must be a non-negative integer or tollgate::unlimited");
+                "tollgate: a limit's maximum must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
 
   static constexpr std::string_view name = Name.view();
   static constexpr limit_value max = [] {
@@ -3276,6 +3293,9 @@ class cached_plan_lookup {
   explicit cached_plan_lookup(lookup_function lookup, clock::duration ttl = std::chrono::minutes(5), now_function now = {})
       : state_(std::make_shared<state>(std::move(lookup), ttl, now ? std::move(now) : now_function(&clock::now))) {
     if (!state_->lookup) throw std::invalid_argument("tollgate::cached_plan_lookup: the lookup function is empty");
+    if (ttl < clock::duration::zero()) throw std::invalid_argument("tollgate::cached_plan_lookup: the ttl must not be negative");
+    // "Forever" must not overflow now() + ttl into the past: a century is forever enough.
+    state_->ttl = std::min<clock::duration>(ttl, std::chrono::hours(24 * 365 * 100));
   }
 
   [[nodiscard]] plan_resolution resolve(const request_ref& /*request*/, std::optional<std::string_view> tenant) const {
@@ -3356,12 +3376,16 @@ class cached_plan_lookup {
   struct state {
     state(lookup_function l, clock::duration t, now_function n) : lookup(std::move(l)), ttl(t), now(std::move(n)) {}
 
-    // Drops expired answers once the map has grown, so tenants seen once do not pile up forever.
+    // Drops expired answers once the map has grown, so tenants seen once do not pile up forever;
+    // past `max_entries` (a flood of made-up tenant ids) every finished answer goes.
     void sweep(clock::time_point at) {
       if (entries.size() < sweep_at) return;
       std::erase_if(entries, [&](const auto& kv) { return kv.second.expires && at >= *kv.second.expires; });
-      sweep_at = std::max<std::size_t>(1024, entries.size() * 2);
+      if (entries.size() >= max_entries) std::erase_if(entries, [](const auto& kv) { return kv.second.expires.has_value(); });
+      sweep_at = std::min(max_entries, std::max<std::size_t>(1024, entries.size() * 2));
     }
+
+    static constexpr std::size_t max_entries = 100'000;
 
     lookup_function lookup;
     clock::duration ttl;

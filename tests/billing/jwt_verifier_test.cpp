@@ -182,14 +182,24 @@ TEST_CASE("jwt verifier: audience rules") {
   CHECK(reason(sign(claims)).empty());
   claims["aud"] = json::array({"engine"});
   CHECK(reason(sign(claims)) == "Audience doesn't match");
-  claims["aud"] = json::array();
-  CHECK(reason(sign(claims)) == "Audience doesn't match");
+  // PyJWT treats a falsy aud as missing: `"aud" not in payload or not payload["aud"]`.
+  for (const json& falsy : {json::array(), json(""), json(nullptr), json(false), json(0), json::object()}) {
+    CAPTURE(falsy.dump());
+    claims["aud"] = falsy;
+    CHECK(reason(sign(claims)) == "Token is missing the \"aud\" claim");
+  }
   claims["aud"] = 42;
   CHECK(reason(sign(claims)) == "Invalid claim format in token");
   claims["aud"] = json::array({"worker", 1});
   CHECK(reason(sign(claims)) == "Invalid claim format in token");
   claims["aud"] = "Worker";
   CHECK(reason(sign(claims)) == "Audience doesn't match");
+}
+
+TEST_CASE("jwt verifier: a negative leeway is a configuration error") {
+  tollgate::jwt::verify_options options;
+  options.leeway = std::chrono::seconds(-1);
+  CHECK_THROWS_AS(tollgate::jwt::verifier(tollgate::redacted("s"), options), std::invalid_argument);
 }
 
 TEST_CASE("jwt verifier: Unsupported token version, printed as Python prints it") {

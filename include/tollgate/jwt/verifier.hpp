@@ -8,6 +8,7 @@
 #include <functional>
 #include <limits>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -146,7 +147,10 @@ inline std::int64_t system_now() {
 class verifier {
  public:
   explicit verifier(redacted secret, verify_options options = {})
-      : secret_(std::move(secret)), options_(std::move(options)) {}
+      : secret_(std::move(secret)), options_(std::move(options)) {
+    if (options_.leeway < std::chrono::seconds::zero())
+      throw std::invalid_argument("tollgate::jwt::verifier: the leeway must not be negative");
+  }
 
   /// False when the secret is empty: such a verifier refuses every token.
   [[nodiscard]] bool has_secret() const noexcept { return !secret_.empty(); }
@@ -209,7 +213,12 @@ class verifier {
     }
     if (options_.audience) {
       const auto aud = claims.find("aud");
-      if (aud == claims.end()) return fail("Token is missing the \"aud\" claim");
+      // PyJWT: `if "aud" not in payload or not payload["aud"]` — a falsy value counts as missing.
+      const auto falsy = [](const nlohmann::json& v) {
+        return v.is_null() || (v.is_boolean() && !v.get<bool>()) || (v.is_number() && v.get<double>() == 0.0) ||
+               (v.is_string() && v.get_ref<const std::string&>().empty()) || ((v.is_array() || v.is_object()) && v.empty());
+      };
+      if (aud == claims.end() || falsy(*aud)) return fail("Token is missing the \"aud\" claim");
       bool matches = false;
       if (aud->is_string()) {
         matches = aud->get_ref<const std::string&>() == *options_.audience;

@@ -40,6 +40,9 @@ class cached_plan_lookup {
   explicit cached_plan_lookup(lookup_function lookup, clock::duration ttl = std::chrono::minutes(5), now_function now = {})
       : state_(std::make_shared<state>(std::move(lookup), ttl, now ? std::move(now) : now_function(&clock::now))) {
     if (!state_->lookup) throw std::invalid_argument("tollgate::cached_plan_lookup: the lookup function is empty");
+    if (ttl < clock::duration::zero()) throw std::invalid_argument("tollgate::cached_plan_lookup: the ttl must not be negative");
+    // "Forever" must not overflow now() + ttl into the past: a century is forever enough.
+    state_->ttl = std::min<clock::duration>(ttl, std::chrono::hours(24 * 365 * 100));
   }
 
   [[nodiscard]] plan_resolution resolve(const request_ref& /*request*/, std::optional<std::string_view> tenant) const {
@@ -120,12 +123,16 @@ class cached_plan_lookup {
   struct state {
     state(lookup_function l, clock::duration t, now_function n) : lookup(std::move(l)), ttl(t), now(std::move(n)) {}
 
-    // Drops expired answers once the map has grown, so tenants seen once do not pile up forever.
+    // Drops expired answers once the map has grown, so tenants seen once do not pile up forever;
+    // past `max_entries` (a flood of made-up tenant ids) every finished answer goes.
     void sweep(clock::time_point at) {
       if (entries.size() < sweep_at) return;
       std::erase_if(entries, [&](const auto& kv) { return kv.second.expires && at >= *kv.second.expires; });
-      sweep_at = std::max<std::size_t>(1024, entries.size() * 2);
+      if (entries.size() >= max_entries) std::erase_if(entries, [](const auto& kv) { return kv.second.expires.has_value(); });
+      sweep_at = std::min(max_entries, std::max<std::size_t>(1024, entries.size() * 2));
     }
+
+    static constexpr std::size_t max_entries = 100'000;
 
     lookup_function lookup;
     clock::duration ttl;

@@ -45,7 +45,8 @@ template <auto Max>
 inline constexpr bool is_valid_limit_max = [] {
   using type = std::remove_cvref_t<decltype(Max)>;
   if constexpr (std::same_as<type, unlimited_t>) return true;
-  else if constexpr (std::integral<type> && !std::same_as<type, bool>) return Max >= 0;
+  else if constexpr (std::integral<type> && !std::same_as<type, bool>)
+    return Max >= 0 && static_cast<std::uintmax_t>(Max) <= static_cast<std::uintmax_t>(INT64_MAX);
   else return false;
 }();
 }  // namespace detail
@@ -56,7 +57,7 @@ template <fixed_string Name, auto Max>
 struct limit {
   static_assert(Name.size() > 0, "tollgate: a limit's name must not be empty");
   static_assert(detail::is_valid_limit_max<Max>,
-                "tollgate: a limit's maximum must be a non-negative integer or tollgate::unlimited");
+                "tollgate: a limit's maximum must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
 
   static constexpr std::string_view name = Name.view();
   static constexpr limit_value max = [] {
