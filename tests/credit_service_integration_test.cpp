@@ -3,12 +3,14 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <httplib.h>
 
@@ -185,6 +187,28 @@ TEST_CASE("credit service: the quickstart switches to it when CREDIT_SERVICE_URL
   REQUIRE(rejected);
   CHECK(rejected->status == 500);
   CHECK(rejected->body.find("rejected this server's credentials") != std::string::npos);
+}
+
+TEST_CASE("credit service: many threads lock and settle through one transport; balances end exact") {
+  temp_files files;
+  std::optional<tollgate::testing::child_process> server;
+  start_server(server, files, 0);
+  tollgate::credit_service_ledger service(service_options(server->read_port()));
+  constexpr int threads = 6, rounds = 20;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (int i = 0; i < rounds; ++i) {
+        auto grant = service.lock("test-user-3", 0.5_cr, "t" + std::to_string(t) + "-" + std::to_string(i));
+        if (!grant || !service.settle(grant->lock_id, 0.125_cr)) ++failures;
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  CHECK(failures == 0);
+  CHECK(service.balance("test-user-3").value() == 100_cr - 0.125_cr * (threads * rounds));
+  CHECK(service.summary().value().lock_ids.empty());
 }
 
 TEST_CASE("credit service: the quickstart refuses to start without a token") {

@@ -109,6 +109,14 @@ TEST_CASE("credit_service_ledger: speaks the contract — paths, bearer token, i
   CHECK(nlohmann::json::parse(svc.seen[2].body) == nlohmann::json{{"lock_id", "lk-1"}, {"real_cost", 1.25}});
 }
 
+TEST_CASE("credit_service_ledger: keep-alive connections are reused across calls") {
+  scripted_service svc;
+  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  for (int i = 0; i < 4; ++i) REQUIRE(ledger.lock("k", 1_cr, "i" + std::to_string(i)));
+  REQUIRE(svc.seen.size() == 4);
+  for (const auto& req : svc.seen) CHECK(req.remote_port == svc.seen[0].remote_port);  // one connection
+}
+
 TEST_CASE("credit_service_ledger: every service status maps to a cause, whatever the body") {
   struct row {
     int status;
