@@ -15,8 +15,8 @@ cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc "${ctest_args[@]}"
 
-step "clang++ 14: build and test"
-cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+step "clang++ 14: build and test (benchmarks built too)"
+cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DTOLLGATE_BUILD_BENCH=ON >/dev/null
 cmake --build build/clang -j "$jobs"
 ctest --test-dir build/clang "${ctest_args[@]}" -E 'packaging|compile_fail'
 
