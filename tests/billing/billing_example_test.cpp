@@ -2,113 +2,70 @@
 #include <tollgate/jwt/sign.hpp>
 #include <tollgate/jwt/verifier.hpp>
 
-#include <cerrno>
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-#include <ctime>
-#include <fcntl.h>
-#include <poll.h>
-#include <regex>
-#include <spawn.h>
-#include <string>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
 #include <httplib.h>
 
+#include "support/child_process.hpp"
+
 #ifndef TOLLGATE_BILLING_EXAMPLE_BINARY
 #error "TOLLGATE_BILLING_EXAMPLE_BINARY must name the built tollgate_billing_limits executable"
 #endif
 
-extern char** environ;
-
 namespace {
 
-// The example running as a child process; stdout is a pipe, stderr a temporary file.
+// The example as a child process (tests/support/child_process.hpp), from a clean environment so
+// a BILLING_JWT_SECRET in the runner's environment cannot change the outcome; stderr kept in a file.
 class example_process {
  public:
-  example_process(std::vector<std::string> args, std::vector<std::string> env) {
-    int out[2];
-    REQUIRE(pipe(out) == 0);
-    char stderr_template[] = "/tmp/tollgate_billing_example_XXXXXX";
-    const int err = mkstemp(stderr_template);
-    REQUIRE(err >= 0);
-    stderr_path_ = stderr_template;
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err, STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, out[0]);
-
-    args.insert(args.begin(), TOLLGATE_BILLING_EXAMPLE_BINARY);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    std::vector<char*> envp;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
-    const int rc = posix_spawn(&pid_, TOLLGATE_BILLING_EXAMPLE_BINARY, &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    close(out[1]);
-    close(err);
-    REQUIRE_MESSAGE(rc == 0, "cannot start " TOLLGATE_BILLING_EXAMPLE_BINARY);
-    stdout_ = out[0];
-  }
+  example_process(std::vector<std::string> args, std::vector<std::string> env)
+      : stderr_path_("/tmp/tollgate_billing_example_" + std::to_string(::getpid()) + "_" + std::to_string(++count_) + ".log"),
+        process_(with_binary(std::move(args)), std::move(env), stderr_path_, tollgate::testing::child_process::environment::only_given) {}
   example_process(const example_process&) = delete;
   example_process& operator=(const example_process&) = delete;
-  ~example_process() {
-    if (pid_ > 0) (void)stop();
-    if (stdout_ >= 0) close(stdout_);
-    if (!stderr_path_.empty()) std::remove(stderr_path_.c_str());
-  }
+  ~example_process() { std::remove(stderr_path_.c_str()); }
 
-  /// The first stdout line, waiting at most 10 s.
+  /// The first stdout line, waiting at most 10 s ("" if none came).
   [[nodiscard]] std::string first_line() {
-    std::string line;
-    char c = 0;
-    while (line.size() < 4096) {
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 10'000) <= 0) break;
-      if (read(stdout_, &c, 1) != 1 || c == '\n') break;
-      line += c;
+    try {
+      return process_.read_line();
+    } catch (const std::exception&) {
+      return {};
     }
-    return line;
   }
-  /// Sends SIGTERM and returns the exit status (-1 when it did not exit normally).
+  /// Sends SIGTERM and returns the exit code (-1 when it did not exit normally).
   int stop() {
-    kill(pid_, SIGTERM);
-    return wait_exit();
-  }
-  /// Waits for the process to end by itself and returns its exit status (-1 when killed by a signal).
-  int wait_exit() {
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {}
-    pid_ = -1;
+    const int status = process_.stop(SIGTERM);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
+  /// Waits for the process to end by itself and returns its exit code (-1 when killed by a signal).
+  int wait_exit() { return process_.wait_exit(); }
   [[nodiscard]] std::string stderr_text() const {
-    std::string text;
-    if (std::FILE* f = std::fopen(stderr_path_.c_str(), "r")) {
-      char buf[512];
-      std::size_t n = 0;
-      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-      std::fclose(f);
-    }
-    return text;
+    std::ifstream in(stderr_path_);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   }
 
  private:
-  pid_t pid_ = -1;
-  int stdout_ = -1;
+  static std::vector<std::string> with_binary(std::vector<std::string> args) {
+    args.insert(args.begin(), TOLLGATE_BILLING_EXAMPLE_BINARY);
+    return args;
+  }
+  static inline int count_ = 0;
   std::string stderr_path_;
+  tollgate::testing::child_process process_;
 };
 
-/// Starts the example and returns its port, checking the exact first-line format.
 int port_of(example_process& p) {
   const auto line = p.first_line();
   std::smatch m;

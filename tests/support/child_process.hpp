@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <stdexcept>
 #include <string>
@@ -19,10 +20,13 @@ namespace tollgate::testing {
 /// A child process with its stdout piped to us. The destructor sends SIGTERM and reaps it.
 class child_process {
  public:
-  /// Runs argv[0] with `extra_env` ("NAME=value") added; its stderr goes to `stderr_path`
-  /// (default: discarded, so test output stays readable).
-  explicit child_process(std::vector<std::string> argv, std::vector<std::string> extra_env = {},
-                         std::string stderr_path = "/dev/null") {
+  /// Whether the child starts from this process's environment or from nothing but `env`.
+  enum class environment { inherit, only_given };
+
+  /// Runs argv[0] with `env` ("NAME=value") added to (or, with only_given, instead of) the
+  /// environment; its stderr goes to `stderr_path` (default: discarded, so test output stays readable).
+  explicit child_process(std::vector<std::string> argv, std::vector<std::string> env = {},
+                         std::string stderr_path = "/dev/null", environment mode = environment::inherit) {
     int fds[2];
     if (::pipe(fds) != 0) throw std::runtime_error("pipe failed");
     pid_ = ::fork();
@@ -33,7 +37,8 @@ class child_process {
       if (err >= 0) ::dup2(err, STDERR_FILENO);
       ::close(fds[0]);
       ::close(fds[1]);
-      for (auto& kv : extra_env) ::putenv(kv.data());
+      if (mode == environment::only_given) ::clearenv();
+      for (auto& kv : env) ::putenv(kv.data());
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
@@ -83,10 +88,17 @@ class child_process {
   /// Sends `signal` and waits for the exit; returns the exit status as waitpid reports it.
   int stop(int signal = SIGTERM) {
     if (pid_ <= 0) return status_;
-    ::kill(pid_, signal);
-    ::waitpid(pid_, &status_, 0);
+    if (signal != 0) ::kill(pid_, signal);
+    while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+    }
     pid_ = -1;
     return status_;
+  }
+
+  /// Waits for the child to end by itself: its exit code, or -1 when a signal ended it.
+  int wait_exit() {
+    const int status = stop(0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   [[nodiscard]] pid_t pid() const noexcept { return pid_; }
