@@ -36,6 +36,10 @@ struct fixture {
                                    ledger, [](const httplib::Request& req, httplib::Response& res) {
                                      res.set_content(std::string(std::stoul(req.body), 'x'), "text/plain");
                                    }});
+    http.server.Get("/sized-get", tollgate::metered<tollgate::from_bearer, tollgate::estimate<3_cr>, tollgate::by_response_size<0.25_cr, 1_cr>>{
+                                      ledger, [](const httplib::Request&, httplib::Response& res) {
+                                        res.set_content(std::string(2048, 'x'), "text/plain");
+                                      }});
     // Estimate = cost: available only falls, so concurrent outcomes are deterministic.
     http.server.Get("/half", tollgate::metered<tollgate::from_bearer, tollgate::estimate<0.5_cr>, tollgate::fixed_cost<0.5_cr>>{
                                  ledger, [](const httplib::Request&, httplib::Response& res) { res.set_content("ok", "text/plain"); },
@@ -87,6 +91,19 @@ TEST_CASE("httplib: by_response_size counts the bytes of the body sent") {
   REQUIRE(res);
   CHECK(res->body.size() == 1536);
   CHECK(f.ledger.balance("alice") == 8.5_cr);  // 1.5 KB × 1 credit
+}
+
+TEST_CASE("httplib: HEAD on a route priced by size is not charged for a body it never sends") {
+  fixture f;
+  auto client = f.http.client();
+  auto head = client.Head("/sized-get", f.auth());
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(head->body.empty());
+  CHECK(f.ledger.balance("alice") == 9.75_cr);  // the base only
+  auto get = client.Get("/sized-get", f.auth());
+  REQUIRE(get);
+  CHECK(f.ledger.balance("alice") == 7.5_cr);  // 0.25 + 2 KB
 }
 
 TEST_CASE("httplib: concurrent clients spend one balance exactly, never below zero") {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -170,4 +171,23 @@ TEST_CASE("cached_plan_lookup: copies share one cache") {
 
 TEST_CASE("cached_plan_lookup: an empty callable is refused at construction") {
   CHECK_THROWS_AS(tollgate::cached_plan_lookup{tollgate::cached_plan_lookup::lookup_function{}}, std::invalid_argument);
+}
+
+TEST_CASE("cached_plan_lookup: a request waiting on a hung lookup gives up after the wait limit") {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> calls{0};
+  tollgate::cached_plan_lookup plans{[&](std::string_view) -> std::optional<std::string> {
+    ++calls;
+    released.wait();  // the database hangs
+    return std::string("growth");
+  }};
+  plans.set_wait_limit(std::chrono::milliseconds(50));
+  std::thread fetcher([&] { CHECK(plans.plan_of("org-slow") == "growth"); });
+  while (calls == 0) std::this_thread::yield();
+  CHECK_THROWS_WITH_AS(plans.plan_of("org-slow"), "the plan lookup for this tenant did not answer in time", std::runtime_error);
+  release.set_value();
+  fetcher.join();
+  CHECK(plans.plan_of("org-slow") == "growth");  // cached once the lookup answered
+  CHECK(calls == 1);
 }

@@ -235,7 +235,8 @@ class metered {
     held->streaming = false;
     held->finished_once = true;
     held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
-    held->ctx.record_response_bytes(res.body_size());
+    // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
+    held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
   }
 

@@ -64,8 +64,10 @@ class cached_plan_lookup {
     std::promise<std::optional<std::string>> mine;
     bool fetch = false;
     std::uint64_t ticket = 0;  // tells our entry from one a later fetch put in its place
+    clock::duration wait_limit{};
     {
       std::lock_guard lock(state_->mutex);
+      wait_limit = state_->wait_limit;
       const auto now = state_->now();
       auto it = state_->entries.find(tenant);
       if (it != state_->entries.end() && (!it->second.expires || now < *it->second.expires)) {
@@ -94,7 +96,17 @@ class cached_plan_lookup {
         mine.set_exception(std::current_exception());
       }
     }
+    // Another request is fetching this tenant: wait for it, but not forever on a hung lookup.
+    if (!fetch && answer.wait_for(wait_limit) != std::future_status::ready)
+      throw std::runtime_error("the plan lookup for this tenant did not answer in time");
     return answer.get();
+  }
+
+  /// How long a request waits for another request's lookup of the same tenant (default 10 s);
+  /// past it, the request fails (503 from the endpoint) instead of holding a worker thread.
+  void set_wait_limit(clock::duration limit) const {
+    std::lock_guard lock(state_->mutex);
+    state_->wait_limit = limit;
   }
 
   /// Forgets the tenant's cached plan (after a plan change); the next request looks it up again.
@@ -136,6 +148,7 @@ class cached_plan_lookup {
 
     lookup_function lookup;
     clock::duration ttl;
+    clock::duration wait_limit = std::chrono::seconds(10);
     now_function now;
     std::mutex mutex;
     std::map<std::string, entry, std::less<>> entries;
