@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <type_traits>
 
 #include <tollgate/tollgate.hpp>
 
@@ -85,4 +86,23 @@ TEST_CASE("calculators: any callable of the right shape is a calculator") {
   CHECK(f.cost(lambda) == 1_cr);
   f.req.with_header("X-Premium", "1");
   CHECK(f.cost(lambda) == 3_cr);
+}
+
+TEST_CASE("calculators: an amount that overflows throws amount_overflow (metered then charges the estimate)") {
+  fixture f;
+  tollgate::per_token<0.15_cr, 0.45_cr, 0.000002_cr> calc;
+  f.ctx.report_usage({.searches = INT64_MAX / 2 + 1});  // 0.000002_cr × n: used to wrap silently
+  CHECK_THROWS_AS((void)f.cost(calc), tollgate::amount_overflow);
+  fixture g;
+  g.ctx.report_usage({.prompt_tokens = INT64_MAX});
+  g.ctx.report_usage({.prompt_tokens = INT64_MAX});  // usage saturates instead of overflowing
+  CHECK(g.ctx.usage().prompt_tokens == INT64_MAX);
+  CHECK(g.cost(tollgate::per_token<0.000001_cr, 0_cr>{}) == credits::from_micros(9'223'372'036'855));
+  CHECK_THROWS_AS((void)g.cost(tollgate::per_token<2_cr, 0_cr>{}), tollgate::amount_overflow);  // 2 per token × 2^63
+  fixture h;
+  h.ctx.record_response_bytes(std::size_t{1} << 62);
+  CHECK_THROWS_AS((void)h.cost(tollgate::by_response_size<0_cr, 100_cr>{}), tollgate::amount_overflow);
+  CHECK_THROWS_AS((void)h.cost(tollgate::sum<tollgate::fixed_cost<9223372036854_cr>, tollgate::fixed_cost<1_cr>>{}),
+                  tollgate::amount_overflow);
+  static_assert(std::is_base_of_v<std::exception, tollgate::amount_overflow>, "metered catches std::exception");
 }

@@ -15,6 +15,15 @@
 
 namespace tollgate {
 
+/// Thrown when an amount of credits would leave the int64 micro-credit range: arithmetic on
+/// `credits` never wraps and is never undefined. In a constant expression it is a compile error.
+///
+///     try { auto total = price * tokens; } catch (const tollgate::amount_overflow& e) { /* refuse */ }
+class amount_overflow : public std::overflow_error {
+ public:
+  using std::overflow_error::overflow_error;
+};
+
 namespace detail {
 // 128-bit intermediates keep rate × quantity exact; __extension__ keeps -Wpedantic quiet about it.
 __extension__ using int128 = __int128;
@@ -22,10 +31,85 @@ __extension__ using int128 = __int128;
 // Called only from consteval code on bad input: the compiler then names this function in its error.
 inline void credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals() {}
 inline void credits_literal_is_too_large() {}
+
+[[noreturn]] inline void throw_amount_overflow(const char* what) {
+  throw amount_overflow(std::string("tollgate::credits: ") + what + " overflows the int64 micro-credit range");
+}
+
+// A decimal ("12", "-0.5", "1.234567", "4.9e-07") in micro-credits. Exact mode fails on a non-zero
+// digit past the 6th decimal; rounding mode rounds once to the nearest micro-credit, halves away
+// from zero. nullopt on junk or when the result is outside [INT64_MIN, INT64_MAX].
+constexpr std::optional<std::int64_t> decimal_to_micros(std::string_view text, bool round) noexcept {
+  if (text.empty()) return std::nullopt;
+  bool negative = false;
+  std::size_t i = 0;
+  if (text[i] == '-' || text[i] == '+') { negative = text[i] == '-'; ++i; }
+  // Collect digits as an integer mantissa with a decimal exponent: value = mantissa × 10^exp10.
+  int128 mantissa = 0;
+  int exp10 = 0;
+  bool any_digit = false, seen_point = false;
+  constexpr int128 cap = static_cast<int128>(1) << 100;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c >= '0' && c <= '9') {
+      any_digit = true;
+      if (mantissa < cap) {
+        mantissa = mantissa * 10 + (c - '0');
+        if (seen_point) --exp10;
+      } else if (!seen_point) {
+        return std::nullopt;  // far too large
+      } else if (c != '0') {
+        if (!round) return std::nullopt;  // precision beyond what we keep
+      }  // (rounding mode: 30 digits in, these lie far below the micro-credit and cannot decide)
+    } else if (c == '.' && !seen_point) {
+      seen_point = true;
+    } else if (c == 'e' || c == 'E') {
+      break;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!any_digit) return std::nullopt;
+  if (i < text.size()) {  // exponent part
+    ++i;
+    bool exp_negative = false;
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) { exp_negative = text[i] == '-'; ++i; }
+    if (i >= text.size()) return std::nullopt;
+    int e = 0;
+    for (; i < text.size(); ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      if (e > 1000) return std::nullopt;
+      e = e * 10 + (text[i] - '0');
+    }
+    exp10 += exp_negative ? -e : e;
+  }
+  exp10 += 6;  // express in micro-credits
+  // Digits below the micro-credit: in exact mode they must be zeros. Rounding to nearest with
+  // halves away from zero rounds the magnitude up exactly when the first dropped digit is ≥ 5.
+  int rounding_digit = 0;
+  while (exp10 < 0) {
+    rounding_digit = static_cast<int>(mantissa % 10);
+    if (!round && rounding_digit != 0) return std::nullopt;  // would lose a non-zero digit
+    mantissa /= 10;
+    ++exp10;
+    if (mantissa == 0 && exp10 < 0) { rounding_digit = 0; exp10 = 0; }  // the digits left are zeros
+  }
+  if (rounding_digit >= 5) mantissa += 1;
+  const int128 limit = negative ? int128{1} << 63 : (int128{1} << 63) - 1;
+  while (exp10 > 0) {
+    if (mantissa > limit) return std::nullopt;
+    mantissa *= 10;
+    --exp10;
+  }
+  if (mantissa > limit) return std::nullopt;
+  return static_cast<std::int64_t>(negative ? -mantissa : mantissa);
+}
 }  // namespace detail
 
 /// An exact amount of credits, counted in millionths (micro-credits). No floating point anywhere:
-/// sums, splits and comparisons are integer arithmetic, so a balance never drifts.
+/// sums, splits and comparisons are integer arithmetic, so a balance never drifts. Arithmetic is
+/// checked: a result outside the int64 micro-credit range throws `amount_overflow`, never wraps;
+/// `checked_add`/`checked_sub`/`checked_mul` answer std::nullopt instead.
 ///
 ///     using namespace tollgate::literals;
 ///     constexpr tollgate::credits price = 0.15_cr;        // exactly 150'000 micro-credits
@@ -41,7 +125,12 @@ struct credits {
   std::int64_t value = 0;  ///< in micro-credits
 
   [[nodiscard]] static constexpr credits from_micros(std::int64_t micros) noexcept { return credits{micros}; }
-  [[nodiscard]] static constexpr credits whole(std::int64_t units) noexcept { return credits{units * scale}; }
+  /// `units` whole credits; throws amount_overflow beyond ±9'223'372'036'854 credits.
+  [[nodiscard]] static constexpr credits whole(std::int64_t units) {
+    std::int64_t micros = 0;
+    if (__builtin_mul_overflow(units, scale, &micros)) detail::throw_amount_overflow("whole()");
+    return credits{micros};
+  }
   [[nodiscard]] static constexpr credits zero() noexcept { return credits{0}; }
 
   [[nodiscard]] constexpr std::int64_t micros() const noexcept { return value; }
@@ -50,90 +139,63 @@ struct credits {
   friend constexpr auto operator<=>(credits, credits) noexcept = default;
   friend constexpr bool operator==(credits, credits) noexcept = default;
 
-  friend constexpr credits operator+(credits a, credits b) noexcept { return credits{a.value + b.value}; }
-  friend constexpr credits operator-(credits a, credits b) noexcept { return credits{a.value - b.value}; }
-  friend constexpr credits operator-(credits a) noexcept { return credits{-a.value}; }
-  constexpr credits& operator+=(credits b) noexcept { value += b.value; return *this; }
-  constexpr credits& operator-=(credits b) noexcept { value -= b.value; return *this; }
-  friend constexpr credits operator*(credits a, std::int64_t n) noexcept { return credits{a.value * n}; }
-  friend constexpr credits operator*(std::int64_t n, credits a) noexcept { return credits{a.value * n}; }
+  /// `a + b`, or std::nullopt when it is outside the range.
+  [[nodiscard]] static constexpr std::optional<credits> checked_add(credits a, credits b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_add_overflow(a.value, b.value, &r)) return std::nullopt;
+    return credits{r};
+  }
+  /// `a - b`, or std::nullopt when it is outside the range.
+  [[nodiscard]] static constexpr std::optional<credits> checked_sub(credits a, credits b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_sub_overflow(a.value, b.value, &r)) return std::nullopt;
+    return credits{r};
+  }
+  /// `a × n`, or std::nullopt when it is outside the range.
+  [[nodiscard]] static constexpr std::optional<credits> checked_mul(credits a, std::int64_t n) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_mul_overflow(a.value, n, &r)) return std::nullopt;
+    return credits{r};
+  }
+
+  friend constexpr credits operator+(credits a, credits b) {
+    if (auto r = checked_add(a, b)) return *r;
+    detail::throw_amount_overflow("+");
+  }
+  friend constexpr credits operator-(credits a, credits b) {
+    if (auto r = checked_sub(a, b)) return *r;
+    detail::throw_amount_overflow("-");
+  }
+  friend constexpr credits operator-(credits a) { return credits{} - a; }
+  constexpr credits& operator+=(credits b) { return *this = *this + b; }
+  constexpr credits& operator-=(credits b) { return *this = *this - b; }
+  friend constexpr credits operator*(credits a, std::int64_t n) {
+    if (auto r = checked_mul(a, n)) return *r;
+    detail::throw_amount_overflow("*");
+  }
+  friend constexpr credits operator*(std::int64_t n, credits a) { return a * n; }
 
   /// `*this × numerator / denominator`, rounded to the nearest micro-credit (halves away from zero).
   /// This is how rates apply: 0.1 credit per KB over 1536 bytes is `(0.1_cr).scaled(1536, 1024)`.
-  /// Saturates instead of overflowing.
+  /// Exact in 128 bits; a result outside the range throws amount_overflow (it used to saturate).
   [[nodiscard]] constexpr credits scaled(std::int64_t numerator, std::int64_t denominator) const {
     if (denominator == 0) throw std::domain_error("tollgate::credits::scaled: zero denominator");
-    detail::int128 product = static_cast<detail::int128>(value) * numerator;
-    if (denominator < 0) { product = -product; denominator = -denominator; }
-    const detail::int128 half = denominator / 2;
-    detail::int128 q = product >= 0 ? (product + half) / denominator : -((-product + half) / denominator);
-    constexpr auto max = std::numeric_limits<std::int64_t>::max();
-    constexpr auto min = std::numeric_limits<std::int64_t>::min();
-    if (q > max) q = max;
-    if (q < min) q = min;
+    detail::int128 product = static_cast<detail::int128>(value) * numerator;  // |product| ≤ 2^126
+    detail::int128 d = denominator;  // in 128 bits, so -INT64_MIN is fine
+    if (d < 0) { product = -product; d = -d; }
+    const detail::int128 half = d / 2;
+    const detail::int128 q = product >= 0 ? (product + half) / d : -((-product + half) / d);
+    if (q > std::numeric_limits<std::int64_t>::max() || q < std::numeric_limits<std::int64_t>::min())
+      detail::throw_amount_overflow("scaled()");
     return credits{static_cast<std::int64_t>(q)};
   }
 
   /// Parses a plain decimal ("12", "-0.5", "1.234567"); also accepts an exponent ("1e-06") as JSON
   /// numbers may carry one. Fails on more than 6 decimals that are not zeros, junk, or overflow.
+  /// Every amount's to_string() parses back to it, INT64_MIN micro-credits included.
   [[nodiscard]] static constexpr std::optional<credits> parse(std::string_view text) noexcept {
-    if (text.empty()) return std::nullopt;
-    bool negative = false;
-    std::size_t i = 0;
-    if (text[i] == '-' || text[i] == '+') { negative = text[i] == '-'; ++i; }
-    // Collect digits as an integer mantissa with a decimal exponent: value = mantissa × 10^exp10.
-    detail::int128 mantissa = 0;
-    int exp10 = 0;
-    bool any_digit = false, seen_point = false;
-    constexpr detail::int128 cap = static_cast<detail::int128>(1) << 100;
-    for (; i < text.size(); ++i) {
-      const char c = text[i];
-      if (c >= '0' && c <= '9') {
-        any_digit = true;
-        if (mantissa < cap) {
-          mantissa = mantissa * 10 + (c - '0');
-          if (seen_point) --exp10;
-        } else if (!seen_point) {
-          return std::nullopt;  // far too large
-        } else if (c != '0') {
-          return std::nullopt;  // precision beyond what we keep
-        }
-      } else if (c == '.' && !seen_point) {
-        seen_point = true;
-      } else if (c == 'e' || c == 'E') {
-        break;
-      } else {
-        return std::nullopt;
-      }
-    }
-    if (!any_digit) return std::nullopt;
-    if (i < text.size()) {  // exponent part
-      ++i;
-      bool exp_negative = false;
-      if (i < text.size() && (text[i] == '-' || text[i] == '+')) { exp_negative = text[i] == '-'; ++i; }
-      if (i >= text.size()) return std::nullopt;
-      int e = 0;
-      for (; i < text.size(); ++i) {
-        if (text[i] < '0' || text[i] > '9') return std::nullopt;
-        if (e > 1000) return std::nullopt;
-        e = e * 10 + (text[i] - '0');
-      }
-      exp10 += exp_negative ? -e : e;
-    }
-    exp10 += decimals;  // express in micro-credits
-    while (exp10 < 0) {
-      if (mantissa % 10 != 0) return std::nullopt;  // would lose a non-zero digit
-      mantissa /= 10;
-      ++exp10;
-    }
-    while (exp10 > 0) {
-      if (mantissa > std::numeric_limits<std::int64_t>::max()) return std::nullopt;
-      mantissa *= 10;
-      --exp10;
-    }
-    if (mantissa > std::numeric_limits<std::int64_t>::max()) return std::nullopt;
-    const auto micros = static_cast<std::int64_t>(mantissa);
-    return credits{negative ? -micros : micros};
+    if (auto micros = detail::decimal_to_micros(text, false)) return credits{*micros};
+    return std::nullopt;
   }
 
   /// Like parse(), but a string that is not an amount throws std::invalid_argument.
@@ -170,26 +232,20 @@ struct credits {
     return static_cast<double>(value) / static_cast<double>(scale);
   }
 
-  /// The amount a JSON number (a double) stands for: the double's shortest round-trip text is
-  /// parsed as a decimal, so 0.1 becomes exactly 100'000 µcr. Rounds to the nearest micro-credit
-  /// when the number carries more than 6 decimals; nullopt for NaN, infinities and overflow.
+  /// The amount a JSON number (a double) stands for: the double's shortest round-trip text
+  /// (std::to_chars), rounded ONCE to the nearest micro-credit, halves away from zero, in decimal
+  /// arithmetic. So 0.1 is exactly 100'000 µcr, 0.0000015 is 2 µcr and 19.196078487237376 is
+  /// 19.196078. nullopt for NaN, infinities and amounts outside the int64 micro-credit range.
+  /// Exact for every amount below 2^33 credits (to_double() of it comes back); above, a double
+  /// no longer tells neighbouring micro-credits apart.
   [[nodiscard]] static std::optional<credits> from_double(double d) noexcept {
-    if (!(d == d) || d > 9.2e12 || d < -9.2e12) return std::nullopt;
+    if (!(d == d) || d > 1e13 || d < -1e13) return std::nullopt;
     char buffer[64];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d);
     if (ec != std::errc{}) return std::nullopt;
-    std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
-    if (auto exact = parse(text)) return exact;
-    // More than 6 decimals: round half away from zero at the 7th decimal, in decimal arithmetic.
-    auto [end7, ec7] = std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::fixed, 7);
-    if (ec7 != std::errc{}) return std::nullopt;
-    std::string fixed7(buffer, end7);
-    const char last = fixed7.back();
-    fixed7.pop_back();
-    auto truncated = parse(fixed7);
-    if (!truncated) return std::nullopt;
-    if (last >= '5') *truncated += credits{fixed7.front() == '-' ? -1 : 1};
-    return truncated;
+    if (auto micros = detail::decimal_to_micros(std::string_view(buffer, static_cast<std::size_t>(end - buffer)), true))
+      return credits{*micros};
+    return std::nullopt;
   }
 };
 
@@ -208,11 +264,12 @@ constexpr credits parse_credits_literal() {
       if (++fraction_digits > credits::decimals) credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals();
       fraction = fraction * 10 + (c - '0');
     } else {
-      if (units > std::numeric_limits<std::int64_t>::max() / 10 / credits::scale) credits_literal_is_too_large();
+      if (units > (std::numeric_limits<std::int64_t>::max() / credits::scale - (c - '0')) / 10) credits_literal_is_too_large();
       units = units * 10 + (c - '0');
     }
   }
   for (int k = fraction_digits; k < credits::decimals; ++k) fraction *= 10;
+  if (units * credits::scale > std::numeric_limits<std::int64_t>::max() - fraction) credits_literal_is_too_large();
   return credits{units * credits::scale + fraction};
 }
 }  // namespace detail

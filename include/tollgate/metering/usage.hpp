@@ -3,6 +3,7 @@
 #define TOLLGATE_METERING_USAGE_HPP
 
 #include <cstdint>
+#include <limits>
 
 namespace tollgate {
 
@@ -12,13 +13,21 @@ struct token_usage {
   std::int64_t completion_tokens = 0;
   std::int64_t searches = 0;  ///< e.g. web searches, priced per unit
 
+  /// Adds up, saturating at the int64 limits instead of overflowing (a usage-based calculator
+  /// then refuses the absurd total with tollgate::amount_overflow).
   constexpr token_usage& operator+=(const token_usage& other) noexcept {
-    prompt_tokens += other.prompt_tokens;
-    completion_tokens += other.completion_tokens;
-    searches += other.searches;
+    add(prompt_tokens, other.prompt_tokens);
+    add(completion_tokens, other.completion_tokens);
+    add(searches, other.searches);
     return *this;
   }
   friend constexpr bool operator==(const token_usage&, const token_usage&) = default;
+
+ private:
+  static constexpr void add(std::int64_t& total, std::int64_t more) noexcept {
+    if (__builtin_add_overflow(total, more, &total))
+      total = more < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
+  }
 };
 
 }  // namespace tollgate
