@@ -113,6 +113,15 @@ TEST_CASE("jwt verifier: The specified alg value is not allowed (HS512, none, RS
   CHECK(reason(none) == "The specified alg value is not allowed");
 }
 
+TEST_CASE("jwt verifier: a critical header extension is refused (RFC 7515 4.1.11), even when correctly signed") {
+  for (const json& crit : {json::array({"exp"}), json::array({"b64"}), json::array(), json("b64"), json(nullptr)}) {
+    CAPTURE(crit.dump());
+    CHECK(reason(jwt::sign_with_header({{"alg", "HS256"}, {"typ", "JWT"}, {"crit", crit}, {"b64", false}}, good_claims(), secret)) ==
+          "Unsupported critical header parameter (crit)");
+  }
+  CHECK(reason(jwt::sign_with_header({{"alg", "HS256"}, {"typ", "JWT"}}, good_claims(), secret)).empty());
+}
+
 TEST_CASE("jwt verifier: alg is checked before the signature") {
   CHECK(reason(jwt::sign_with_header({{"alg", "HS512"}}, good_claims(), redacted{"wrong"})) ==
         "The specified alg value is not allowed");

@@ -185,6 +185,9 @@ class verifier {
     const auto alg = header.find("alg");
     if (alg == header.end() || !alg->is_string() || alg->get_ref<const std::string&>() != "HS256")
       return fail("The specified alg value is not allowed");
+    // RFC 7515 §4.1.11: a token marking an extension critical must be refused by a verifier that
+    // does not implement it, and this one implements none.
+    if (header.contains("crit")) return fail("Unsupported critical header parameter (crit)");
     const auto signing_input = token.substr(0, last_dot);
     if (!constant_time_equal(hmac_sha256(secret_.reveal(), signing_input), *signature))
       return fail("Signature verification failed");

@@ -2,21 +2,25 @@
 #ifndef TOLLGATE_LOGGING_REDACTED_HPP
 #define TOLLGATE_LOGGING_REDACTED_HPP
 
-#include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <tollgate/detail/hmac_sha256.hpp>
 
 namespace tollgate {
 
-/// Holds a secret and formats as `«redacted:1a2b3c4d»`: a 32-bit fingerprint that lets an operator
-/// correlate the log lines of one process without learning the value. The fingerprint is keyed
-/// with a random per-process salt, so a log reader cannot test guesses of a weak secret offline.
-/// `reveal()` is the only way to read the value.
+/// Holds a secret and formats as `«redacted:1a2b3c4d»`: 32 bits of HMAC-SHA256 (OpenSSL) of the
+/// secret under a key drawn at random when the process starts, so an operator can correlate the
+/// log lines of one process without learning the value, and a log reader can neither test guesses
+/// offline nor learn the key from known (secret, fingerprint) pairs. `reveal()` is the only way to
+/// read the value.
 class redacted {
  public:
   redacted() = default;
@@ -25,26 +29,26 @@ class redacted {
   [[nodiscard]] const std::string& reveal() const noexcept { return secret_; }
   [[nodiscard]] bool empty() const noexcept { return secret_.empty(); }
 
-  [[nodiscard]] std::uint32_t fingerprint() const noexcept {
-    std::uint64_t h = 14695981039346656037ull ^ process_salt();  // FNV-1a 64, salted
-    for (unsigned char c : secret_) { h ^= c; h *= 1099511628211ull; }
-    return static_cast<std::uint32_t>(h ^ (h >> 32));
+  [[nodiscard]] std::uint32_t fingerprint() const {
+    const std::string mac = detail::hmac_sha256(process_key(), secret_);
+    std::uint32_t out = 0;
+    for (int i = 0; i < 4; ++i) out = (out << 8) | static_cast<unsigned char>(mac[static_cast<std::size_t>(i)]);
+    return out;
   }
   [[nodiscard]] std::string to_string() const { return fmt::format("«redacted:{:08x}»", fingerprint()); }
 
   friend bool operator==(const redacted&, const redacted&) = default;
 
  private:
-  static std::uint64_t process_salt() noexcept {
-    static const std::uint64_t salt = [] {
-      try {
-        std::random_device device;
-        return (static_cast<std::uint64_t>(device()) << 32) ^ device();
-      } catch (...) {  // no entropy source: still not the bare FNV of the secret
-        return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-      }
+  // 32 bytes from OpenSSL's CSPRNG, once per process.
+  static const std::string& process_key() {
+    static const std::string key = [] {
+      std::string k(32, '\0');
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size())) != 1)
+        throw std::runtime_error("tollgate: no randomness for the log redaction key (OpenSSL RAND_bytes failed)");
+      return k;
     }();
-    return salt;
+    return key;
   }
 
   std::string secret_;
