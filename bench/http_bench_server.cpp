@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include <tollgate/adapters/httplib.hpp>
+#include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/tollgate.hpp>
 
 namespace {
@@ -24,7 +25,7 @@ int main() {
   ledger.add_credential("bench-user", "bench-user");
 
   httplib::Server svr;
-  svr.set_tcp_nodelay(true);  // without it, small responses wait on delayed ACKs (~40 ms each)
+  tollgate::tune(svr);  // the shipped defaults, exactly as the examples use them: nothing bench-only
   svr.Get("/plain", handler);
   svr.Get("/metered", tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.001_cr>>{
                           ledger, handler, {tollgate::logger(tollgate::log_level::warn), {}}});

@@ -1,6 +1,8 @@
 // Tests of the HTTP credit-service transport: configuration, error mapping, timeouts, the breaker.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <atomic>
@@ -24,7 +26,7 @@ using tollgate::ledger_errc;
 namespace {
 tollgate::credit_service_options options_for(int port, std::string token = "test-token") {
   tollgate::credit_service_options o;
-  o.base_url = "http://127.0.0.1:" + std::to_string(port) + "/";
+  o.base_url = fmt::format("http://127.0.0.1:{}", port) + "/";
   o.api_token = tollgate::redacted(std::move(token));
   o.timeout = std::chrono::milliseconds(300);
   o.log = tollgate::logger::silent();
@@ -87,7 +89,7 @@ TEST_CASE("credit_service_ledger: configuration comes from the environment and f
 TEST_CASE("credit_service_ledger: speaks the contract — paths, bearer token, idempotency key, JSON amounts") {
   scripted_service svc;
   auto o = options_for(svc.http.port());
-  o.base_url = "http://127.0.0.1:" + std::to_string(svc.http.port()) + "/prefix/";
+  o.base_url = fmt::format("http://127.0.0.1:{}", svc.http.port()) + "/prefix/";
   o.credentials = tollgate::credential_kind::detect;
   tollgate::credit_service_ledger ledger(o);
   auto grant = ledger.lock("sk-key", 5.25_cr, "idem-1");
@@ -112,7 +114,7 @@ TEST_CASE("credit_service_ledger: speaks the contract — paths, bearer token, i
 TEST_CASE("credit_service_ledger: keep-alive connections are reused across calls") {
   scripted_service svc;
   tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
-  for (int i = 0; i < 4; ++i) REQUIRE(ledger.lock("k", 1_cr, "i" + std::to_string(i)));
+  for (int i = 0; i < 4; ++i) REQUIRE(ledger.lock("k", 1_cr, fmt::format("i{}", i)));
   REQUIRE(svc.seen.size() == 4);
   for (const auto& req : svc.seen) CHECK(req.remote_port == svc.seen[0].remote_port);  // one connection
 }
@@ -237,6 +239,32 @@ TEST_CASE("credit_service_ledger: after repeated failures the breaker answers at
   std::this_thread::sleep_for(std::chrono::milliseconds(250));
   CHECK(flaky.lock("k", 1_cr, "i"));
   CHECK_FALSE(flaky.circuit_open());
+}
+
+TEST_CASE("circuit breaker: openings start short and double up to the maximum, so a returning service is found fast") {
+  auto now = std::make_shared<std::chrono::steady_clock::time_point>();
+  tollgate::detail::circuit_breaker breaker(2, std::chrono::milliseconds(1'000), [now] { return *now; });
+  const auto advance = [&](int ms) { *now += std::chrono::milliseconds(ms); };
+  CHECK(breaker.allow());
+  breaker.record_failure();
+  CHECK(breaker.allow());
+  breaker.record_failure();  // the second consecutive failure opens it, for 250 ms
+  CHECK_FALSE(breaker.allow());
+  advance(249);
+  CHECK_FALSE(breaker.allow());
+  advance(1);
+  for (int expected : {500, 1'000, 1'000, 1'000}) {  // each failed probe doubles the opening, up to 1 s
+    REQUIRE(breaker.allow());                           // the probe
+    CHECK_FALSE(breaker.allow());                       // only one at a time
+    breaker.record_failure();
+    advance(expected - 1);
+    CHECK_FALSE(breaker.allow());
+    advance(1);
+  }
+  REQUIRE(breaker.allow());
+  breaker.record_success();
+  CHECK_FALSE(breaker.is_open());
+  CHECK(breaker.next_open_for() == std::chrono::milliseconds(250));  // a new outage starts short again
 }
 
 TEST_CASE("credit_service_ledger: nothing listening → unavailable → metered answers 503 with Retry-After") {

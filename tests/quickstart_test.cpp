@@ -1,6 +1,8 @@
 // Tests of the quickstart example as a real program: each endpoint's charge, to the micro-credit.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -20,7 +22,7 @@ using tollgate::credits;
 
 namespace {
 struct quickstart {
-  std::string log_path = "/tmp/tollgate-quickstart-test-" + std::to_string(::getpid()) + ".log";
+  std::string log_path = fmt::format("/tmp/tollgate-quickstart-test-{}", ::getpid()) + ".log";
   tollgate::testing::child_process process{{TOLLGATE_QUICKSTART_BINARY, "--port", "0"}, {}, log_path};
   int port = process.read_port();
   httplib::Client client{"127.0.0.1", port};

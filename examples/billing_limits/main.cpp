@@ -17,6 +17,7 @@
 
 #include <httplib.h>
 
+#include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/billing/httplib.hpp>
 #include <tollgate/billing/limits_endpoint.hpp>
 #include <tollgate/jwt/sign.hpp>
@@ -114,6 +115,7 @@ int main(int argc, char** argv) {
   auto endpoint = std::make_shared<const tollgate::billing::limits_endpoint<>>(std::move(options).with_logger(log));
 
   httplib::Server server;
+  tollgate::tune(server);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
   tollgate::billing::mount(server, endpoint);
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");

@@ -1,7 +1,7 @@
 // The reference credit server: the credit-service HTTP API over tollgate's in-process ledger.
 //
-//   tollgate_credit_server --token T [--port N] [--seed FILE] [--state FILE] [--lock-ttl SECONDS]
-//                          [--log-level LEVEL] [--log-file FILE]
+//   tollgate_credit_server --token T [--port N] [--seed FILE] [--state FILE] [--compact-after BYTES]
+//                          [--lock-ttl SECONDS] [--log-level LEVEL] [--log-file FILE]
 //   (the token may come from CREDIT_API_TOKEN instead; 0 = any free port; the first stdout line is
 //    "listening on 127.0.0.1:PORT")
 #include <pthread.h>
@@ -11,6 +11,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -21,12 +22,14 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/ledgers/memory_ledger.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/service/credit_service.hpp>
@@ -41,6 +44,7 @@ struct settings {
   std::string token;
   std::string seed_file;
   std::string state_file;
+  std::uint64_t compact_after = std::uint64_t{64} << 20;
   std::chrono::milliseconds lock_ttl = std::chrono::minutes(5);
   tollgate::log_level level = tollgate::log_level::info;
   std::string log_file;
@@ -57,7 +61,8 @@ void print_help(const char* program) {
       "  --token T            bearer token clients must send (or set CREDIT_API_TOKEN; required)\n"
       "  --port N             port on 127.0.0.1 (default 3000; 0 = any free port)\n"
       "  --seed FILE          JSON users/credentials/balances, applied to users that do not exist yet\n"
-      "  --state FILE         save the ledger here after every change; restore it at start\n"
+      "  --state FILE         durable state: snapshot FILE, journal FILE.journal.N; restored at start\n"
+      "  --compact-after BYTES  snapshot and start a new journal segment past this size (default 64 MiB)\n"
       "  --lock-ttl SECONDS   how long a lock holds funds before they return (default 300; fractions allowed)\n"
       "  --log-level LEVEL    debug, info, warn, error or off (default info)\n"
       "  --log-file FILE      append log lines to FILE instead of stderr\n",
@@ -70,6 +75,14 @@ int parse_port(std::string_view text) {
   if (ec != std::errc{} || end != text.data() + text.size() || port < 0 || port > 65535)
     usage_error(fmt::format("--port must be an integer from 0 to 65535, not '{}'", text));
   return port;
+}
+
+std::uint64_t parse_bytes(std::string_view text) {
+  std::uint64_t bytes = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
+  if (ec != std::errc{} || end != text.data() + text.size() || bytes == 0)
+    usage_error(fmt::format("--compact-after must be a positive number of bytes, not '{}'", text));
+  return bytes;
 }
 
 std::chrono::milliseconds parse_ttl(const std::string& text) {
@@ -102,6 +115,7 @@ settings parse_arguments(int argc, char** argv) {
     else if (arg == "--token") s.token = value;
     else if (arg == "--seed") s.seed_file = value;
     else if (arg == "--state") s.state_file = value;
+    else if (arg == "--compact-after") s.compact_after = parse_bytes(value);
     else if (arg == "--lock-ttl") s.lock_ttl = parse_ttl(value);
     else if (arg == "--log-level") s.level = parse_level(value);
     else if (arg == "--log-file") s.log_file = value;
@@ -142,10 +156,13 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  tollgate::memory_ledger ledger(tollgate::memory_ledger_options{.lock_ttl = config.lock_ttl});
+  // The service builds the ledger, so that with --state every change of it reaches the journal.
+  tollgate::memory_ledger_options ledger_options;
+  ledger_options.lock_ttl = config.lock_ttl;
   std::optional<tollgate::credit_service> service;
   try {
-    service.emplace(ledger, tollgate::redacted(config.token), log, tollgate::credit_service_options{.state_file = config.state_file});
+    service.emplace(std::move(ledger_options), tollgate::redacted(config.token), log,
+                    tollgate::credit_service_options{.state_file = config.state_file, .compact_after_bytes = config.compact_after});
   } catch (const std::exception& e) {
     fmt::print(stderr, "tollgate_credit_server: {}\n", e.what());
     return 1;
@@ -166,6 +183,7 @@ int main(int argc, char** argv) {
   }
 
   httplib::Server server;
+  tollgate::tune(server);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
   service->mount(server);
   const int port = config.port == 0 ? server.bind_to_any_port("127.0.0.1")
                                     : (server.bind_to_port("127.0.0.1", config.port) ? config.port : -1);
@@ -191,7 +209,9 @@ int main(int argc, char** argv) {
   // listen returned on its own (not by a signal): wake the signal thread so it can be joined.
   if (!stopping.exchange(true)) pthread_kill(signal_thread.native_handle(), SIGTERM);
   signal_thread.join();
-  // Every change was saved when it happened; nothing is pending here.
+  // Every acknowledged change was durable before its reply; what is left (e.g. expiries noticed by a
+  // read) is written when the service stops its journal.
+  service.reset();
   log.info("credit server stopped");
   return served ? 0 : 1;
 }

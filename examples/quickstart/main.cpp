@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include <tollgate/adapters/httplib.hpp>
+#include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/json/credits.hpp>
 #include <tollgate/ledgers/credit_service_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
@@ -204,6 +205,7 @@ int serve(httplib::Server& svr, int requested_port) {
 int main(int argc, char** argv) {
   const arguments args = parse_arguments(argc, argv);
   httplib::Server svr;
+  tollgate::tune(svr);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
 
   if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
     std::optional<tollgate::credit_service_ledger> service;

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include <doctest/doctest.h>
+
+#include <fmt/format.h>
 #include <httplib.h>
 
 #include "support/child_process.hpp"
@@ -30,7 +32,7 @@ namespace {
 class example_process {
  public:
   example_process(std::vector<std::string> args, std::vector<std::string> env)
-      : stderr_path_("/tmp/tollgate_billing_example_" + std::to_string(::getpid()) + "_" + std::to_string(++count_) + ".log"),
+      : stderr_path_(fmt::format("/tmp/tollgate_billing_example_{}", ::getpid()) + fmt::format("_{}", ++count_) + ".log"),
         process_(with_binary(std::move(args)), std::move(env), stderr_path_, tollgate::testing::child_process::environment::only_given) {}
   example_process(const example_process&) = delete;
   example_process& operator=(const example_process&) = delete;

@@ -14,6 +14,8 @@
 
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 namespace {
 using namespace std::chrono_literals;
 using kind = tollgate::plan_resolution::kind;
@@ -137,7 +139,7 @@ TEST_CASE("cached_plan_lookup: concurrent requests for one tenant share a single
 
 TEST_CASE("cached_plan_lookup: many tenants from many threads, expiring under a moving clock") {
   fake_db db;
-  { std::lock_guard lock(db.mutex); for (int i = 0; i < 20; ++i) db.plans["t" + std::to_string(i)] = (i % 2) ? "growth" : "free"; }
+  { std::lock_guard lock(db.mutex); for (int i = 0; i < 20; ++i) db.plans[fmt::format("t{}", i)] = (i % 2) ? "growth" : "free"; }
   manual_clock clock;
   tollgate::cached_plan_lookup lookup{[&](std::string_view t) { return db.plan_of(t); }, 10s, clock.function()};
   std::atomic<bool> wrong{false};
@@ -147,7 +149,7 @@ TEST_CASE("cached_plan_lookup: many tenants from many threads, expiring under a 
       tollgate::basic_request r;
       for (int i = 0; i < 400; ++i) {
         const int n = (i * 7 + t) % 20;
-        const auto name = "t" + std::to_string(n);
+        const auto name = fmt::format("t{}", n);
         const auto got = lookup.resolve(r, std::string_view(name));
         if (got.plan != ((n % 2) ? "growth" : "free")) wrong = true;
         if (t == 0 && i % 50 == 0) clock.advance(11s);

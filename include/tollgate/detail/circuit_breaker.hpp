@@ -2,6 +2,7 @@
 #ifndef TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
 #define TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -9,16 +10,23 @@
 
 namespace tollgate::detail {
 
-/// Closed: calls pass. `failure_threshold` consecutive failures open it for `open_for`: calls are
-/// refused at once. Then one call is let through as a probe (half-open): success closes it,
-/// failure opens it again. Thread-safe; the lock is never held across the guarded call.
+/// Closed: calls pass. `failure_threshold` consecutive failures open it: calls are refused at once.
+/// Then one call is let through as a probe (half-open): success closes it, failure opens it again.
+/// The first opening lasts `first_open_for`, each failed probe doubles it up to `open_for`, so a
+/// service that comes back is found within `open_for` however long it was away. Thread-safe; the
+/// lock is never held across the guarded call.
 class circuit_breaker {
  public:
   using clock = std::chrono::steady_clock;
 
   circuit_breaker(std::size_t failure_threshold, std::chrono::milliseconds open_for,
-                  std::function<clock::time_point()> now = [] { return clock::now(); })
-      : threshold_(failure_threshold == 0 ? 1 : failure_threshold), open_for_(open_for), now_(std::move(now)) {}
+                  std::function<clock::time_point()> now = [] { return clock::now(); },
+                  std::chrono::milliseconds first_open_for = std::chrono::milliseconds(250))
+      : threshold_(failure_threshold == 0 ? 1 : failure_threshold),
+        max_open_for_(open_for),
+        first_open_for_(std::min(first_open_for, open_for)),
+        next_open_for_(first_open_for_),
+        now_(std::move(now)) {}
 
   /// Whether a call may go out now. In half-open state only one caller gets true.
   [[nodiscard]] bool allow() {
@@ -43,6 +51,7 @@ class circuit_breaker {
     failures_ = 0;
     probing_ = false;
     state_ = state::closed;
+    next_open_for_ = first_open_for_;
   }
 
   void record_failure() {
@@ -50,8 +59,15 @@ class circuit_breaker {
     probing_ = false;
     if (state_ == state::half_open || ++failures_ >= threshold_) {
       state_ = state::open;
-      reopen_at_ = now_() + open_for_;
+      reopen_at_ = now_() + next_open_for_;
+      next_open_for_ = std::min(next_open_for_ * 2, max_open_for_);
     }
+  }
+
+  /// How long the next opening will last.
+  [[nodiscard]] std::chrono::milliseconds next_open_for() const {
+    std::lock_guard guard(mutex_);
+    return next_open_for_;
   }
 
   [[nodiscard]] bool is_open() const {
@@ -62,7 +78,9 @@ class circuit_breaker {
  private:
   enum class state { closed, open, half_open };
   std::size_t threshold_;
-  std::chrono::milliseconds open_for_;
+  std::chrono::milliseconds max_open_for_;
+  std::chrono::milliseconds first_open_for_;
+  std::chrono::milliseconds next_open_for_;
   std::function<clock::time_point()> now_;
   mutable std::mutex mutex_;
   state state_ = state::closed;

@@ -18,6 +18,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/credits.hpp>
 #include <tollgate/detail/circuit_breaker.hpp>
 #include <tollgate/detail/deadline_watchdog.hpp>
@@ -60,9 +61,11 @@ struct credit_service_options {
   std::chrono::milliseconds connect_timeout{3'000};
   std::chrono::milliseconds read_timeout{10'000};  ///< per socket read, within `timeout`
   credential_kind credentials = credential_kind::private_key;
-  std::size_t max_idle_connections = 16;          ///< keep-alive connections kept for reuse
+  std::size_t max_idle_connections = 64;          ///< keep-alive connections kept for reuse (each holds a credit-server worker while idle)
   std::size_t breaker_failures = 5;               ///< consecutive transient failures that open the circuit
-  std::chrono::milliseconds breaker_open_for{5'000};
+  /// The longest the circuit stays open: the first opening lasts 250 ms, each failed probe doubles
+  /// it up to this, so a service that is back is called again within this long.
+  std::chrono::milliseconds breaker_open_for{1'000};
   logger log{};
 
   /// From CREDIT_SERVICE_URL (default http://localhost:3000), CREDIT_API_TOKEN (required) and
@@ -216,6 +219,9 @@ class credit_service_ledger {
       }
       if (!res || timed_out) {
         breaker_.record_failure();  // the connection is in an unknown state: drop it
+        // So are the idle ones, most likely (a restarted service closed them all): a probe after
+        // the outage must not meet a dead pooled connection and open the circuit again.
+        drop_idle_clients();
         // A timeout, or a connection lost after sending, leaves the outcome unknown.
         const bool sent = timed_out || res.error() == httplib::Error::Read;
         const std::string why = timed_out ? "timed out after " + std::to_string(options_.timeout.count()) + " ms"
@@ -302,13 +308,19 @@ class credit_service_ledger {
       }
     }
     auto c = std::make_unique<httplib::Client>(origin_);
-    c->set_keep_alive(true);
-    const auto connect = std::min(options_.connect_timeout, options_.timeout);
-    const auto read = std::min(options_.read_timeout, options_.timeout);
-    c->set_connection_timeout(std::chrono::duration_cast<std::chrono::microseconds>(connect));
-    c->set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(read));
-    c->set_write_timeout(std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout));
+    // Keep-alive (the pool reuses the connection) and TCP_NODELAY, with this ledger's timeouts.
+    tune(*c, client_tuning{.connection_timeout = std::min(options_.connect_timeout, options_.timeout),
+                           .read_timeout = std::min(options_.read_timeout, options_.timeout),
+                           .write_timeout = options_.timeout});
     return c;
+  }
+
+  void drop_idle_clients() {
+    std::vector<std::unique_ptr<httplib::Client>> dead;
+    {
+      std::lock_guard guard(pool_mutex_);
+      dead.swap(idle_);
+    }
   }
 
   void release_client(std::unique_ptr<httplib::Client> c) {
