@@ -1,6 +1,8 @@
 // Tests of durable_ledger: transient settle failures are journaled, retried, replayed after restart.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -51,7 +53,7 @@ struct switchable_ledger {
 };
 
 struct temp_journal {
-  std::string path = "/tmp/tollgate-journal-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++) + ".log";
+  std::string path = fmt::format("/tmp/tollgate-journal-{}", ::getpid()) + fmt::format("-{}", counter()++) + ".log";
   ~temp_journal() {
     std::remove(path.c_str());
     std::remove((path + ".tmp").c_str());
