@@ -1,6 +1,8 @@
 // Tests of metered: every path of the flow, each lock settled exactly once, statuses and secrets.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <map>
 #include <memory>
 #include <mutex>
@@ -40,7 +42,7 @@ struct scripted_ledger {
     if (lock_error) return *lock_error;
     locked_credentials.emplace_back(credential);
     idempotency_keys.emplace_back(key);
-    return tollgate::lock_grant{"lk_" + std::to_string(locked_credentials.size()), amount};
+    return tollgate::lock_grant{fmt::format("lk_{}", locked_credentials.size()), amount};
   }
   tollgate::result<tollgate::settlement> settle(std::string_view id, credits cost) {
     std::lock_guard g(mutex);
@@ -106,7 +108,7 @@ TEST_CASE("metered: success locks the estimate, runs the handler once and settle
   CHECK(calls == 1);
   CHECK(res.status() == 200);
   CHECK(ledger.locked_credentials == std::vector<std::string>{secret_key});
-  CHECK(ledger.idempotency_keys.at(0).size() > 16);
+  CHECK(ledger.idempotency_keys.at(0).rfind("rq", 0) == 0);  // a fresh request key (detail::request_key)
   CHECK(ledger.only_settlement() == 0.7_cr);
 }
 

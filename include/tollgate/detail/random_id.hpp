@@ -1,4 +1,4 @@
-// Unpredictable ids for locks and idempotency keys: 128 random bits as 32 hex digits.
+// Ids tollgate makes: unpredictable ones (random_id) and cheap per-request idempotency keys (request_key).
 #ifndef TOLLGATE_DETAIL_RANDOM_ID_HPP
 #define TOLLGATE_DETAIL_RANDOM_ID_HPP
 
@@ -24,6 +24,32 @@ namespace tollgate::detail {
     std::uint64_t bits = generator();
     for (int k = 0; k < 16; ++k) { out.push_back(hex[bits & 0xF]); bits >>= 4; }
   }
+  return out;
+}
+
+/// A key unique to this request among every key this process makes: "rq", 8 characters drawn at
+/// random once per thread (48 bits), and a per-thread counter in 5 more. 15 characters fit
+/// std::string's inline buffer, so making one allocates nothing; unlike random_id it is
+/// predictable, which is fine for a key the server makes for itself and never trusts from outside.
+[[nodiscard]] inline std::string request_key() {
+  static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  struct thread_keys {
+    char prefix[8];
+    std::uint32_t next = 0;
+    void draw() {
+      std::random_device device;
+      std::uint64_t bits = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+      for (char& c : prefix) { c = digits[bits & 63]; bits >>= 6; }
+      next = 0;
+    }
+  };
+  thread_local thread_keys keys = [] { thread_keys k; k.draw(); return k; }();
+  if (keys.next >= (1u << 30)) keys.draw();  // 5 digits of 6 bits: a new prefix every 2^30 keys
+  std::uint32_t n = keys.next++;
+  std::string out(15, 'r');
+  out[1] = 'q';
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(2 + i)] = keys.prefix[i];
+  for (int i = 14; i >= 10; --i, n >>= 6) out[static_cast<std::size_t>(i)] = digits[n & 63];
   return out;
 }
 

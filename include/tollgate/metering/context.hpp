@@ -2,7 +2,9 @@
 #ifndef TOLLGATE_METERING_CONTEXT_HPP
 #define TOLLGATE_METERING_CONTEXT_HPP
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -46,23 +48,17 @@ class metering_context {
   }
 
   /// Fixes the charge, bypassing the calculator (still subject to the overage policy).
-  void set_cost(credits cost) {
-    std::lock_guard guard(mutex_);
-    cost_override_ = cost;
+  void set_cost(credits cost) noexcept {
+    cost_override_micros_.store(cost.micros(), std::memory_order_relaxed);
+    has_cost_override_.store(true, std::memory_order_release);
   }
   /// Charges nothing for this request (the lock is released in full).
-  void waive() {
-    std::lock_guard guard(mutex_);
-    waived_ = true;
+  void waive() noexcept { waived_.store(true, std::memory_order_release); }
+  [[nodiscard]] std::optional<credits> cost_override() const noexcept {
+    if (!has_cost_override_.load(std::memory_order_acquire)) return std::nullopt;
+    return credits::from_micros(cost_override_micros_.load(std::memory_order_relaxed));
   }
-  [[nodiscard]] std::optional<credits> cost_override() const {
-    std::lock_guard guard(mutex_);
-    return cost_override_;
-  }
-  [[nodiscard]] bool waived() const {
-    std::lock_guard guard(mutex_);
-    return waived_;
-  }
+  [[nodiscard]] bool waived() const noexcept { return waived_.load(std::memory_order_acquire); }
 
   /// How long the handler ran (measured by metered with a monotonic clock).
   [[nodiscard]] std::chrono::nanoseconds elapsed() const noexcept { return elapsed_; }
@@ -79,8 +75,10 @@ class metering_context {
   credits estimate_;
   mutable std::mutex mutex_;
   token_usage usage_;
-  std::optional<credits> cost_override_;
-  bool waived_ = false;
+  // Atomics, not the mutex: metered reads both on every request.
+  std::atomic<std::int64_t> cost_override_micros_{0};
+  std::atomic<bool> has_cost_override_{false};
+  std::atomic<bool> waived_{false};
   std::chrono::nanoseconds elapsed_{0};
   std::size_t response_bytes_ = 0;
 };

@@ -23,6 +23,7 @@
 #include <tollgate/detail/callable_traits.hpp>
 #include <tollgate/detail/json_text.hpp>
 #include <tollgate/detail/random_id.hpp>
+#include <tollgate/detail/recycling_allocator.hpp>
 #include <tollgate/estimates/estimate.hpp>
 #include <tollgate/extractors/extractor.hpp>
 #include <tollgate/http/request.hpp>
@@ -117,12 +118,14 @@ class metered {
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
-  // streamed body is still being sent, and settled when the stream ends.
+  // streamed body is still being sent, and settled when the stream ends. It borrows the route's
+  // state; only a stream, which may outlive the route, takes shared ownership of it.
   struct charge final : stream_observer {
-    charge(std::shared_ptr<const state> owner_, const request_ref& req_, const response_ref& res_, redacted who,
-           std::string lock_id, credits amount_)
-        : owner(std::move(owner_)), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(owner->ledger, ctx.lock_id(), ctx.user_id(), owner->config.log, owner->config.on_settle_failure),
+    charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
+           credits amount_)
+        : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
+          guard(owner_.ledger, ctx.lock_id(), ctx.user_id(), owner_.config.log, owner_.config.on_settle_failure,
+                settlement_guard::borrow),
           amount(amount_) {}
     ~charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
@@ -152,7 +155,8 @@ class metered {
       }
     }
 
-    std::shared_ptr<const state> owner;
+    const state* owner;
+    std::shared_ptr<const state> keep_alive;  // set only for a stream, which may outlive the route
     request_ref req;
     response_ref res;
     metering_context ctx;
@@ -203,7 +207,7 @@ class metered {
     // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
     std::optional<result<lock_grant>> grant;
     try {
-      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::random_id("req_")));
+      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::request_key()));
     } catch (const std::exception& e) {
       grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
     }
@@ -212,7 +216,8 @@ class metered {
     // From here the lock belongs to `held`: if the handler throws, its guard refunds in full.
     std::shared_ptr<charge> held;
     try {
-      held = std::make_shared<charge>(state_, req, res, std::move(who), (*grant)->lock_id, amount);
+      held = std::allocate_shared<charge>(detail::recycling_allocator<charge>{}, s, req, res, std::move(who),
+                                          std::move((*grant)->lock_id), amount);
     } catch (...) {  // out of memory before a guard owned the lock: release it here
       try {
         (void)s.ledger.release((*grant)->lock_id);
@@ -231,7 +236,10 @@ class metered {
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
-    if (res.observe_stream(held)) return;
+    if (res.observe_stream(held)) {
+      held->keep_alive = state_;  // `held` is ours until we return, so the route cannot go first
+      return;
+    }
     held->streaming = false;
     held->finished_once = true;
     held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);

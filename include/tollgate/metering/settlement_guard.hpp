@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include <tollgate/credits.hpp>
@@ -31,8 +32,21 @@ using settle_failure_handler = std::function<void(const failed_settlement&)>;
 class settlement_guard {
  public:
   settlement_guard(ledger_ref ledger, std::string lock_id, redacted user, logger log, settle_failure_handler on_failure = {})
-      : ledger_(ledger), lock_id_(std::move(lock_id)), user_(std::move(user)), log_(std::move(log)),
-        on_failure_(std::move(on_failure)) {}
+      : ledger_(ledger),
+        owned_(std::in_place, owned_parts{std::move(lock_id), std::move(user), std::move(log), std::move(on_failure)}),
+        lock_id_(owned_->lock_id), user_(&owned_->user), log_(&owned_->log), on_failure_(&owned_->on_failure) {}
+
+  /// The tag of the borrowing constructor.
+  struct borrow_t {
+    explicit borrow_t() = default;
+  };
+  static constexpr borrow_t borrow{};
+
+  /// Borrows everything but the ledger reference: each argument must outlive the guard. What
+  /// metered uses, so a request copies no string and touches no shared reference count here.
+  settlement_guard(ledger_ref ledger, std::string_view lock_id, const redacted& user, const logger& log,
+                   const settle_failure_handler& on_failure, borrow_t) noexcept
+      : ledger_(ledger), lock_id_(lock_id), user_(&user), log_(&log), on_failure_(&on_failure) {}
   settlement_guard(const settlement_guard&) = delete;
   settlement_guard& operator=(const settlement_guard&) = delete;
 
@@ -52,15 +66,15 @@ class settlement_guard {
     settled_ = true;
     result<settlement> outcome = attempt(cost);
     if (!outcome) {
-      log_.error("settle failed for lock {} (user {}, cost {}): {}: {}", lock_id_, user_, cost,
-                 to_string(outcome.error().code), outcome.error().message);
-      if (on_failure_) {
+      log_->error("settle failed for lock {} (user {}, cost {}): {}: {}", lock_id_, *user_, cost,
+                  to_string(outcome.error().code), outcome.error().message);
+      if (*on_failure_) {
         try {
-          on_failure_(failed_settlement{lock_id_, cost, outcome.error()});
+          (*on_failure_)(failed_settlement{std::string(lock_id_), cost, outcome.error()});
         } catch (const std::exception& e) {
-          log_.error("settle-failure hook threw for lock {}: {}", lock_id_, e.what());
+          log_->error("settle-failure hook threw for lock {}: {}", lock_id_, e.what());
         } catch (...) {
-          log_.error("settle-failure hook threw for lock {}", lock_id_);
+          log_->error("settle-failure hook threw for lock {}", lock_id_);
         }
       }
     }
@@ -77,7 +91,7 @@ class settlement_guard {
   }
 
   [[nodiscard]] bool settled() const noexcept { return settled_; }
-  [[nodiscard]] const std::string& lock_id() const noexcept { return lock_id_; }
+  [[nodiscard]] std::string_view lock_id() const noexcept { return lock_id_; }
 
  private:
   result<settlement> attempt(credits cost) {
@@ -90,11 +104,19 @@ class settlement_guard {
     }
   }
 
+  struct owned_parts {
+    std::string lock_id;
+    redacted user;
+    logger log;
+    settle_failure_handler on_failure;
+  };
+
   ledger_ref ledger_;
-  std::string lock_id_;
-  redacted user_;
-  logger log_;
-  settle_failure_handler on_failure_;
+  std::optional<owned_parts> owned_;  // empty when borrowing
+  std::string_view lock_id_;
+  const redacted* user_;
+  const logger* log_;
+  const settle_failure_handler* on_failure_;
   bool settled_ = false;
 };
 
