@@ -1,18 +1,24 @@
 // Tests of the reference credit server as a real program on loopback: every endpoint, status and restart.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <httplib.h>
@@ -20,6 +26,8 @@
 
 #include <tollgate/credits.hpp>
 #include <tollgate/json/credits.hpp>
+#include <tollgate/service/credit_service.hpp>
+#include <tollgate/service/journal_segment.hpp>
 
 #include "support/child_process.hpp"
 
@@ -602,4 +610,432 @@ TEST_CASE("credit_server: every change is logged, without the token or a credent
   CHECK(text.find("redacted") != std::string::npos);
   CHECK(text.find("SECRET") == std::string::npos);
   CHECK(text.find(token) == std::string::npos);
+}
+
+// --- durability: the journal, crashes, compaction, old state files --------------------------------
+
+namespace {
+
+// The state a client can observe, without the clock: users (balance, held) and open locks.
+json observable_state(server& s) {
+  json out = s.summary();
+  for (auto& l : out.at("locks")) l.erase("expires_in_seconds");
+  return out;
+}
+
+// What a workload did, to check after a restart.
+struct workload_result {
+  std::vector<std::pair<std::string, credits>> settled;  // lock id, charged
+  std::vector<std::string> open;
+  std::string keyed_lock;  // taken with Idempotency-Key "req-keyed"
+  std::string carol_credential_id;
+};
+
+// Every kind of change, from several clients at once (so group commits share fsyncs).
+workload_result run_workload(server& s, int rounds = 10) {
+  workload_result r;
+  REQUIRE(s.post("/v1/users", json{{"user_id", "carol"}, {"balance", 7.5}})->status == 200);
+  auto cred = s.post("/v1/credential", json{{"user_id", "carol"}, {"credential_key", "did:nil:carol"}, {"is_public", true}});
+  REQUIRE(cred);
+  REQUIRE(cred->status == 200);
+  r.carol_credential_id = json::parse(cred->body).at("credential_id").get<std::string>();
+  REQUIRE(s.post("/v1/users/topup", json{{"user_id", "test-user-2"}, {"amount", 0.5}})->status == 200);
+  auto keyed = s.post("/v1/balance/lock/private", json{{"credential", "test-user-3"}, {"amount", 2}}, server::auth({{"Idempotency-Key", "req-keyed"}}));
+  REQUIRE(keyed);
+  REQUIRE(keyed->status == 200);
+  r.keyed_lock = json::parse(keyed->body).at("lock_id").get<std::string>();
+  r.open.push_back(s.lock("did:nil:carol", 1.5_cr, "/v1/balance/lock/public"));
+
+  std::mutex m;
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t)
+    workers.emplace_back([&, t] {
+      httplib::Client client("127.0.0.1", s.port);
+      client.set_read_timeout(std::chrono::seconds(10));
+      const std::string user = t % 2 == 0 ? "test-user-1" : "test-user-2";
+      for (int i = 0; i < rounds; ++i) {
+        auto res = client.Post("/v1/balance/lock/private", server::auth(), json{{"credential", user}, {"amount", 1}}.dump(), "application/json");
+        if (!res || res->status != 200) continue;
+        const std::string id = json::parse(res->body).at("lock_id");
+        if (i % 3 == 2) {  // some stay open
+          std::lock_guard guard(m);
+          r.open.push_back(id);
+          continue;
+        }
+        const credits cost = credits::from_micros(100'000 * (t + 1) + i);
+        auto done = client.Post("/v1/balance/unlock", server::auth(), json{{"lock_id", id}, {"real_cost", cost}}.dump(), "application/json");
+        if (done && done->status == 200) {
+          std::lock_guard guard(m);
+          r.settled.emplace_back(id, cost);
+        }
+      }
+    });
+  for (auto& w : workers) w.join();
+  REQUIRE(r.settled.size() >= static_cast<std::size_t>(rounds));
+  return r;
+}
+
+// After a restart: the same observable state, settled locks replay, open locks settle once, the
+// idempotency key answers the same lock, public/private marks and credential ids survive.
+void check_restored(server& s, const json& before, const workload_result& r) {
+  CHECK(observable_state(s) == before);
+  for (const auto& [id, cost] : r.settled) {
+    auto replay = s.unlock(id, cost);
+    REQUIRE(replay);
+    CHECK(replay->status == 200);
+    CHECK(json::parse(replay->body).at("replayed") == true);
+  }
+  auto keyed = s.post("/v1/balance/lock/private", json{{"credential", "test-user-3"}, {"amount", 2}}, server::auth({{"Idempotency-Key", "req-keyed"}}));
+  REQUIRE(keyed);
+  CHECK(keyed->status == 200);
+  CHECK(json::parse(keyed->body).at("lock_id") == r.keyed_lock);
+  expect_error(s.post("/v1/balance/lock/private", json{{"credential", "did:nil:carol"}, {"amount", 1}}), 404);
+  auto again = s.post("/v1/credential", json{{"user_id", "carol"}, {"credential_key", "did:nil:carol"}, {"is_public", true}});
+  REQUIRE(again);
+  CHECK(json::parse(again->body).at("credential_id") == r.carol_credential_id);
+  CHECK(observable_state(s) == before);  // all of that was replays: nothing moved
+  for (const auto& id : r.open) REQUIRE(s.unlock(id, 0.25_cr)->status == 200);
+}
+
+std::vector<std::string> journal_files(const temp_dir& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path))
+    if (e.path().filename().string().find(".journal.") != std::string::npos) out.push_back(e.path().filename().string());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// Where each frame of a journal segment starts.
+std::vector<std::uint64_t> frame_offsets(const std::string& path, std::uint64_t number) {
+  std::vector<std::uint64_t> out;
+  const std::string bytes = read_file(path);
+  (void)tollgate::detail::scan_journal_segment(bytes, path, number, [&](std::string_view, std::uint64_t at) {
+    if (out.empty() || out.back() != at) out.push_back(at);
+  });
+  return out;
+}
+
+// Where the data of a journal segment ends (the zeros preallocated after it are not data).
+std::uint64_t data_end(const std::string& path, std::uint64_t number) {
+  return tollgate::detail::scan_journal_segment(read_file(path), path, number, [](std::string_view, std::uint64_t) {}).good_end;
+}
+
+// A start expected to fail: the exit code, and what it wrote to stderr.
+std::pair<int, std::string> failed_start(const temp_dir& dir, const std::string& state) {
+  const std::string err = dir.file("stderr.txt");
+  std::remove(err.c_str());
+  tollgate::testing::child_process process({TOLLGATE_CREDIT_SERVER_BINARY, "--port", "0", "--token", token, "--state", state}, {}, err);
+  CHECK_THROWS(process.read_line());
+  const int status = process.stop(SIGTERM);
+  REQUIRE(WIFEXITED(status));
+  return {WEXITSTATUS(status), read_file(err)};
+}
+
+}  // namespace
+
+TEST_CASE("credit_server: with --state, SIGKILL loses no acknowledged change: the restarted state equals the state before the kill") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  json before;
+  workload_result r;
+  {
+    server s({"--state", state});
+    r = run_workload(s);
+    before = observable_state(s);
+    s.process.stop(SIGKILL);  // no shutdown: only what the journal made durable survives
+  }
+  // The first start wrote an empty snapshot; every change since is in the journal.
+  CHECK(json::parse(read_file(state)).at("ledger").at("users").empty());
+  CHECK(journal_files(state_dir) == std::vector<std::string>{"ledger.json.journal.1"});
+  CHECK(read_file(state_dir.file("ledger.json.journal.1")).find(token) == std::string::npos);
+
+  server s({"--state", state});
+  check_restored(s, before, r);
+  // And once more, killed again after the restart's own changes.
+  const json after = observable_state(s);
+  s.process.stop(SIGKILL);
+  server again({"--state", state});
+  CHECK(observable_state(again) == after);
+}
+
+TEST_CASE("credit_server: compaction: with a tiny --compact-after the state is snapshotted many times, and a killed server restarts equal") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  json before;
+  workload_result r;
+  {
+    server s({"--state", state, "--compact-after", "600"});
+    r = run_workload(s, 30);
+    // The compactions run on a thread of their own; more changes keep coming meanwhile.
+    for (int i = 0; i < 20; ++i) REQUIRE(s.post("/v1/users/topup", json{{"user_id", "test-user-3"}, {"amount", 0.001}})->status == 200);
+    before = observable_state(s);
+    s.process.stop(SIGKILL);
+  }
+  REQUIRE(std::filesystem::exists(state));
+  const json snapshot = json::parse(read_file(state));
+  CHECK(snapshot.at("version") == 2);
+  CHECK(snapshot.at("journal_segment").get<int>() > 3);  // compacted several times
+  CHECK(snapshot.contains("written_at_ms"));
+  server s({"--state", state, "--compact-after", "600"});
+  check_restored(s, before, r);
+  // Segments before the snapshot's are superseded. The kill may land between the snapshot's
+  // rename and their removal, so only after the restart are they certainly gone.
+  const int first_kept = snapshot.at("journal_segment").get<int>();
+  for (const auto& name : journal_files(state_dir)) CHECK(std::stoi(name.substr(name.rfind('.') + 1)) >= first_kept);
+}
+
+TEST_CASE("credit_server: a journal whose last record was torn by the crash loads to the state before that record") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  const std::string segment = state_dir.file("ledger.json.journal.1");
+  json before_last;
+  std::uint64_t last_frame = 0, end = 0;
+  {
+    server s({"--state", state});
+    s.lock("test-user-1", 4_cr);
+    before_last = observable_state(s);
+    REQUIRE(s.post("/v1/users/topup", json{{"user_id", "test-user-2"}, {"amount", 3}})->status == 200);  // the last record
+    s.process.stop(SIGKILL);
+  }
+  last_frame = frame_offsets(segment, 1).back();
+  end = data_end(segment, 1);
+  std::string whole = read_file(segment);
+  whole.resize(end);
+  for (const std::uint64_t cut : {last_frame + 1, last_frame + 4, last_frame + 8, (last_frame + end) / 2, end - 1}) {
+    CAPTURE(cut);
+    std::ofstream(segment, std::ios::binary | std::ios::trunc) << whole.substr(0, cut);
+    {
+      server s({"--state", state});
+      CHECK(observable_state(s) == before_last);
+      CHECK(std::filesystem::file_size(segment) == last_frame);  // the torn bytes are cut off (nothing written yet)
+      REQUIRE(s.post("/v1/users/topup", json{{"user_id", "test-user-3"}, {"amount", 1}})->status == 200);
+      const json after = observable_state(s);
+      s.process.stop(SIGKILL);
+      server again({"--state", state});  // what was appended after the repair reads back
+      CHECK(observable_state(again) == after);
+      again.process.stop(SIGKILL);
+    }
+  }
+}
+
+TEST_CASE("credit_server: a damaged journal or snapshot stops it at startup, naming the file and the place") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  const std::string segment = state_dir.file("ledger.json.journal.1");
+  {
+    server s({"--state", state});
+    s.lock("test-user-1", 1_cr);
+    s.lock("test-user-1", 2_cr);
+    s.process.stop(SIGKILL);
+  }
+  const std::string good = read_file(segment);
+  const auto frames = frame_offsets(segment, 1);
+  REQUIRE(frames.size() >= 3);
+  std::string damaged = good;
+  damaged[frames[1] + 10] = static_cast<char>(damaged[frames[1] + 10] ^ 0x20);  // a frame with good ones after it
+  std::ofstream(segment, std::ios::binary | std::ios::trunc) << damaged;
+  auto [code, message] = failed_start(state_dir, state);
+  CHECK(code == 1);
+  CHECK(message.find(segment) != std::string::npos);
+  CHECK(message.find(fmt::format("offset {}", frames[1])) != std::string::npos);
+  CHECK(read_file(segment) == damaged);  // left as it was, for a human to look at
+
+  // A missing segment between the snapshot and a later one.
+  std::ofstream(segment, std::ios::binary | std::ios::trunc) << good;
+  std::filesystem::rename(segment, state_dir.file("ledger.json.journal.2"));
+  std::tie(code, message) = failed_start(state_dir, state);
+  CHECK(code == 1);
+  CHECK(message.find("ledger.json.journal.1") != std::string::npos);
+  std::filesystem::remove(state_dir.file("ledger.json.journal.2"));
+
+  // A snapshot record that does not parse: the message names the record.
+  std::ofstream(state) << R"({"format": "tollgate-credit-server-state", "version": 2, "journal_segment": 1, "written_at_ms": 0,
+    "ledger": {"users": [{"user_id": "u", "available": 1}], "credentials": [],
+               "locks": [{"lock_id": "lk_broken", "user_id": "u", "expires_in_ms": 1000, "idempotency_key": ""}], "settled": []},
+    "credentials": []})";
+  std::tie(code, message) = failed_start(state_dir, state);
+  CHECK(code == 1);
+  CHECK(message.find("locks[0]") != std::string::npos);
+  CHECK(message.find("lk_broken") != std::string::npos);
+  CHECK(message.find("amount") != std::string::npos);
+}
+
+TEST_CASE("credit_server: removing the state file starts afresh; its journal is moved aside, never replayed onto nothing") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  {
+    server s({"--state", state, "--compact-after", "300"});
+    for (int i = 0; i < 10; ++i) s.lock("test-user-1", 1_cr);
+    s.process.stop(SIGKILL);
+  }
+  const auto left = journal_files(state_dir);
+  REQUIRE_FALSE(left.empty());
+  std::filesystem::remove(state);
+  server s({"--state", state});
+  CHECK(s.balance("test-user-1") == 100_cr);  // the seed again, nothing replayed
+  CHECK(s.summary().at("locks").empty());
+  for (const auto& name : left) CHECK(std::filesystem::exists(state_dir.file(name + ".orphaned")));
+  CHECK(json::parse(read_file(state)).at("version") == 2);
+}
+
+TEST_CASE("credit_server: a version-1 state file of the old server still loads, and the journal continues after it") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  // As the previous version wrote it: rewritten in full after every change, no journal.
+  std::ofstream(state) << R"({"format": "tollgate-credit-server-state", "version": 1,
+    "ledger": {
+      "users": [{"user_id": "old-alice", "available": 40.5}, {"user_id": "old-bob", "available": 3}],
+      "credentials": [{"credential": "sk-old-alice", "user_id": "old-alice"}, {"credential": "did:nil:old-bob", "user_id": "old-bob"}],
+      "locks": [{"lock_id": "lk_0123456789abcdef0123456789abcdef", "user_id": "old-alice", "amount": 2.5,
+                 "expires_in_ms": 250000, "idempotency_key": ""}],
+      "settled": [{"lock_id": "lk_ffffffffffffffffffffffffffffffff", "charged": 1.25, "expired": false,
+                   "idempotency_key": "", "locked": 0}]},
+    "credentials": [{"key": "sk-old-alice", "credential_id": "cred_a", "is_public": false},
+                    {"key": "did:nil:old-bob", "credential_id": "cred_b", "is_public": true}]})";
+  json after;
+  {
+    server s({"--state", state});
+    CHECK(s.balance("old-alice") == 40.5_cr);
+    CHECK(s.balance("old-bob") == 3_cr);
+    CHECK(summary_user(s.summary(), "old-alice").at("held").get<credits>() == 2.5_cr);
+    auto replay = s.unlock("lk_ffffffffffffffffffffffffffffffff", 1.25_cr);
+    REQUIRE(replay);
+    CHECK(replay->status == 200);
+    CHECK(json::parse(replay->body).at("replayed") == true);
+    expect_error(s.post("/v1/balance/lock/private", json{{"credential", "did:nil:old-bob"}, {"amount", 1}}), 404);
+    s.lock("did:nil:old-bob", 1_cr, "/v1/balance/lock/public");
+    REQUIRE(s.unlock("lk_0123456789abcdef0123456789abcdef", 2_cr)->status == 200);
+    after = observable_state(s);
+    s.process.stop(SIGKILL);
+  }
+  CHECK(json::parse(read_file(state)).at("version") == 1);  // untouched: the changes went to the journal
+  {
+    server s({"--state", state});
+    CHECK(observable_state(s) == after);
+    CHECK(s.balance("old-alice") == 41_cr);
+    s.process.stop(SIGTERM);  // a clean stop writes a version-2 snapshot
+  }
+  CHECK(json::parse(read_file(state)).at("version") == 2);
+  server s({"--state", state});
+  CHECK(observable_state(s) == after);
+}
+
+TEST_CASE("credit_server: a lock's TTL keeps running while the server is down, from the snapshot and from the journal") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  std::string from_snapshot, from_journal;
+  {
+    server s({"--state", state, "--lock-ttl", "0.5"});
+    from_snapshot = s.lock("test-user-1", 5_cr);
+    s.process.stop(SIGTERM);  // into the snapshot
+  }
+  {
+    server s({"--state", state, "--lock-ttl", "0.5"});
+    from_journal = s.lock("test-user-2", 6_cr);
+    s.process.stop(SIGKILL);  // only in the journal
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // down for longer than the TTL
+  server s({"--state", state, "--lock-ttl", "0.5"});
+  expect_error(s.unlock(from_snapshot, 1_cr), 404);
+  expect_error(s.unlock(from_journal, 1_cr), 404);
+  CHECK(s.balance("test-user-1") == 100_cr);
+  CHECK(s.balance("test-user-2") == 100_cr);
+  CHECK(s.summary().at("locks").empty());
+}
+
+TEST_CASE("credit_service: a failed fdatasync answers 500; a snapshot ends the failure and the retried call is answered once") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  std::string lock_id;
+  {
+    tollgate::credit_service service(tollgate::memory_ledger_options{}, tollgate::redacted(token), tollgate::logger::silent(),
+                                     {.state_file = state});
+    service.apply_seed(json::parse(seed_json));
+    httplib::Server http;
+    service.mount(http);
+    const int port = http.bind_to_any_port("127.0.0.1");
+    std::thread listener([&] { http.listen_after_bind(); });
+    httplib::Client client("127.0.0.1", port);
+    const auto lock = [&] {
+      return client.Post("/v1/balance/lock/private", server::auth({{"Idempotency-Key", "req-during-failure"}}),
+                         json{{"credential", "test-user-1"}, {"amount", 4}}.dump(), "application/json");
+    };
+
+    service.store()->journal().fail_next_syncs(1);
+    const std::string message = expect_error(lock(), 500);
+    CHECK(message.find("retry") != std::string::npos);
+    // The compaction thread writes a snapshot of the memory state, which ends the failure.
+    for (int i = 0; i < 500 && service.store()->journal().failure(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE_FALSE(service.store()->journal().failure());
+    CHECK(service.store()->compactions() >= 1);
+
+    auto retried = lock();  // the same idempotent call: the first lock, now durable
+    REQUIRE(retried);
+    CHECK(retried->status == 200);
+    lock_id = json::parse(retried->body).at("lock_id").get<std::string>();
+    auto balance = client.Get("/v1/users/test-user-1", server::auth());
+    REQUIRE(balance);
+    CHECK(json::parse(balance->body).at("balance").get<credits>() == 96_cr);  // held once
+    http.stop();
+    listener.join();
+  }
+  // Restored from the recovery snapshot and the segment after it.
+  tollgate::credit_service service(tollgate::memory_ledger_options{}, tollgate::redacted(token), tollgate::logger::silent(),
+                                   {.state_file = state});
+  CHECK(service.ledger().balance("test-user-1") == 96_cr);
+  CHECK(service.ledger().settle(lock_id, 1_cr).has_value());
+  CHECK(service.ledger().balance("test-user-1") == 99_cr);
+}
+
+namespace {
+// A ledger's summary without the clock.
+std::string ledger_picture(tollgate::memory_ledger& ledger) {
+  std::string out;
+  const auto s = ledger.summary();
+  for (const auto& u : s.users) out += u.user_id + " " + u.available.to_string() + " " + u.held.to_string() + "\n";
+  for (const auto& l : s.locks) out += l.lock_id + " " + l.user_id + " " + l.amount.to_string() + "\n";
+  return out;
+}
+}  // namespace
+
+TEST_CASE("credit_service: the journal's last record cut at every byte offset restores the state before that record") {
+  temp_dir live, copy;
+  const std::string state = live.file("ledger.json");
+  std::string before_last, snapshot_text, segment_text;
+  {
+    tollgate::credit_service service(tollgate::memory_ledger_options{}, tollgate::redacted(token), tollgate::logger::silent(),
+                                     {.state_file = state});
+    service.apply_seed(json::parse(seed_json));
+    auto& ledger = service.ledger();
+    const auto a = ledger.lock("test-user-1", 5_cr, "");
+    REQUIRE(a);
+    REQUIRE(ledger.lock("test-user-2", 7_cr, "key-1"));
+    REQUIRE(ledger.settle(a->lock_id, 1.5_cr));
+    service.save();
+    before_last = ledger_picture(ledger);
+    REQUIRE(ledger.lock("test-user-3", 2.25_cr, ""));  // the last record
+    service.save();
+    // What a crash right now would leave on disk.
+    snapshot_text = read_file(state);
+    segment_text = read_file(state + ".journal.1");
+    segment_text.resize(data_end(state + ".journal.1", 1));
+  }
+  const std::string segment = copy.file("ledger.json.journal.1");
+  std::ofstream(segment, std::ios::binary) << segment_text;
+  const auto frames = frame_offsets(segment, 1);
+  REQUIRE(frames.size() >= 2);
+  for (std::uint64_t cut = frames.back(); cut <= segment_text.size(); ++cut) {
+    CAPTURE(cut);
+    for (const auto& e : std::filesystem::directory_iterator(copy.path)) std::filesystem::remove(e.path());
+    std::ofstream(copy.file("ledger.json"), std::ios::binary) << snapshot_text;
+    std::ofstream(segment, std::ios::binary) << segment_text.substr(0, cut);
+    tollgate::credit_service restored(tollgate::memory_ledger_options{}, tollgate::redacted(token), tollgate::logger::silent(),
+                                      {.state_file = copy.file("ledger.json")});
+    if (cut == segment_text.size()) {
+      CHECK(ledger_picture(restored.ledger()) != before_last);  // the whole record: it is there
+      CHECK(restored.ledger().balance("test-user-3") == 97.75_cr);
+    } else {
+      CHECK(ledger_picture(restored.ledger()) == before_last);
+    }
+  }
 }

@@ -3,8 +3,10 @@
 #define TOLLGATE_SERVICE_CREDIT_SERVICE_HPP
 
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -24,13 +26,18 @@
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
 #include <tollgate/service/state_file.hpp>
+#include <tollgate/service/state_store.hpp>
 
 namespace tollgate {
 
 /// Settings of a credit_service.
 struct credit_service_options {
-  /// Where the state is saved after every change and loaded from at construction; empty: memory only.
+  /// The snapshot of the state, loaded at construction with the journal segments after it
+  /// (`<state_file>.journal.<N>`, appended to on every change); empty: memory only. Needs the
+  /// constructor that builds the ledger, so that the ledger's changes reach the journal.
   std::string state_file;
+  /// A journal segment growing past this many bytes is compacted into a new snapshot.
+  std::uint64_t compact_after_bytes = std::uint64_t{64} << 20;
   /// Request bodies above this answer 413.
   std::size_t max_body_bytes = 64 * 1024;
   /// Longest user id, lock id or idempotency key accepted (credentials may be 4× longer).
@@ -45,7 +52,7 @@ struct service_bad_request : std::runtime_error {
 };
 
 /// The state changed in memory but could not be saved; answered with 500 so the caller retries
-/// (every mutating call is idempotent, and the retry saves again).
+/// (every mutating call is idempotent, and the retry succeeds once a snapshot holds the change).
 struct service_save_failed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -60,9 +67,10 @@ struct service_reply {
   return {status, nlohmann::json{{"error", std::move(message)}}};
 }
 
-/// Compares a presented secret with the expected one in time that depends only on the expected
-/// length, so response timing does not reveal how many leading characters were right.
-[[nodiscard]] inline bool constant_time_equal(std::string_view expected, std::string_view presented) noexcept {
+/// Compares a presented bearer token with the expected one in time that depends only on the
+/// expected length (not even the presented length shows), so response timing does not reveal how
+/// many leading characters were right. (detail::constant_time_equal returns early on a length mismatch.)
+[[nodiscard]] inline bool token_equal(std::string_view expected, std::string_view presented) noexcept {
   std::size_t diff = expected.size() ^ presented.size();
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto p = i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0u;
@@ -145,26 +153,59 @@ inline void check_identifier(std::string_view name, std::string_view value, std:
 
 /// Serves the credit-service contract (docs/credit-service-api.md) from a memory_ledger on a
 /// cpp-httplib server: lock (private and public credentials), unlock, health, summary, users,
-/// top-up and credentials, behind a bearer token. Optionally saves its state to a file after every
-/// change. The service must outlive the server it is mounted on.
+/// top-up and credentials, behind a bearer token. Optionally durable: every change is journaled
+/// and a reply is sent only once the changes it reflects are on disk. The service must outlive the
+/// server it is mounted on.
 ///
-///     tollgate::memory_ledger ledger;
-///     tollgate::credit_service service(ledger, tollgate::redacted{token}, tollgate::logger{}, {"state.json"});
+///     tollgate::credit_service service(tollgate::memory_ledger_options{}, tollgate::redacted{token},
+///                                      tollgate::logger{}, {.state_file = "state.json"});
 ///     httplib::Server server;
 ///     service.mount(server);
 ///     server.listen("127.0.0.1", 3000);
 class credit_service {
  public:
-  /// Loads `options.state_file` when it exists. Throws std::invalid_argument for an empty token and
-  /// std::runtime_error for a state file that cannot be read or parsed (never starts empty on top
-  /// of a damaged file: that would forget balances).
+  /// Serves `ledger`, memory only (`options.state_file` must be empty: use the other constructor).
+  /// Throws std::invalid_argument for an empty token.
   credit_service(memory_ledger& ledger, redacted token, logger log = logger{}, credit_service_options options = {})
-      : ledger_(ledger), token_(std::move(token)), log_(std::move(log)), options_(std::move(options)) {
+      : token_(std::move(token)), log_(std::move(log)), options_(std::move(options)), ledger_(ledger) {
     if (token_.empty()) throw std::invalid_argument("tollgate::credit_service: a bearer token is required");
-    if (!options_.state_file.empty()) load();
+    if (!options_.state_file.empty())
+      throw std::invalid_argument("tollgate::credit_service: a state file needs the service to build its ledger "
+                                  "(pass memory_ledger_options), so that every change reaches the journal");
+  }
+
+  /// Builds its own ledger from `ledger_options` and, with `options.state_file`, restores the state
+  /// (snapshot and journal) and journals every change. Throws std::invalid_argument for an empty
+  /// token and std::runtime_error for a state that cannot be read or is damaged (never starts
+  /// empty on top of a damaged file: that would forget balances).
+  credit_service(memory_ledger_options ledger_options, redacted token, logger log = logger{}, credit_service_options options = {})
+      : token_(std::move(token)),
+        log_(std::move(log)),
+        options_(std::move(options)),
+        store_(options_.state_file.empty()
+                   ? nullptr
+                   : std::make_unique<detail::state_store>(
+                         detail::state_store_options{.snapshot_path = options_.state_file,
+                                                     .compact_after_bytes = options_.compact_after_bytes},
+                         log_)),
+        owned_ledger_(std::make_unique<memory_ledger>(journaled(std::move(ledger_options)))),
+        ledger_(*owned_ledger_) {
+    if (token_.empty()) throw std::invalid_argument("tollgate::credit_service: a bearer token is required");
+    if (store_) store_->open(ledger_, credentials_, [this] {
+      std::lock_guard guard(credentials_mutex_);
+      return credentials_;
+    });
+  }
+
+  /// Stops the journal's compaction thread and writes what is still buffered.
+  ~credit_service() {
+    if (store_) store_->stop();
   }
   credit_service(const credit_service&) = delete;
   credit_service& operator=(const credit_service&) = delete;
+
+  /// The ledger the service serves.
+  [[nodiscard]] memory_ledger& ledger() noexcept { return ledger_; }
 
   /// Registers every route, the JSON 404/413 bodies and the body-size limit on `server`.
   void mount(httplib::Server& server) {
@@ -246,23 +287,21 @@ class credit_service {
     return created;
   }
 
-  /// Writes the state file now (a no-op without one). Throws std::runtime_error on failure.
+  /// Makes every change so far durable (a no-op without a state file). Throws std::runtime_error
+  /// (detail::journal_failed) when the journal cannot be written.
   void save() {
-    if (options_.state_file.empty()) return;
-    // One writer at a time, and the snapshot is taken under the same mutex, so a later write can
-    // never be overtaken by an older snapshot.
-    std::lock_guard guard(save_mutex_);
-    nlohmann::json doc{{"format", "tollgate-credit-server-state"}, {"version", 1},
-                       {"ledger", detail::ledger_state_to_json(ledger_.export_state())}};
-    nlohmann::json creds = nlohmann::json::array();
-    {
-      std::lock_guard credentials_guard(credentials_mutex_);
-      for (const auto& [key, info] : credentials_)
-        creds.push_back({{"key", key}, {"credential_id", info.credential_id}, {"is_public", info.is_public}});
-    }
-    doc["credentials"] = std::move(creds);
-    detail::write_file_atomically(options_.state_file, detail::dump_json(doc));
+    if (store_) store_->sync();
   }
+
+  /// Writes a snapshot of the whole state now and starts a new journal segment (done on its own
+  /// when a segment grows past `compact_after_bytes`). Throws std::runtime_error on failure.
+  void snapshot() {
+    if (store_) store_->compact();
+  }
+
+  /// The durable store, or nullptr without a state file (for tests and statistics).
+  [[nodiscard]] detail::state_store* store() noexcept { return store_.get(); }
+  [[nodiscard]] const detail::state_store* store() const noexcept { return store_.get(); }
 
   /// Whether `credential` was registered as a public id (usable only on the public lock path).
   [[nodiscard]] bool is_public(std::string_view credential) const {
@@ -272,10 +311,16 @@ class credit_service {
   }
 
  private:
-  struct credential_info {
-    std::string credential_id;
-    bool is_public = false;
-  };
+  using credential_info = detail::credential_mark;
+
+  memory_ledger_options journaled(memory_ledger_options o) {
+    if (!store_) return o;
+    o.on_change = [store = store_.get(), also = std::move(o.on_change)](const ledger_change& change) {
+      store->record(change);
+      if (also) also(change);
+    };
+    return o;
+  }
 
   [[nodiscard]] std::size_t credential_max_length() const noexcept { return options_.max_id_length * 4; }
 
@@ -290,6 +335,10 @@ class credit_service {
           res.set_header("WWW-Authenticate", "Bearer");
         } else {
           reply = r(req);
+          // The reply goes out only once every change it may reflect is durable: a change that is
+          // acknowledged (or seen) is never lost by a crash. Changes of concurrent requests share
+          // the fdatasync (group commit).
+          if (store_) wait_durable();
         }
       } catch (const detail::service_bad_request& e) {
         reply = detail::service_error(400, e.what());
@@ -312,46 +361,34 @@ class credit_service {
   [[nodiscard]] bool authorized(const httplib::Request& req) const {
     const std::string header = req.get_header_value("Authorization");  // owns what the view points into
     const auto token = detail::bearer_token(header);
-    return token && detail::constant_time_equal(token_.reveal(), *token);
+    return token && detail::token_equal(token_.reveal(), *token);
   }
 
-  // Saves after a change; a failure is the caller's 500 (the change itself stays).
-  void persist() {
+  // A failure is the caller's 500 (the change itself stays in memory; the journal is fail-stop
+  // until a snapshot holds it, and a retry of the idempotent call then succeeds).
+  void wait_durable() {
     try {
-      save();
+      store_->wait_durable(store_->last_recorded());
     } catch (const std::exception& e) {
       throw detail::service_save_failed(e.what());
     }
   }
 
-  void load() {
-    const auto text = detail::read_whole_file(options_.state_file);
-    if (!text) return;
-    try {
-      const auto doc = nlohmann::json::parse(*text);
-      if (doc.value("format", "") != "tollgate-credit-server-state" || doc.value("version", 0) != 1)
-        throw std::runtime_error("not a version 1 tollgate credit server state");
-      auto state = detail::ledger_state_from_json(doc.at("ledger"));
-      std::map<std::string, credential_info> creds;
-      for (const auto& c : doc.at("credentials"))
-        creds[c.at("key").get<std::string>()] = {c.at("credential_id").get<std::string>(), c.at("is_public").get<bool>()};
-      ledger_.import_state(state);
-      std::lock_guard guard(credentials_mutex_);
-      credentials_ = std::move(creds);
-      log_.info("credit service: restored {} user(s) and {} open lock(s) from {}", state.users.size(), state.locks.size(),
-                options_.state_file);
-    } catch (const std::exception& e) {
-      throw std::runtime_error(fmt::format("state file {} is damaged: {}", options_.state_file, e.what()));
-    }
+  // Sets a mark and journals it; under credentials_mutex_, so the journal's order is the map's.
+  void mark_locked(const std::string& key, const credential_info& info) {
+    credentials_[key] = info;
+    if (store_) store_->record_mark(key, info);
   }
 
   // Registers a credential the ledger does not know yet; the info goes in first so that the lock
-  // path never sees a public credential before it is marked public.
+  // path never sees a public credential before it is marked public (and the journal replays the
+  // mark before the ledger's credential_added).
   credential_info register_credential_locked(const std::string& key, const std::string& user_id, bool is_public) {
     credential_info info{detail::random_id("cred_"), is_public};
-    credentials_[key] = info;
+    mark_locked(key, info);
     if (!ledger_.add_credential(key, user_id)) {
       credentials_.erase(key);
+      if (store_) store_->record_unmark(key);
       throw std::runtime_error("the ledger refused a new credential");
     }
     return info;
@@ -395,7 +432,6 @@ class credit_service {
     if (grant->amount != amount)
       return detail::service_error(409, fmt::format("this idempotency key was first used for a lock of {} credits, not {}",
                                                     grant->amount, amount));
-    persist();
     log_.info("lock {}: user {} amount {} credential {}{}", grant->lock_id, *owner, amount, redacted(credential),
               public_path ? " (public)" : "");
     return {200, {{"lock_id", grant->lock_id}, {"amount", grant->amount}}};
@@ -407,7 +443,7 @@ class credit_service {
     const credits real_cost = detail::amount_field(body, "real_cost");
     auto settled = ledger_.settle(lock_id, real_cost);
     if (!settled) return from_ledger_error(settled.error());
-    persist();  // also on a replay: an earlier save of this settle may have failed
+    // (The route waits for durability, also on a replay: an earlier save of this settle may have failed.)
     log_.info("unlock {}: charged {}{}", lock_id, settled->charged, settled->replayed ? " (replayed)" : "");
     return {200, {{"lock_id", lock_id}, {"charged", settled->charged}, {"replayed", settled->replayed}}};
   }
@@ -427,7 +463,6 @@ class credit_service {
     const std::string user_id = detail::string_field(body, "user_id", options_.max_id_length);
     const credits balance = detail::amount_field(body, "balance");
     if (!ledger_.add_user(user_id, balance)) return detail::service_error(409, fmt::format("user '{}' already exists", user_id));
-    persist();
     log_.info("user {} created with balance {}", user_id, balance);
     return {200, {{"user_id", user_id}, {"balance", balance}}};
   }
@@ -450,7 +485,6 @@ class credit_service {
         return detail::service_error(404, fmt::format("user '{}' not found", user_id));
       return from_ledger_error(balance.error());
     }
-    persist();
     log_.info("top-up: user {} +{} = {}", user_id, amount, *balance);
     return {200, {{"user_id", user_id}, {"new_balance", *balance}}};
   }
@@ -473,26 +507,26 @@ class credit_service {
           return detail::service_error(409, fmt::format("credential already registered with is_public={}", info.is_public));
         if (info.credential_id.empty()) {  // added to the ledger behind the service's back: adopt it
           info.credential_id = detail::random_id("cred_");
-          credentials_[key] = info;
+          mark_locked(key, info);
         }
       } else {
         info = register_credential_locked(key, user_id, public_id);
         created = true;
       }
     }
-    persist();
     if (created) log_.info("credential {} ({}) registered for user {}: {}", info.credential_id, public_id ? "public" : "private",
                            user_id, redacted(key));
     return {200, {{"credential_id", info.credential_id}, {"user_id", user_id}, {"is_public", info.is_public}}};
   }
 
-  memory_ledger& ledger_;
   redacted token_;
   logger log_;
   credit_service_options options_;
-  mutable std::mutex credentials_mutex_;  // guards credentials_; taken after save_mutex_, never before
-  std::map<std::string, credential_info> credentials_;
-  std::mutex save_mutex_;
+  std::unique_ptr<detail::state_store> store_;    // before the ledger whose hook points at it
+  std::unique_ptr<memory_ledger> owned_ledger_;  // when the service built its ledger
+  memory_ledger& ledger_;
+  mutable std::mutex credentials_mutex_;  // guards credentials_; taken before a ledger lock, never after
+  detail::credential_marks credentials_;
 };
 
 }  // namespace tollgate

@@ -1,4 +1,4 @@
-// The credit server's state file: memory_ledger_state as JSON, written crash-safely (tmp, fsync, rename).
+// The credit server's state file (its snapshot): memory_ledger_state and credential marks as JSON, written crash-safely.
 #ifndef TOLLGATE_SERVICE_STATE_FILE_HPP
 #define TOLLGATE_SERVICE_STATE_FILE_HPP
 
@@ -6,16 +6,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <tollgate/credits.hpp>
@@ -23,6 +28,14 @@
 #include <tollgate/ledgers/memory_ledger.hpp>
 
 namespace tollgate::detail {
+
+/// A credential's mark kept by the credit service itself (the ledger only maps it to its user).
+struct credential_mark {
+  std::string credential_id;
+  bool is_public = false;
+};
+/// The credit service's marks, by credential.
+using credential_marks = std::map<std::string, credential_mark>;
 
 /// The ledger part of a state file. Amounts are exact JSON numbers (tollgate/json/credits.hpp).
 [[nodiscard]] inline nlohmann::json ledger_state_to_json(const memory_ledger_state& state) {
@@ -33,27 +46,145 @@ namespace tollgate::detail {
   for (const auto& l : state.locks)
     locks.push_back({{"lock_id", l.lock_id}, {"user_id", l.user_id}, {"amount", l.amount},
                      {"expires_in_ms", l.expires_in.count()}, {"idempotency_key", l.idempotency_key}});
-  for (const auto& s : state.settled)
-    settled.push_back({{"lock_id", s.lock_id}, {"charged", s.charged}, {"expired", s.expired},
-                       {"idempotency_key", s.idempotency_key}, {"locked", s.locked}});
+  for (const auto& s : state.settled) {
+    nlohmann::json j{{"lock_id", s.lock_id}, {"charged", s.charged}, {"expired", s.expired},
+                     {"idempotency_key", s.idempotency_key}, {"locked", s.locked}};
+    if (s.retained_for != std::chrono::milliseconds::max()) j["retained_for_ms"] = s.retained_for.count();
+    if (!s.user_id.empty()) j["user_id"] = s.user_id;
+    settled.push_back(std::move(j));
+  }
   return {{"users", users}, {"credentials", credentials}, {"locks", locks}, {"settled", settled}};
 }
 
-/// The inverse of ledger_state_to_json; throws (nlohmann::json::exception or std::exception) on a
-/// malformed document, so a damaged file stops the server instead of silently starting empty.
+namespace state_file_detail {
+// An integer field. A JSON number with a fraction or exponent is damage: nlohmann would convert it,
+// with undefined behaviour when it is out of the type's range.
+template <class Int>
+[[nodiscard]] Int integer(const nlohmann::json& j, const char* name) {
+  const auto& v = j.at(name);
+  const bool fits = std::is_unsigned_v<Int> ? v.is_number_unsigned()
+                                            : v.is_number_integer() && !(v.is_number_unsigned() && v.get<std::uint64_t>() > INT64_MAX);
+  if (!fits) throw std::runtime_error(fmt::format("'{}' is not an integer in range", name));
+  return v.get<Int>();
+}
+
+// Runs `read` on every element of the array `j[name]`; an error names the array and the element.
+template <class Read>
+void each(const nlohmann::json& j, const char* name, Read read) {
+  const auto it = j.find(name);
+  if (it == j.end()) throw std::runtime_error(fmt::format("missing '{}'", name));
+  if (!it->is_array()) throw std::runtime_error(fmt::format("'{}' is not an array", name));
+  std::size_t i = 0;
+  for (const auto& element : *it) {
+    try {
+      if (!element.is_object()) throw std::runtime_error("not an object");
+      read(element);
+    } catch (const std::exception& e) {
+      std::string which;
+      for (const char* id : {"lock_id", "user_id", "key", "credential"})
+        if (element.is_object() && element.contains(id) && element[id].is_string()) {
+          which = fmt::format(" ({} '{}')", id, element[id].get<std::string>());
+          break;
+        }
+      throw std::runtime_error(fmt::format("{}[{}]{}: {}", name, i, which, e.what()));
+    }
+    ++i;
+  }
+}
+}  // namespace state_file_detail
+
+/// The inverse of ledger_state_to_json; throws std::runtime_error naming the record (e.g.
+/// `locks[3] (lock_id 'lk_…'): …`) on a malformed document, so a damaged file stops the server
+/// instead of silently starting empty. Files written before `retained_for_ms` and `user_id` load.
 [[nodiscard]] inline memory_ledger_state ledger_state_from_json(const nlohmann::json& j) {
+  using state_file_detail::each;
+  if (!j.is_object()) throw std::runtime_error("the ledger is not an object");
   memory_ledger_state state;
-  for (const auto& u : j.at("users")) state.users.push_back({u.at("user_id").get<std::string>(), u.at("available").get<credits>()});
-  for (const auto& c : j.at("credentials"))
+  each(j, "users", [&](const nlohmann::json& u) { state.users.push_back({u.at("user_id").get<std::string>(), u.at("available").get<credits>()}); });
+  each(j, "credentials", [&](const nlohmann::json& c) {
     state.credentials.push_back({c.at("credential").get<std::string>(), c.at("user_id").get<std::string>()});
-  for (const auto& l : j.at("locks"))
+  });
+  each(j, "locks", [&](const nlohmann::json& l) {
     state.locks.push_back({l.at("lock_id").get<std::string>(), l.at("user_id").get<std::string>(), l.at("amount").get<credits>(),
-                           std::chrono::milliseconds(l.at("expires_in_ms").get<std::int64_t>()),
+                           std::chrono::milliseconds(state_file_detail::integer<std::int64_t>(l, "expires_in_ms")),
                            l.at("idempotency_key").get<std::string>()});
-  for (const auto& s : j.at("settled"))
-    state.settled.push_back({s.at("lock_id").get<std::string>(), s.at("charged").get<credits>(), s.at("expired").get<bool>(),
-                             s.at("idempotency_key").get<std::string>(), s.at("locked").get<credits>()});
+  });
+  each(j, "settled", [&](const nlohmann::json& s) {
+    memory_ledger_state::settled_lock lock{s.at("lock_id").get<std::string>(), s.at("charged").get<credits>(), s.at("expired").get<bool>(),
+                                           s.at("idempotency_key").get<std::string>(), s.at("locked").get<credits>()};
+    if (s.contains("retained_for_ms")) lock.retained_for = std::chrono::milliseconds(state_file_detail::integer<std::int64_t>(s, "retained_for_ms"));
+    if (s.contains("user_id")) lock.user_id = s.at("user_id").get<std::string>();
+    state.settled.push_back(std::move(lock));
+  });
   return state;
+}
+
+/// What a state file (the credit server's snapshot) holds.
+struct state_snapshot {
+  memory_ledger_state ledger;
+  credential_marks credentials;
+  /// The first journal segment holding changes after this snapshot (1 for a version-1 file).
+  std::uint64_t journal_segment = 1;
+  /// The wall-clock time of the snapshot (absent in version-1 files).
+  std::optional<std::chrono::system_clock::time_point> written_at;
+  int version = 2;
+};
+
+inline constexpr std::string_view state_file_format = "tollgate-credit-server-state";
+
+/// The state file's document: format, version 2, the snapshot's time and first journal segment,
+/// the ledger and the service's credential marks.
+[[nodiscard]] inline nlohmann::json state_snapshot_to_json(const state_snapshot& s) {
+  nlohmann::json creds = nlohmann::json::array();
+  for (const auto& [key, mark] : s.credentials)
+    creds.push_back({{"key", key}, {"credential_id", mark.credential_id}, {"is_public", mark.is_public}});
+  nlohmann::json doc{{"format", state_file_format}, {"version", 2}, {"journal_segment", s.journal_segment},
+                     {"ledger", ledger_state_to_json(s.ledger)}, {"credentials", std::move(creds)}};
+  if (s.written_at)
+    doc["written_at_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(s.written_at->time_since_epoch()).count();
+  return doc;
+}
+
+/// Reads a version-1 or version-2 state file's document; throws std::runtime_error naming what
+/// is wrong (and the record, when one is).
+[[nodiscard]] inline state_snapshot state_snapshot_from_json(const nlohmann::json& doc) {
+  if (!doc.is_object() || doc.value("format", "") != state_file_format) throw std::runtime_error("not a tollgate credit server state");
+  state_snapshot s;
+  const auto version = doc.find("version");
+  s.version = version != doc.end() && version->is_number_integer() && (*version == 1 || *version == 2) ? version->get<int>() : 0;
+  if (s.version != 1 && s.version != 2) throw std::runtime_error(fmt::format("unknown version {}", doc.value("version", nlohmann::json()).dump()));
+  if (s.version == 2) {
+    s.journal_segment = state_file_detail::integer<std::uint64_t>(doc, "journal_segment");
+    if (s.journal_segment == 0) throw std::runtime_error("journal_segment must be at least 1");
+    const auto written_at = std::chrono::milliseconds(state_file_detail::integer<std::int64_t>(doc, "written_at_ms"));
+    // Before 1970 or past what the system clock holds (2262 with nanoseconds) is damage, and the
+    // downtime computed from it could not overflow.
+    if (written_at < std::chrono::milliseconds::zero() ||
+        written_at > std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::duration::max()))
+      throw std::runtime_error("written_at_ms is out of the clock's range");
+    s.written_at = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(written_at));
+  }
+  if (!doc.contains("ledger")) throw std::runtime_error("missing 'ledger'");
+  try {
+    s.ledger = ledger_state_from_json(doc.at("ledger"));
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("ledger.{}", e.what()));
+  }
+  state_file_detail::each(doc, "credentials", [&](const nlohmann::json& c) {
+    s.credentials[c.at("key").get<std::string>()] = {c.at("credential_id").get<std::string>(), c.at("is_public").get<bool>()};
+  });
+  return s;
+}
+
+/// Moves a snapshot's relative times on by `downtime` (the time the server was down), so a lock's
+/// TTL and a closed lock's retention keep running while it is: they may end up due (≤ 0).
+inline void subtract_downtime(memory_ledger_state& state, std::chrono::milliseconds downtime) {
+  if (downtime <= std::chrono::milliseconds::zero()) return;
+  // Saturating: a time that would pass the range is impossible anyway, and import_state refuses it.
+  for (auto& l : state.locks)
+    l.expires_in = l.expires_in < std::chrono::milliseconds::min() + downtime ? std::chrono::milliseconds::min() : l.expires_in - downtime;
+  for (auto& s : state.settled)
+    if (s.retained_for != std::chrono::milliseconds::max()) s.retained_for = s.retained_for <= downtime ? std::chrono::milliseconds::zero() : s.retained_for - downtime;
 }
 
 /// The whole file, or nullopt when it does not exist; throws std::runtime_error when it cannot be read.
