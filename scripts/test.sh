@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, then builds and runs every test: g++ and clang++ with -Werror, the suite
-# under AddressSanitizer + UBSan, and the Meson build. Each build directory is built once and reused.
+# Installs what is missing, then builds and runs every test: g++ and clang++ with -Werror, each in
+# Debug and Release, the suite under AddressSanitizer + UBSan, and the Meson build. Each build
+# directory is built once and reused; every stage prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -8,17 +9,32 @@ scripts/install-deps.sh
 jobs=$(nproc)
 ctest_args=(--output-on-failure --timeout 300 -j "$jobs")
 
-step() { printf '\n==== %s ====\n' "$*"; }
+stage_started=$SECONDS
+step() {
+  printf '\n==== (previous stage: %ss) %s ====\n' "$((SECONDS - stage_started))" "$*"
+  stage_started=$SECONDS
+}
+trap 'printf "\n==== last stage: %ss; all stages: %ss ====\n" "$((SECONDS - stage_started))" "$SECONDS"' EXIT
 
 step "g++ 12: build and test (Debug, -Wall -Wextra -Werror, benchmarks built)"
 cmake -S . -B build/gcc -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=g++ -DTOLLGATE_BUILD_BENCH=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 ctest --test-dir build/gcc "${ctest_args[@]}"
 
+step "g++ 12: build and test (Release: -O3 brings warnings a Debug build never sees)"
+cmake -S . -B build/gcc-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ >/dev/null
+cmake --build build/gcc-release -j "$jobs"
+ctest --test-dir build/gcc-release "${ctest_args[@]}" -E 'packaging|compile_fail'
+
 step "clang++ 14: build and test (benchmarks built too)"
 cmake -S . -B build/clang -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DTOLLGATE_BUILD_BENCH=ON >/dev/null
 cmake --build build/clang -j "$jobs"
 ctest --test-dir build/clang "${ctest_args[@]}" -E 'packaging|compile_fail'
+
+step "clang++ 14: build and test (Release)"
+cmake -S . -B build/clang-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++ >/dev/null
+cmake --build build/clang-release -j "$jobs"
+ctest --test-dir build/clang-release "${ctest_args[@]}" -E 'packaging|compile_fail'
 
 step "meson (g++): build and test"
 if [ ! -d build/meson ]; then CXX=g++ meson setup build/meson >/dev/null; fi
@@ -30,3 +46,9 @@ cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=
 cmake --build build/asan -j "$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build/asan "${ctest_args[@]}" -E 'packaging|compile_fail|single_header_is_fresh'
+
+step "libFuzzer (clang++): every crash input ever found, then 20 s of fuzzing per target"
+cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DTOLLGATE_BUILD_FUZZERS=ON >/dev/null
+cmake --build build/fuzz -j "$jobs" --target tollgate_fuzzers
+ctest --test-dir build/fuzz "${ctest_args[@]}" -R '^fuzz_regression[.]'
+scripts/fuzz.sh 20

@@ -39,6 +39,15 @@
 
 namespace tollgate {
 
+/// Thrown when an amount of credits would leave the int64 micro-credit range: arithmetic on
+/// `credits` never wraps and is never undefined. In a constant expression it is a compile error.
+///
+///     try { auto total = price * tokens; } catch (const tollgate::amount_overflow& e) { /* refuse */ }
+class amount_overflow : public std::overflow_error {
+ public:
+  using std::overflow_error::overflow_error;
+};
+
 namespace detail {
 // 128-bit intermediates keep rate × quantity exact; __extension__ keeps -Wpedantic quiet about it.
 __extension__ using int128 = __int128;
@@ -46,10 +55,85 @@ __extension__ using int128 = __int128;
 // Called only from consteval code on bad input: the compiler then names this function in its error.
 inline void credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals() {}
 inline void credits_literal_is_too_large() {}
+
+[[noreturn]] inline void throw_amount_overflow(const char* what) {
+  throw amount_overflow(std::string("tollgate::credits: ") + what + " overflows the int64 micro-credit range");
+}
+
+// A decimal ("12", "-0.5", "1.234567", "4.9e-07") in micro-credits. Exact mode fails on a non-zero
+// digit past the 6th decimal; rounding mode rounds once to the nearest micro-credit, halves away
+// from zero. nullopt on junk or when the result is outside [INT64_MIN, INT64_MAX].
+constexpr std::optional<std::int64_t> decimal_to_micros(std::string_view text, bool round) noexcept {
+  if (text.empty()) return std::nullopt;
+  bool negative = false;
+  std::size_t i = 0;
+  if (text[i] == '-' || text[i] == '+') { negative = text[i] == '-'; ++i; }
+  // Collect digits as an integer mantissa with a decimal exponent: value = mantissa × 10^exp10.
+  int128 mantissa = 0;
+  int exp10 = 0;
+  bool any_digit = false, seen_point = false;
+  constexpr int128 cap = static_cast<int128>(1) << 100;
+  for (; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c >= '0' && c <= '9') {
+      any_digit = true;
+      if (mantissa < cap) {
+        mantissa = mantissa * 10 + (c - '0');
+        if (seen_point) --exp10;
+      } else if (!seen_point) {
+        return std::nullopt;  // far too large
+      } else if (c != '0') {
+        if (!round) return std::nullopt;  // precision beyond what we keep
+      }  // (rounding mode: 30 digits in, these lie far below the micro-credit and cannot decide)
+    } else if (c == '.' && !seen_point) {
+      seen_point = true;
+    } else if (c == 'e' || c == 'E') {
+      break;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!any_digit) return std::nullopt;
+  if (i < text.size()) {  // exponent part
+    ++i;
+    bool exp_negative = false;
+    if (i < text.size() && (text[i] == '-' || text[i] == '+')) { exp_negative = text[i] == '-'; ++i; }
+    if (i >= text.size()) return std::nullopt;
+    int e = 0;
+    for (; i < text.size(); ++i) {
+      if (text[i] < '0' || text[i] > '9') return std::nullopt;
+      if (e > 1000) return std::nullopt;
+      e = e * 10 + (text[i] - '0');
+    }
+    exp10 += exp_negative ? -e : e;
+  }
+  exp10 += 6;  // express in micro-credits
+  // Digits below the micro-credit: in exact mode they must be zeros. Rounding to nearest with
+  // halves away from zero rounds the magnitude up exactly when the first dropped digit is ≥ 5.
+  int rounding_digit = 0;
+  while (exp10 < 0) {
+    rounding_digit = static_cast<int>(mantissa % 10);
+    if (!round && rounding_digit != 0) return std::nullopt;  // would lose a non-zero digit
+    mantissa /= 10;
+    ++exp10;
+    if (mantissa == 0 && exp10 < 0) { rounding_digit = 0; exp10 = 0; }  // the digits left are zeros
+  }
+  if (rounding_digit >= 5) mantissa += 1;
+  const int128 limit = negative ? int128{1} << 63 : (int128{1} << 63) - 1;
+  while (exp10 > 0) {
+    if (mantissa > limit) return std::nullopt;
+    mantissa *= 10;
+    --exp10;
+  }
+  if (mantissa > limit) return std::nullopt;
+  return static_cast<std::int64_t>(negative ? -mantissa : mantissa);
+}
 }  // namespace detail
 
 /// An exact amount of credits, counted in millionths (micro-credits). No floating point anywhere:
-/// sums, splits and comparisons are integer arithmetic, so a balance never drifts.
+/// sums, splits and comparisons are integer arithmetic, so a balance never drifts. Arithmetic is
+/// checked: a result outside the int64 micro-credit range throws `amount_overflow`, never wraps;
+/// `checked_add`/`checked_sub`/`checked_mul` answer std::nullopt instead.
 ///
 ///     using namespace tollgate::literals;
 ///     constexpr tollgate::credits price = 0.15_cr;        // exactly 150'000 micro-credits
@@ -65,7 +149,12 @@ struct credits {
   std::int64_t value = 0;  ///< in micro-credits
 
   [[nodiscard]] static constexpr credits from_micros(std::int64_t micros) noexcept { return credits{micros}; }
-  [[nodiscard]] static constexpr credits whole(std::int64_t units) noexcept { return credits{units * scale}; }
+  /// `units` whole credits; throws amount_overflow beyond ±9'223'372'036'854 credits.
+  [[nodiscard]] static constexpr credits whole(std::int64_t units) {
+    std::int64_t micros = 0;
+    if (__builtin_mul_overflow(units, scale, &micros)) detail::throw_amount_overflow("whole()");
+    return credits{micros};
+  }
   [[nodiscard]] static constexpr credits zero() noexcept { return credits{0}; }
 
   [[nodiscard]] constexpr std::int64_t micros() const noexcept { return value; }
@@ -74,90 +163,63 @@ struct credits {
   friend constexpr auto operator<=>(credits, credits) noexcept = default;
   friend constexpr bool operator==(credits, credits) noexcept = default;
 
-  friend constexpr credits operator+(credits a, credits b) noexcept { return credits{a.value + b.value}; }
-  friend constexpr credits operator-(credits a, credits b) noexcept { return credits{a.value - b.value}; }
-  friend constexpr credits operator-(credits a) noexcept { return credits{-a.value}; }
-  constexpr credits& operator+=(credits b) noexcept { value += b.value; return *this; }
-  constexpr credits& operator-=(credits b) noexcept { value -= b.value; return *this; }
-  friend constexpr credits operator*(credits a, std::int64_t n) noexcept { return credits{a.value * n}; }
-  friend constexpr credits operator*(std::int64_t n, credits a) noexcept { return credits{a.value * n}; }
+  /// `a + b`, or std::nullopt when it is outside the range.
+  [[nodiscard]] static constexpr std::optional<credits> checked_add(credits a, credits b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_add_overflow(a.value, b.value, &r)) return std::nullopt;
+    return credits{r};
+  }
+  /// `a - b`, or std::nullopt when it is outside the range.
+  [[nodiscard]] static constexpr std::optional<credits> checked_sub(credits a, credits b) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_sub_overflow(a.value, b.value, &r)) return std::nullopt;
+    return credits{r};
+  }
+  /// `a × n`, or std::nullopt when it is outside the range.
+  [[nodiscard]] static constexpr std::optional<credits> checked_mul(credits a, std::int64_t n) noexcept {
+    std::int64_t r = 0;
+    if (__builtin_mul_overflow(a.value, n, &r)) return std::nullopt;
+    return credits{r};
+  }
+
+  friend constexpr credits operator+(credits a, credits b) {
+    if (auto r = checked_add(a, b)) return *r;
+    detail::throw_amount_overflow("+");
+  }
+  friend constexpr credits operator-(credits a, credits b) {
+    if (auto r = checked_sub(a, b)) return *r;
+    detail::throw_amount_overflow("-");
+  }
+  friend constexpr credits operator-(credits a) { return credits{} - a; }
+  constexpr credits& operator+=(credits b) { return *this = *this + b; }
+  constexpr credits& operator-=(credits b) { return *this = *this - b; }
+  friend constexpr credits operator*(credits a, std::int64_t n) {
+    if (auto r = checked_mul(a, n)) return *r;
+    detail::throw_amount_overflow("*");
+  }
+  friend constexpr credits operator*(std::int64_t n, credits a) { return a * n; }
 
   /// `*this × numerator / denominator`, rounded to the nearest micro-credit (halves away from zero).
   /// This is how rates apply: 0.1 credit per KB over 1536 bytes is `(0.1_cr).scaled(1536, 1024)`.
-  /// Saturates instead of overflowing.
+  /// Exact in 128 bits; a result outside the range throws amount_overflow (it used to saturate).
   [[nodiscard]] constexpr credits scaled(std::int64_t numerator, std::int64_t denominator) const {
     if (denominator == 0) throw std::domain_error("tollgate::credits::scaled: zero denominator");
-    detail::int128 product = static_cast<detail::int128>(value) * numerator;
-    if (denominator < 0) { product = -product; denominator = -denominator; }
-    const detail::int128 half = denominator / 2;
-    detail::int128 q = product >= 0 ? (product + half) / denominator : -((-product + half) / denominator);
-    constexpr auto max = std::numeric_limits<std::int64_t>::max();
-    constexpr auto min = std::numeric_limits<std::int64_t>::min();
-    if (q > max) q = max;
-    if (q < min) q = min;
+    detail::int128 product = static_cast<detail::int128>(value) * numerator;  // |product| ≤ 2^126
+    detail::int128 d = denominator;  // in 128 bits, so -INT64_MIN is fine
+    if (d < 0) { product = -product; d = -d; }
+    const detail::int128 half = d / 2;
+    const detail::int128 q = product >= 0 ? (product + half) / d : -((-product + half) / d);
+    if (q > std::numeric_limits<std::int64_t>::max() || q < std::numeric_limits<std::int64_t>::min())
+      detail::throw_amount_overflow("scaled()");
     return credits{static_cast<std::int64_t>(q)};
   }
 
   /// Parses a plain decimal ("12", "-0.5", "1.234567"); also accepts an exponent ("1e-06") as JSON
   /// numbers may carry one. Fails on more than 6 decimals that are not zeros, junk, or overflow.
+  /// Every amount's to_string() parses back to it, INT64_MIN micro-credits included.
   [[nodiscard]] static constexpr std::optional<credits> parse(std::string_view text) noexcept {
-    if (text.empty()) return std::nullopt;
-    bool negative = false;
-    std::size_t i = 0;
-    if (text[i] == '-' || text[i] == '+') { negative = text[i] == '-'; ++i; }
-    // Collect digits as an integer mantissa with a decimal exponent: value = mantissa × 10^exp10.
-    detail::int128 mantissa = 0;
-    int exp10 = 0;
-    bool any_digit = false, seen_point = false;
-    constexpr detail::int128 cap = static_cast<detail::int128>(1) << 100;
-    for (; i < text.size(); ++i) {
-      const char c = text[i];
-      if (c >= '0' && c <= '9') {
-        any_digit = true;
-        if (mantissa < cap) {
-          mantissa = mantissa * 10 + (c - '0');
-          if (seen_point) --exp10;
-        } else if (!seen_point) {
-          return std::nullopt;  // far too large
-        } else if (c != '0') {
-          return std::nullopt;  // precision beyond what we keep
-        }
-      } else if (c == '.' && !seen_point) {
-        seen_point = true;
-      } else if (c == 'e' || c == 'E') {
-        break;
-      } else {
-        return std::nullopt;
-      }
-    }
-    if (!any_digit) return std::nullopt;
-    if (i < text.size()) {  // exponent part
-      ++i;
-      bool exp_negative = false;
-      if (i < text.size() && (text[i] == '-' || text[i] == '+')) { exp_negative = text[i] == '-'; ++i; }
-      if (i >= text.size()) return std::nullopt;
-      int e = 0;
-      for (; i < text.size(); ++i) {
-        if (text[i] < '0' || text[i] > '9') return std::nullopt;
-        if (e > 1000) return std::nullopt;
-        e = e * 10 + (text[i] - '0');
-      }
-      exp10 += exp_negative ? -e : e;
-    }
-    exp10 += decimals;  // express in micro-credits
-    while (exp10 < 0) {
-      if (mantissa % 10 != 0) return std::nullopt;  // would lose a non-zero digit
-      mantissa /= 10;
-      ++exp10;
-    }
-    while (exp10 > 0) {
-      if (mantissa > std::numeric_limits<std::int64_t>::max()) return std::nullopt;
-      mantissa *= 10;
-      --exp10;
-    }
-    if (mantissa > std::numeric_limits<std::int64_t>::max()) return std::nullopt;
-    const auto micros = static_cast<std::int64_t>(mantissa);
-    return credits{negative ? -micros : micros};
+    if (auto micros = detail::decimal_to_micros(text, false)) return credits{*micros};
+    return std::nullopt;
   }
 
   /// Like parse(), but a string that is not an amount throws std::invalid_argument.
@@ -194,26 +256,20 @@ struct credits {
     return static_cast<double>(value) / static_cast<double>(scale);
   }
 
-  /// The amount a JSON number (a double) stands for: the double's shortest round-trip text is
-  /// parsed as a decimal, so 0.1 becomes exactly 100'000 µcr. Rounds to the nearest micro-credit
-  /// when the number carries more than 6 decimals; nullopt for NaN, infinities and overflow.
+  /// The amount a JSON number (a double) stands for: the double's shortest round-trip text
+  /// (std::to_chars), rounded ONCE to the nearest micro-credit, halves away from zero, in decimal
+  /// arithmetic. So 0.1 is exactly 100'000 µcr, 0.0000015 is 2 µcr and 19.196078487237376 is
+  /// 19.196078. nullopt for NaN, infinities and amounts outside the int64 micro-credit range.
+  /// Exact for every amount below 2^33 credits (to_double() of it comes back); above, a double
+  /// no longer tells neighbouring micro-credits apart.
   [[nodiscard]] static std::optional<credits> from_double(double d) noexcept {
-    if (!(d == d) || d > 9.2e12 || d < -9.2e12) return std::nullopt;
+    if (!(d == d) || d > 1e13 || d < -1e13) return std::nullopt;
     char buffer[64];
     auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d);
     if (ec != std::errc{}) return std::nullopt;
-    std::string_view text(buffer, static_cast<std::size_t>(end - buffer));
-    if (auto exact = parse(text)) return exact;
-    // More than 6 decimals: round half away from zero at the 7th decimal, in decimal arithmetic.
-    auto [end7, ec7] = std::to_chars(buffer, buffer + sizeof buffer, d, std::chars_format::fixed, 7);
-    if (ec7 != std::errc{}) return std::nullopt;
-    std::string fixed7(buffer, end7);
-    const char last = fixed7.back();
-    fixed7.pop_back();
-    auto truncated = parse(fixed7);
-    if (!truncated) return std::nullopt;
-    if (last >= '5') *truncated += credits{fixed7.front() == '-' ? -1 : 1};
-    return truncated;
+    if (auto micros = detail::decimal_to_micros(std::string_view(buffer, static_cast<std::size_t>(end - buffer)), true))
+      return credits{*micros};
+    return std::nullopt;
   }
 };
 
@@ -232,11 +288,12 @@ constexpr credits parse_credits_literal() {
       if (++fraction_digits > credits::decimals) credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals();
       fraction = fraction * 10 + (c - '0');
     } else {
-      if (units > std::numeric_limits<std::int64_t>::max() / 10 / credits::scale) credits_literal_is_too_large();
+      if (units > (std::numeric_limits<std::int64_t>::max() / credits::scale - (c - '0')) / 10) credits_literal_is_too_large();
       units = units * 10 + (c - '0');
     }
   }
   for (int k = fraction_digits; k < credits::decimals; ++k) fraction *= 10;
+  if (units * credits::scale > std::numeric_limits<std::int64_t>::max() - fraction) credits_literal_is_too_large();
   return credits{units * credits::scale + fraction};
 }
 }  // namespace detail
@@ -644,21 +701,62 @@ class response_ref {
 #ifndef TOLLGATE_LOGGING_REDACTED_HPP
 #define TOLLGATE_LOGGING_REDACTED_HPP
 
-#include <chrono>
+#include <cstddef>
 #include <cstdint>
-#include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
+#include <openssl/rand.h>
+
+// ---- begin tollgate/detail/hmac_sha256.hpp ----
+// HMAC-SHA256 and a constant-time comparison, both from OpenSSL's libcrypto: tollgate writes no crypto of its own.
+#ifndef TOLLGATE_DETAIL_HMAC_SHA256_HPP
+#define TOLLGATE_DETAIL_HMAC_SHA256_HPP
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+namespace tollgate::detail {
+
+/// HMAC-SHA256 of `data` under `key`: 32 raw bytes.
+[[nodiscard]] inline std::string hmac_sha256(std::string_view key, std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  static const unsigned char no_key = 0;  // OpenSSL wants a non-null pointer even for an empty key
+  const unsigned char* key_bytes = key.empty() ? &no_key : reinterpret_cast<const unsigned char*>(key.data());
+  if (HMAC(EVP_sha256(), key_bytes, static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+           data.size(), digest, &length) == nullptr)
+    throw std::runtime_error("tollgate: OpenSSL HMAC-SHA256 failed");
+  return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+/// True when `a` and `b` are equal, in time that depends only on their lengths (CRYPTO_memcmp).
+[[nodiscard]] inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;  // signature lengths are public
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_HMAC_SHA256_HPP
+// ---- end tollgate/detail/hmac_sha256.hpp ----
 
 namespace tollgate {
 
-/// Holds a secret and formats as `«redacted:1a2b3c4d»`: a 32-bit fingerprint that lets an operator
-/// correlate the log lines of one process without learning the value. The fingerprint is keyed
-/// with a random per-process salt, so a log reader cannot test guesses of a weak secret offline.
-/// `reveal()` is the only way to read the value.
+/// Holds a secret and formats as `«redacted:1a2b3c4d»`: 32 bits of HMAC-SHA256 (OpenSSL) of the
+/// secret under a key drawn at random when the process starts, so an operator can correlate the
+/// log lines of one process without learning the value, and a log reader can neither test guesses
+/// offline nor learn the key from known (secret, fingerprint) pairs. `reveal()` is the only way to
+/// read the value.
 class redacted {
  public:
   redacted() = default;
@@ -667,26 +765,26 @@ class redacted {
   [[nodiscard]] const std::string& reveal() const noexcept { return secret_; }
   [[nodiscard]] bool empty() const noexcept { return secret_.empty(); }
 
-  [[nodiscard]] std::uint32_t fingerprint() const noexcept {
-    std::uint64_t h = 14695981039346656037ull ^ process_salt();  // FNV-1a 64, salted
-    for (unsigned char c : secret_) { h ^= c; h *= 1099511628211ull; }
-    return static_cast<std::uint32_t>(h ^ (h >> 32));
+  [[nodiscard]] std::uint32_t fingerprint() const {
+    const std::string mac = detail::hmac_sha256(process_key(), secret_);
+    std::uint32_t out = 0;
+    for (int i = 0; i < 4; ++i) out = (out << 8) | static_cast<unsigned char>(mac[static_cast<std::size_t>(i)]);
+    return out;
   }
   [[nodiscard]] std::string to_string() const { return fmt::format("«redacted:{:08x}»", fingerprint()); }
 
   friend bool operator==(const redacted&, const redacted&) = default;
 
  private:
-  static std::uint64_t process_salt() noexcept {
-    static const std::uint64_t salt = [] {
-      try {
-        std::random_device device;
-        return (static_cast<std::uint64_t>(device()) << 32) ^ device();
-      } catch (...) {  // no entropy source: still not the bare FNV of the secret
-        return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-      }
+  // 32 bytes from OpenSSL's CSPRNG, once per process.
+  static const std::string& process_key() {
+    static const std::string key = [] {
+      std::string k(32, '\0');
+      if (RAND_bytes(reinterpret_cast<unsigned char*>(k.data()), static_cast<int>(k.size())) != 1)
+        throw std::runtime_error("tollgate: no randomness for the log redaction key (OpenSSL RAND_bytes failed)");
+      return k;
     }();
-    return salt;
+    return key;
   }
 
   std::string secret_;
@@ -1016,7 +1114,9 @@ constexpr bool check_estimate() {
 #ifndef TOLLGATE_METERING_CONTEXT_HPP
 #define TOLLGATE_METERING_CONTEXT_HPP
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <mutex>
 #include <optional>
@@ -1030,6 +1130,7 @@ constexpr bool check_estimate() {
 #define TOLLGATE_METERING_USAGE_HPP
 
 #include <cstdint>
+#include <limits>
 
 namespace tollgate {
 
@@ -1039,13 +1140,21 @@ struct token_usage {
   std::int64_t completion_tokens = 0;
   std::int64_t searches = 0;  ///< e.g. web searches, priced per unit
 
+  /// Adds up, saturating at the int64 limits instead of overflowing (a usage-based calculator
+  /// then refuses the absurd total with tollgate::amount_overflow).
   constexpr token_usage& operator+=(const token_usage& other) noexcept {
-    prompt_tokens += other.prompt_tokens;
-    completion_tokens += other.completion_tokens;
-    searches += other.searches;
+    add(prompt_tokens, other.prompt_tokens);
+    add(completion_tokens, other.completion_tokens);
+    add(searches, other.searches);
     return *this;
   }
   friend constexpr bool operator==(const token_usage&, const token_usage&) = default;
+
+ private:
+  static constexpr void add(std::int64_t& total, std::int64_t more) noexcept {
+    if (__builtin_add_overflow(total, more, &total))
+      total = more < 0 ? std::numeric_limits<std::int64_t>::min() : std::numeric_limits<std::int64_t>::max();
+  }
 };
 
 }  // namespace tollgate
@@ -1085,23 +1194,17 @@ class metering_context {
   }
 
   /// Fixes the charge, bypassing the calculator (still subject to the overage policy).
-  void set_cost(credits cost) {
-    std::lock_guard guard(mutex_);
-    cost_override_ = cost;
+  void set_cost(credits cost) noexcept {
+    cost_override_micros_.store(cost.micros(), std::memory_order_relaxed);
+    has_cost_override_.store(true, std::memory_order_release);
   }
   /// Charges nothing for this request (the lock is released in full).
-  void waive() {
-    std::lock_guard guard(mutex_);
-    waived_ = true;
+  void waive() noexcept { waived_.store(true, std::memory_order_release); }
+  [[nodiscard]] std::optional<credits> cost_override() const noexcept {
+    if (!has_cost_override_.load(std::memory_order_acquire)) return std::nullopt;
+    return credits::from_micros(cost_override_micros_.load(std::memory_order_relaxed));
   }
-  [[nodiscard]] std::optional<credits> cost_override() const {
-    std::lock_guard guard(mutex_);
-    return cost_override_;
-  }
-  [[nodiscard]] bool waived() const {
-    std::lock_guard guard(mutex_);
-    return waived_;
-  }
+  [[nodiscard]] bool waived() const noexcept { return waived_.load(std::memory_order_acquire); }
 
   /// How long the handler ran (measured by metered with a monotonic clock).
   [[nodiscard]] std::chrono::nanoseconds elapsed() const noexcept { return elapsed_; }
@@ -1118,8 +1221,10 @@ class metering_context {
   credits estimate_;
   mutable std::mutex mutex_;
   token_usage usage_;
-  std::optional<credits> cost_override_;
-  bool waived_ = false;
+  // Atomics, not the mutex: metered reads both on every request.
+  std::atomic<std::int64_t> cost_override_micros_{0};
+  std::atomic<bool> has_cost_override_{false};
+  std::atomic<bool> waived_{false};
   std::chrono::nanoseconds elapsed_{0};
   std::size_t response_bytes_ = 0;
 };
@@ -1513,71 +1618,226 @@ static_assert(ledger<ledger_ref>);
 #define TOLLGATE_LEDGERS_MEMORY_LEDGER_HPP
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
-#include <iterator>
 #include <limits>
-#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <time.h>
+#endif
+
 #include <fmt/format.h>
 
-// ---- begin tollgate/detail/random_id.hpp ----
-// Unpredictable ids for locks and idempotency keys: 128 random bits as 32 hex digits.
-#ifndef TOLLGATE_DETAIL_RANDOM_ID_HPP
-#define TOLLGATE_DETAIL_RANDOM_ID_HPP
+// ---- begin tollgate/detail/flat_index.hpp ----
+// flat_index: an open-addressing multimap from 64-bit hashes to 64-bit values, with no allocation per insert.
+#ifndef TOLLGATE_DETAIL_FLAT_INDEX_HPP
+#define TOLLGATE_DETAIL_FLAT_INDEX_HPP
 
+#include <cstddef>
 #include <cstdint>
-#include <random>
-#include <string>
-#include <string_view>
+#include <optional>
+#include <utility>
+#include <vector>
 
 namespace tollgate::detail {
 
-/// `prefix` followed by 32 hex digits from a per-thread generator seeded by std::random_device.
-/// Unique and unguessable enough for ids; not a cryptographic token.
-[[nodiscard]] inline std::string random_id(std::string_view prefix) {
-  thread_local std::mt19937_64 generator{[] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }()};
-  static constexpr char hex[] = "0123456789abcdef";
-  std::string out(prefix);
-  out.reserve(prefix.size() + 32);
-  for (int word = 0; word < 2; ++word) {
-    std::uint64_t bits = generator();
-    for (int k = 0; k < 16; ++k) { out.push_back(hex[bits & 0xF]); bits >>= 4; }
+/// Maps a hash to the values stored under it; the caller resolves collisions by checking each
+/// candidate against its own key (`find_if`). Linear probing at a load of at most 1/2, deletion by
+/// backward shift (no tombstones), so the table stays as fast after a billion churns as at the start.
+/// It grows and never shrinks: its size follows the peak number of entries, not the traffic served.
+class flat_index {
+ public:
+  /// The first value stored under `hash` for which `match(value)` is true.
+  template <class Match>
+  [[nodiscard]] std::optional<std::uint64_t> find_if(std::uint64_t hash, Match&& match) const {
+    if (size_ == 0) return std::nullopt;
+    hash = normalized(hash);
+    for (std::size_t i = home(hash);; i = (i + 1) & mask_) {
+      const entry& e = entries_[i];
+      if (e.hash == 0) return std::nullopt;
+      if (e.hash == hash && match(e.value)) return e.value;
+    }
   }
-  return out;
-}
+
+  void insert(std::uint64_t hash, std::uint64_t value) {
+    if ((size_ + 1) * 2 > entries_.size()) grow();
+    place(normalized(hash), value);
+    ++size_;
+  }
+
+  /// Removes the pair (hash, value); false when it is not there.
+  bool erase(std::uint64_t hash, std::uint64_t value) {
+    if (size_ == 0) return false;
+    hash = normalized(hash);
+    std::size_t i = home(hash);
+    for (;; i = (i + 1) & mask_) {
+      if (entries_[i].hash == 0) return false;
+      if (entries_[i].hash == hash && entries_[i].value == value) break;
+    }
+    // Backward shift: pull later members of the probe run into the hole where they may live.
+    for (std::size_t j = (i + 1) & mask_; entries_[j].hash != 0; j = (j + 1) & mask_) {
+      const std::size_t k = home(entries_[j].hash);
+      const bool movable = (i <= j) ? (k <= i || k > j) : (k <= i && k > j);
+      if (movable) {
+        entries_[i] = entries_[j];
+        i = j;
+      }
+    }
+    entries_[i] = entry{};
+    --size_;
+    return true;
+  }
+
+  void clear() noexcept {
+    entries_.assign(entries_.size(), entry{});
+    size_ = 0;
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+ private:
+  struct entry {
+    std::uint64_t hash = 0;  // 0 marks an empty bucket
+    std::uint64_t value = 0;
+  };
+
+  static constexpr std::uint64_t normalized(std::uint64_t h) noexcept { return h == 0 ? 1 : h; }
+  // Fibonacci hashing spreads hashes whose low bits repeat.
+  [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept {
+    return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ULL) >> shift_);
+  }
+
+  void place(std::uint64_t hash, std::uint64_t value) {
+    std::size_t i = home(hash);
+    while (entries_[i].hash != 0) i = (i + 1) & mask_;
+    entries_[i] = entry{hash, value};
+  }
+
+  void grow() {
+    std::vector<entry> old = std::move(entries_);
+    const std::size_t capacity = old.empty() ? 16 : old.size() * 2;
+    entries_.assign(capacity, entry{});
+    mask_ = capacity - 1;
+    shift_ = 64;
+    for (std::size_t c = capacity; c > 1; c >>= 1) --shift_;
+    for (const entry& e : old)
+      if (e.hash != 0) place(e.hash, e.value);
+  }
+
+  std::vector<entry> entries_;
+  std::size_t size_ = 0;
+  std::size_t mask_ = 0;
+  unsigned shift_ = 64;
+};
 
 }  // namespace tollgate::detail
 
-#endif  // TOLLGATE_DETAIL_RANDOM_ID_HPP
-// ---- end tollgate/detail/random_id.hpp ----
+#endif  // TOLLGATE_DETAIL_FLAT_INDEX_HPP
+// ---- end tollgate/detail/flat_index.hpp ----
+// ---- begin tollgate/ledgers/ledger_change.hpp ----
+// ledger_change: one change to an in-process ledger's state, as a journal records and replays it.
+#ifndef TOLLGATE_LEDGERS_LEDGER_CHANGE_HPP
+#define TOLLGATE_LEDGERS_LEDGER_CHANGE_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
 
 namespace tollgate {
+
+/// One change to a memory_ledger, reported by its `on_change` hook while the change is being made
+/// (under the lock of the user it touches, so the changes of one user arrive in the order they
+/// happened) and replayed by `memory_ledger::apply`. The views are valid only during the call.
+///
+///     kind              fields that carry meaning
+///     user_added        user_id, amount (the opening balance)
+///     credential_added  user_id, credential
+///     topped_up         user_id, amount (what was added)
+///     locked            user_id, lock_id, idempotency_key (may be empty), amount (held), expires_at
+///     settled           user_id, lock_id, amount (what was charged; the rest of the hold returned)
+///     expired           user_id, lock_id (the whole hold returned)
+///
+/// `at` is when the change happened and `expires_at` when a hold returns on its own, both on the
+/// wall clock so that a journal replayed after a restart keeps its deadlines.
+struct ledger_change {
+  enum class kind : std::uint8_t { user_added, credential_added, topped_up, locked, settled, expired };
+
+  kind what{};
+  std::string_view user_id{};
+  std::string_view credential{};
+  std::string_view lock_id{};
+  std::string_view idempotency_key{};
+  credits amount{};
+  std::chrono::system_clock::time_point at{};
+  std::chrono::system_clock::time_point expires_at{};
+};
+
+[[nodiscard]] constexpr std::string_view to_string(ledger_change::kind k) noexcept {
+  switch (k) {
+    case ledger_change::kind::user_added: return "user_added";
+    case ledger_change::kind::credential_added: return "credential_added";
+    case ledger_change::kind::topped_up: return "topped_up";
+    case ledger_change::kind::locked: return "locked";
+    case ledger_change::kind::settled: return "settled";
+    case ledger_change::kind::expired: return "expired";
+  }
+  return "unknown";
+}
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_LEDGERS_LEDGER_CHANGE_HPP
+// ---- end tollgate/ledgers/ledger_change.hpp ----
+
+namespace tollgate {
+
+namespace detail {
+/// The monotonic clock at the kernel's tick resolution (1–4 ms): a fifth of the cost of
+/// steady_clock::now(), and lock deadlines are minutes. Same epoch as steady_clock on Linux.
+[[nodiscard]] inline std::chrono::steady_clock::time_point coarse_steady_now() noexcept {
+#if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
+  timespec ts{};
+  if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+    return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+#endif
+  return std::chrono::steady_clock::now();
+}
+}  // namespace detail
 
 /// Settings of a memory_ledger.
 struct memory_ledger_options {
   /// How long a lock holds funds before they return on their own (a crashed caller strands nothing).
   std::chrono::milliseconds lock_ttl = std::chrono::minutes(5);
-  /// Settled (and expired) locks remembered for idempotent replays of settle.
-  std::size_t settled_history = 100'000;
+  /// How long a closed (settled or expired) lock is remembered after its TTL would have ended, so
+  /// that a repeated settle or lock request answers the first result. A lock is thus remembered
+  /// for `lock_ttl + retention_grace` after it was taken; later, its id is `lock_not_found`.
+  std::chrono::milliseconds retention_grace = std::chrono::minutes(5);
+  /// The memory that remembered closed locks may take (about 200 bytes each): beyond it the oldest
+  /// are forgotten early. Open locks are never forgotten; they end by settle or expiry.
+  std::size_t retention_memory = std::size_t{256} << 20;
   /// Whether settle may charge more than the hold when the user's available balance covers it
   /// (the `overage::charge_actual` policy needs this). Off: such a settle is invalid_amount.
   bool allow_overage = false;
   /// The clock; replaceable so tests can move time.
-  std::function<std::chrono::steady_clock::time_point()> now = [] { return std::chrono::steady_clock::now(); };
+  std::function<std::chrono::steady_clock::time_point()> now = detail::coarse_steady_now;
+  /// Called with every change while it is made, under the lock of the user it touches (so one
+  /// user's changes arrive in order): how a journal records the ledger. Keep it cheap.
+  std::function<void(const ledger_change&)> on_change;
 };
 
 /// A user's balances: `available` can be locked; `held` is locked by open locks.
@@ -1595,8 +1855,8 @@ struct open_lock {
   std::chrono::milliseconds expires_in;
 };
 
-/// Everything a memory_ledger holds, for persisting it (e.g. the reference credit server's state
-/// file) and restoring it after a restart. Times are relative, so a restore on another clock works.
+/// Everything a memory_ledger holds, for persisting it (e.g. the reference credit server's
+/// snapshots) and restoring it after a restart. Times are relative to the moment of the export.
 struct memory_ledger_state {
   struct user {
     std::string user_id;
@@ -1619,6 +1879,9 @@ struct memory_ledger_state {
     bool expired;
     std::string idempotency_key;
     credits locked;  ///< what the lock held, so replays of its lock request answer the same grant
+    /// How much longer the record is remembered; the default means the full retention.
+    std::chrono::milliseconds retained_for = std::chrono::milliseconds::max();
+    std::string user_id{};  ///< whose lock it was (empty in old files: then its lock request cannot be replayed)
   };
   std::vector<user> users;
   std::vector<credential> credentials;
@@ -1628,111 +1891,153 @@ struct memory_ledger_state {
 
 struct ledger_summary {
   std::vector<user_balance> users;  ///< sorted by user id
-  std::vector<open_lock> locks;     ///< open locks only
+  std::vector<open_lock> locks;     ///< open locks only, sorted by lock id
 };
 
 /// The in-process ledger: users with balances, credentials mapped to users, locks with a TTL.
-/// Every operation takes one mutex, so check-and-hold is atomic and N threads can never overspend.
 ///
 ///     tollgate::memory_ledger ledger;
 ///     ledger.add_user("alice", 100_cr);
 ///     ledger.add_credential("sk-alice-1", "alice");   // what the request carries
 ///     auto grant = ledger.lock("sk-alice-1", 5_cr, "request-42");
 ///     ledger.settle(grant->lock_id, 1.25_cr);          // alice now has 98.75 available
+///
+/// Users are spread over 64 shards, each with its own mutex, so threads serving different users
+/// rarely meet; one user's check-and-hold is atomic under its shard's mutex, so N threads can never
+/// overspend. A lock id names its shard and its place in that shard's ring of recent locks, so
+/// settle finds it without a lookup. Idempotency keys are scoped to the user who locked.
 class memory_ledger {
  public:
   using ledger_concept = ledger_t;
   using time_point = std::chrono::steady_clock::time_point;
 
-  explicit memory_ledger(memory_ledger_options options = {}) : options_(std::move(options)) {}
+  explicit memory_ledger(memory_ledger_options options = {}) : options_(std::move(options)) {
+    if (!options_.now) options_.now = detail::coarse_steady_now;
+    max_retained_ = std::max<std::size_t>(options_.retention_memory / approximate_record_bytes, shard_count);
+    const std::uint64_t first = first_position();
+    for (std::size_t i = 0; i < shard_count; ++i) {
+      shards_[i].index = static_cast<std::uint32_t>(i);
+      shards_[i].head = shards_[i].tail = shards_[i].expire_cursor = first;
+    }
+  }
   memory_ledger(const memory_ledger&) = delete;
   memory_ledger& operator=(const memory_ledger&) = delete;
 
-  /// Adds a user; false when the id exists already (its balance is left alone) or balance < 0.
-  bool add_user(std::string user_id, credits balance) {
-    if (balance.is_negative()) return false;
-    std::lock_guard guard(mutex_);
-    return users_.try_emplace(std::move(user_id), account{balance, {}}).second;
+  /// Adds a user; false when the id is empty or exists already (its balance is left alone), or balance < 0.
+  bool add_user(std::string_view user_id, credits balance) {
+    if (balance.is_negative() || user_id.empty()) return false;
+    const std::uint64_t h = hash_of(user_id);
+    shard& s = shard_of(h);
+    std::lock_guard guard(s.mutex);
+    if (s.find_account(h, user_id) != nullptr) return false;
+    s.add_account(h, user_id, balance);
+    emit({.what = ledger_change::kind::user_added, .user_id = user_id, .amount = balance});
+    return true;
   }
 
   /// Maps a credential (API key, public id, or the user id itself) to its owner. False when the
   /// user is unknown or the credential belongs to someone else already.
-  bool add_credential(std::string credential, std::string_view user_id) {
-    std::lock_guard guard(mutex_);
-    if (users_.find(std::string(user_id)) == users_.end()) return false;
-    auto [it, inserted] = credentials_.try_emplace(std::move(credential), std::string(user_id));
-    return inserted || it->second == user_id;
+  bool add_credential(std::string_view credential, std::string_view user_id) {
+    account* owner = find_account(user_id);
+    if (owner == nullptr) return false;
+    const std::uint64_t h = hash_of(credential);
+    shard& s = shard_of(h);
+    std::lock_guard guard(s.mutex);
+    if (const account* existing = s.find_credential(h, credential)) return existing == owner;
+    s.credentials.push_back({std::string(credential), owner});
+    s.credential_index.insert(h, s.credentials.size() - 1);
+    emit({.what = ledger_change::kind::credential_added, .user_id = user_id, .credential = credential});
+    return true;
   }
 
   /// Adds to a user's available balance; returns the new available balance.
   result<credits> top_up(std::string_view user_id, credits amount) {
     if (amount.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a top-up must not be negative"};
-    std::lock_guard guard(mutex_);
-    auto it = users_.find(std::string(user_id));
-    if (it == users_.end()) return ledger_error{ledger_errc::unknown_credential, "user not found"};
-    if (it->second.available.micros() > std::numeric_limits<std::int64_t>::max() - amount.micros())
+    account* acc = find_account(user_id);
+    if (acc == nullptr) return ledger_error{ledger_errc::unknown_credential, "user not found"};
+    shard& s = shards_[acc->shard];
+    std::lock_guard guard(s.mutex);
+    advance(s, options_.now());  // expired holds first, so the balance answered is the one balance() gives
+    // available + held is the user's whole money: it must stay representable.
+    if (acc->available.micros() + acc->held.micros() > max_micros - amount.micros())
       return ledger_error{ledger_errc::invalid_amount, "the balance would overflow"};
-    it->second.available += amount;
-    return it->second.available;
+    acc->available += amount;
+    emit({.what = ledger_change::kind::topped_up, .user_id = acc->user_id, .amount = amount});
+    return acc->available;
   }
 
   /// The available balance (held funds excluded), or nullopt for an unknown user.
   [[nodiscard]] std::optional<credits> balance(std::string_view user_id) {
-    std::lock_guard guard(mutex_);
-    reap_expired_locked(options_.now());
-    auto it = users_.find(std::string(user_id));
-    if (it == users_.end()) return std::nullopt;
-    return it->second.available;
+    account* acc = find_account(user_id);
+    if (acc == nullptr) return std::nullopt;
+    shard& s = shards_[acc->shard];
+    std::lock_guard guard(s.mutex);
+    advance(s, options_.now());
+    return acc->available;
   }
 
   /// The owner of a credential, or nullopt.
   [[nodiscard]] std::optional<std::string> owner_of(std::string_view credential) const {
-    std::lock_guard guard(mutex_);
-    auto it = credentials_.find(std::string(credential));
-    if (it == credentials_.end()) return std::nullopt;
-    return it->second;
+    const std::uint64_t h = hash_of(credential);
+    const shard& s = shard_of(h);
+    std::lock_guard guard(s.mutex);
+    const account* acc = s.find_credential(h, credential);
+    if (acc == nullptr) return std::nullopt;
+    return acc->user_id;
   }
 
   // --- the ledger concept -------------------------------------------------------------------
 
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
     if (amount.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a lock amount must not be negative"};
-    std::lock_guard guard(mutex_);
-    const auto now = options_.now();
-    reap_expired_locked(now);
-    if (auto seen = idempotency_.find(std::string(idempotency_key)); !idempotency_key.empty() && seen != idempotency_.end())
-      return seen->second;  // a replay: the first grant, never a second hold
-    auto owner = credentials_.find(std::string(credential));
-    if (owner == credentials_.end()) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
-    account& acc = users_.at(owner->second);
-    if (acc.available < amount)
-      return ledger_error{ledger_errc::insufficient_funds,
-                          fmt::format("{} available, {} requested", acc.available, amount)};
-    acc.available -= amount;
-    acc.held += amount;
-    lock_grant grant{detail::random_id("lk_"), amount};
-    const auto expires = now + options_.lock_ttl;
-    locks_.emplace(grant.lock_id, lock_state{owner->second, amount, expires, std::string(idempotency_key)});
-    schedule_expiry_locked(expires, grant.lock_id);
-    if (!idempotency_key.empty()) idempotency_.emplace(std::string(idempotency_key), grant);
+    const std::uint64_t h = hash_of(credential);
+    shard* s = &shard_of(h);
+    std::unique_lock guard(s->mutex);
+    account* acc = s->find_credential(h, credential);
+    if (acc == nullptr) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
+    if (acc->shard != s->index) {  // the credential's shard is not its owner's: move over
+      guard.unlock();
+      s = &shards_[acc->shard];
+      guard = std::unique_lock(s->mutex);
+    }
+    const time_point now = options_.now();
+    advance(*s, now);
+    const std::uint64_t key_hash = idempotency_key.empty() ? 0 : hash_of(idempotency_key);
+    if (!idempotency_key.empty()) {
+      if (auto first = s->find_key(key_hash, idempotency_key, acc)) {
+        const held_lock& earlier = s->at(*first);
+        return lock_grant{id_text(*s, *first), earlier.amount};  // a replay: the first grant, never a second hold
+      }
+    }
+    if (acc->available < amount)
+      return ledger_error{ledger_errc::insufficient_funds, fmt::format("{} available, {} requested", acc->available, amount)};
+    acc->available -= amount;
+    acc->held += amount;
+    const std::uint64_t position = push(*s, *acc, amount, now + options_.lock_ttl, idempotency_key, key_hash);
+    lock_grant grant{id_text(*s, position), amount};
+    if (options_.on_change) emit_locked(*s, s->at(position), grant.lock_id, now);
     return grant;
   }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
     if (real_cost.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a real cost must not be negative"};
-    std::lock_guard guard(mutex_);
-    reap_expired_locked(options_.now());
-    const std::string id(lock_id);
-    if (auto done = settled_.find(id); done != settled_.end()) {
-      if (done->second.expired) return ledger_error{ledger_errc::lock_not_found, "lock expired before it was settled; its hold was returned"};
-      if (done->second.charged == real_cost) return settlement{real_cost, true};
+    const auto where = locate(lock_id);
+    if (!where) return not_found();
+    shard& s = shards_[where->shard];
+    std::lock_guard guard(s.mutex);
+    const time_point now = options_.now();
+    advance(s, now);
+    if (!s.holds(where->position)) return not_found();
+    held_lock& lk = s.at(where->position);
+    if (lk.state == phase::open && lk.expires <= now) expire(s, where->position);  // out of ring order (imported): expire it now
+    if (lk.state == phase::expired)
+      return ledger_error{ledger_errc::lock_not_found, "lock expired before it was settled; its hold was returned"};
+    if (lk.state == phase::settled) {
+      if (lk.charged == real_cost) return settlement{real_cost, true};
       return ledger_error{ledger_errc::conflicting_settlement,
-                          fmt::format("lock already settled for {}, not {}", done->second.charged, real_cost)};
+                          fmt::format("lock already settled for {}, not {}", lk.charged, real_cost)};
     }
-    auto it = locks_.find(id);
-    if (it == locks_.end()) return ledger_error{ledger_errc::lock_not_found, "lock not found"};
-    lock_state& lk = it->second;
-    account& acc = users_.at(lk.user_id);
+    account& acc = s.owner(lk);
     if (real_cost > lk.amount) {
       if (!options_.allow_overage)
         return ledger_error{ledger_errc::invalid_amount, fmt::format("real cost {} exceeds the locked {}", real_cost, lk.amount)};
@@ -1741,8 +2046,11 @@ class memory_ledger {
                             fmt::format("real cost {} exceeds the locked {} and the balance", real_cost, lk.amount)};
     }
     acc.held -= lk.amount;
-    acc.available += lk.amount - real_cost;
-    forget_lock_locked(it, real_cost, false);
+    acc.available += lk.amount - real_cost;  // within [0, available + held]: cannot overflow
+    lk.state = phase::settled;
+    lk.charged = real_cost;
+    if (options_.on_change)
+      emit({.what = ledger_change::kind::settled, .user_id = acc.user_id, .lock_id = lock_id, .amount = real_cost});
     return settlement{real_cost, false};
   }
 
@@ -1754,139 +2062,559 @@ class memory_ledger {
 
   /// Balances of every user and the open locks.
   [[nodiscard]] ledger_summary summary() {
-    std::lock_guard guard(mutex_);
-    const auto now = options_.now();
-    reap_expired_locked(now);
     ledger_summary out;
-    for (const auto& [id, acc] : users_) out.users.push_back({id, acc.available, acc.held});
-    for (const auto& [id, lk] : locks_)
-      out.locks.push_back({id, lk.user_id, lk.amount,
-                           std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now)});
-    std::sort(out.locks.begin(), out.locks.end(), [](const open_lock& a, const open_lock& b) { return a.lock_id < b.lock_id; });
+    const time_point now = options_.now();
+    for (shard& s : shards_) {
+      std::lock_guard guard(s.mutex);
+      advance(s, now);
+      for (const account& a : s.accounts)
+        if (!a.user_id.empty()) out.users.push_back({a.user_id, a.available, a.held});
+      for (std::uint64_t p = s.expire_cursor; p < s.tail; ++p) {
+        const held_lock& lk = s.at(p);
+        if (lk.state == phase::open)
+          out.locks.push_back({id_text(s, p), s.owner(lk).user_id, lk.amount,
+                               std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now)});
+      }
+    }
+    std::sort(out.users.begin(), out.users.end(), [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
+    std::sort(out.locks.begin(), out.locks.end(), [](const auto& a, const auto& b) { return a.lock_id < b.lock_id; });
     return out;
   }
 
-  /// A copy of the whole state (after returning expired holds).
-  [[nodiscard]] memory_ledger_state export_state() {
-    std::lock_guard guard(mutex_);
-    const auto now = options_.now();
-    reap_expired_locked(now);
+  /// A consistent copy of the whole state (after returning expired holds). `at_cut` runs while
+  /// every shard is locked, at an instant with no change in flight: every change reported to
+  /// `on_change` before it is in the copy, every change reported after it is not.
+  [[nodiscard]] memory_ledger_state export_state(const std::function<void()>& at_cut = {}) {
+    std::array<std::unique_lock<std::mutex>, shard_count> guards;
+    for (std::size_t i = 0; i < shard_count; ++i) guards[i] = std::unique_lock(shards_[i].mutex);
+    const time_point now = options_.now();
+    for (shard& s : shards_) advance(s, now);
+    if (at_cut) at_cut();
     memory_ledger_state out;
-    for (const auto& [id, acc] : users_) out.users.push_back({id, acc.available});
-    for (const auto& [cred, user] : credentials_) out.credentials.push_back({cred, user});
-    for (const auto& [id, lk] : locks_)
-      out.locks.push_back({id, lk.user_id, lk.amount, std::chrono::duration_cast<std::chrono::milliseconds>(lk.expires - now),
-                           lk.idempotency_key});
-    std::sort(out.locks.begin(), out.locks.end(), [](const auto& a, const auto& b) { return a.lock_id < b.lock_id; });
-    for (const auto& id : settled_order_) {
-      auto it = settled_.find(id);
-      if (it == settled_.end()) continue;
-      credits locked{};
-      if (!it->second.idempotency_key.empty())
-        if (auto g = idempotency_.find(it->second.idempotency_key); g != idempotency_.end()) locked = g->second.amount;
-      out.settled.push_back({id, it->second.charged, it->second.expired, it->second.idempotency_key, locked});
+    for (const shard& s : shards_) {
+      for (const account& a : s.accounts)
+        if (!a.user_id.empty()) out.users.push_back({a.user_id, a.available});
+      for (const credential_entry& c : s.credentials) out.credentials.push_back({c.credential, c.owner->user_id});
+      for (std::uint64_t p = s.head; p < s.tail; ++p) {
+        const held_lock& lk = s.at(p);
+        const auto left = [&](time_point t) { return std::chrono::duration_cast<std::chrono::milliseconds>(t - now); };
+        if (lk.state == phase::open)
+          out.locks.push_back({id_text(s, p), s.owner(lk).user_id, lk.amount, left(lk.expires), lk.key});
+        else
+          out.settled.push_back({id_text(s, p), lk.charged, lk.state == phase::expired, lk.key, lk.amount,
+                                 std::max(left(lk.expires + options_.retention_grace), std::chrono::milliseconds(0)),
+                                 s.owner(lk).user_id});
+      }
     }
+    std::sort(out.users.begin(), out.users.end(), [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
+    std::sort(out.credentials.begin(), out.credentials.end(), [](const auto& a, const auto& b) { return a.credential < b.credential; });
+    std::sort(out.locks.begin(), out.locks.end(), [](const auto& a, const auto& b) { return a.lock_id < b.lock_id; });
+    std::stable_sort(out.settled.begin(), out.settled.end(),
+                     [](const auto& a, const auto& b) { return a.retained_for < b.retained_for; });
     return out;
   }
 
   /// Replaces the whole state with `state` (held balances are recomputed from its open locks).
+  /// Meant for start-up: calls running at the same time may act on the state being replaced.
+  /// Throws std::invalid_argument, naming the record, on a state that does not hold together.
   void import_state(const memory_ledger_state& state) {
-    std::lock_guard guard(mutex_);
-    const auto now = options_.now();
-    users_.clear();
-    credentials_.clear();
-    locks_.clear();
-    expiry_queue_.clear();
-    idempotency_.clear();
-    settled_.clear();
-    settled_order_.clear();
-    for (const auto& u : state.users) users_[u.user_id] = account{u.available, {}};
-    for (const auto& c : state.credentials) credentials_[c.credential] = c.user_id;
+    std::array<std::unique_lock<std::mutex>, shard_count> guards;
+    for (std::size_t i = 0; i < shard_count; ++i) guards[i] = std::unique_lock(shards_[i].mutex);
+    std::lock_guard alias_guard(aliases_mutex_);
+    const time_point now = options_.now();
+    for (shard& s : shards_) s.reset(first_position());
+    aliases_.clear();
+    aliases_index_.clear();
+    aliases_by_location_.clear();
+    alias_count_.store(0, std::memory_order_relaxed);
+
+    for (const auto& u : state.users) {
+      if (u.available.is_negative()) throw std::invalid_argument(fmt::format("user '{}' has a negative balance", u.user_id));
+      const std::uint64_t h = hash_of(u.user_id);
+      shard& s = shard_of(h);
+      if (s.find_account(h, u.user_id) != nullptr) throw std::invalid_argument(fmt::format("user '{}' appears twice", u.user_id));
+      s.add_account(h, u.user_id, u.available);
+    }
+    const auto owner_named = [&](const std::string& user_id, std::string_view what) -> account& {
+      account* acc = find_account_locked(user_id);
+      if (acc == nullptr) throw std::invalid_argument(fmt::format("{} names the unknown user '{}'", what, user_id));
+      return *acc;
+    };
+    for (const auto& c : state.credentials) {
+      account& owner = owner_named(c.user_id, "a credential");
+      const std::uint64_t h = hash_of(c.credential);
+      shard& s = shard_of(h);
+      if (s.find_credential(h, c.credential) != nullptr) throw std::invalid_argument("a credential appears twice");
+      s.credentials.push_back({c.credential, &owner});
+      s.credential_index.insert(h, s.credentials.size() - 1);
+    }
+    // Open and closed locks go back in the order they would have been taken (by deadline).
+    struct pending {
+      time_point expires;
+      const memory_ledger_state::lock* open;
+      const memory_ledger_state::settled_lock* closed;
+    };
+    std::vector<pending> all;
     for (const auto& l : state.locks) {
-      auto acc = users_.find(l.user_id);
-      if (acc == users_.end()) continue;
-      acc->second.held += l.amount;
-      const auto expires = now + l.expires_in;
-      locks_.emplace(l.lock_id, lock_state{l.user_id, l.amount, expires, l.idempotency_key});
-      schedule_expiry_locked(expires, l.lock_id);
-      if (!l.idempotency_key.empty()) idempotency_.emplace(l.idempotency_key, lock_grant{l.lock_id, l.amount});
+      if (!within_reason(l.expires_in)) throw std::invalid_argument(fmt::format("lock {} expires in an impossible time", l.lock_id));
+      all.push_back({now + l.expires_in, &l, nullptr});
     }
-    for (const auto& s : state.settled) {
-      settled_.emplace(s.lock_id, settled_state{s.charged, s.expired, s.idempotency_key});
-      settled_order_.push_back(s.lock_id);
-      if (!s.idempotency_key.empty()) idempotency_.emplace(s.idempotency_key, lock_grant{s.lock_id, s.locked});
+    for (const auto& c : state.settled) {
+      const auto kept = c.retained_for == std::chrono::milliseconds::max() ? options_.lock_ttl + options_.retention_grace : c.retained_for;
+      if (!within_reason(kept) || c.charged.is_negative() || c.locked.is_negative())
+        throw std::invalid_argument(fmt::format("settled lock {} has an impossible time or amount", c.lock_id));
+      all.push_back({now + kept - options_.retention_grace, nullptr, &c});
+    }
+    std::stable_sort(all.begin(), all.end(), [](const pending& a, const pending& b) { return a.expires < b.expires; });
+    for (const pending& p : all) {
+      if (p.open != nullptr) {
+        const auto& l = *p.open;
+        account& acc = owner_named(l.user_id, fmt::format("lock {}", l.lock_id));
+        if (l.amount.is_negative() || acc.held.micros() > max_micros - acc.available.micros() - l.amount.micros())
+          throw std::invalid_argument(fmt::format("lock {} holds an invalid amount", l.lock_id));
+        acc.held += l.amount;
+        place_imported(acc, l.lock_id, l.amount, p.expires, l.idempotency_key, phase::open, credits{});
+      } else {
+        const auto& c = *p.closed;
+        account* acc = c.user_id.empty() ? nullptr : &owner_named(c.user_id, fmt::format("settled lock {}", c.lock_id));
+        place_imported_closed(acc, c, p.expires);
+      }
     }
   }
 
-  /// Returns the funds of every expired lock now; how many there were. (Also done lazily by every call.)
+  /// Replays one change recorded by `on_change` (a journal after a restart), exactly, without
+  /// reaping by the clock and without reporting it to `on_change`. Throws std::invalid_argument
+  /// when the change does not fit the state.
+  void apply(const ledger_change& change) {
+    using kind = ledger_change::kind;
+    const auto fail = [&](std::string_view why) {
+      throw std::invalid_argument(fmt::format("cannot replay {} of user '{}': {}", to_string(change.what), change.user_id, why));
+    };
+    switch (change.what) {
+      case kind::user_added: {
+        if (change.amount.is_negative()) fail("negative balance");
+        const std::uint64_t h = hash_of(change.user_id);
+        shard& s = shard_of(h);
+        std::lock_guard guard(s.mutex);
+        if (s.find_account(h, change.user_id) != nullptr) fail("the user exists already");
+        s.add_account(h, change.user_id, change.amount);
+        return;
+      }
+      case kind::credential_added: {
+        account* owner = find_account(change.user_id);
+        if (owner == nullptr) fail("unknown user");
+        const std::uint64_t h = hash_of(change.credential);
+        shard& s = shard_of(h);
+        std::lock_guard guard(s.mutex);
+        if (const account* existing = s.find_credential(h, change.credential)) {
+          if (existing != owner) fail("the credential belongs to another user");
+          return;
+        }
+        s.credentials.push_back({std::string(change.credential), owner});
+        s.credential_index.insert(h, s.credentials.size() - 1);
+        return;
+      }
+      case kind::topped_up: {
+        account* acc = find_account(change.user_id);
+        if (acc == nullptr) fail("unknown user");
+        std::lock_guard guard(shards_[acc->shard].mutex);
+        if (change.amount.is_negative() || acc->available.micros() + acc->held.micros() > max_micros - change.amount.micros())
+          fail("invalid amount");
+        acc->available += change.amount;
+        return;
+      }
+      case kind::locked: {
+        account* acc = find_account(change.user_id);
+        if (acc == nullptr) fail("unknown user");
+        std::scoped_lock guard(shards_[acc->shard].mutex, aliases_mutex_);
+        if (change.amount.is_negative() || acc->available < change.amount) fail("the hold is not covered by the balance");
+        if (find_locked(change.lock_id)) fail(fmt::format("lock {} exists already", change.lock_id));
+        // Compared before subtracting: a wild expiry (a damaged journal) must not overflow the difference.
+        const auto wall_now = std::chrono::system_clock::now();
+        const auto ten_years = std::chrono::hours(24 * 3650);
+        if (change.expires_at > wall_now + ten_years || change.expires_at < wall_now - ten_years) fail("an impossible expiry time");
+        const auto left = change.expires_at - wall_now;
+        acc->available -= change.amount;
+        acc->held += change.amount;
+        const time_point expires = options_.now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
+        place_imported(*acc, change.lock_id, change.amount, expires, change.idempotency_key, phase::open, credits{});
+        return;
+      }
+      case kind::settled:
+      case kind::expired: {
+        const auto where = locate(change.lock_id);
+        if (!where) fail(fmt::format("unknown lock {}", change.lock_id));
+        shard& s = shards_[where->shard];
+        std::lock_guard guard(s.mutex);
+        if (!s.holds(where->position) || s.at(where->position).state != phase::open) fail(fmt::format("lock {} is not open", change.lock_id));
+        held_lock& lk = s.at(where->position);
+        account& acc = s.owner(lk);
+        if (change.what == kind::expired) {
+          acc.held -= lk.amount;
+          acc.available += lk.amount;
+          lk.state = phase::expired;
+          return;
+        }
+        if (change.amount.is_negative() || acc.available < change.amount - lk.amount) fail("the charge is not covered");
+        acc.held -= lk.amount;
+        acc.available += lk.amount - change.amount;
+        lk.state = phase::settled;
+        lk.charged = change.amount;
+        return;
+      }
+    }
+    fail("unknown kind of change");
+  }
+
+  /// Returns the funds of every expired lock now; how many there were. (Each call also does it
+  /// for the shard it touches.)
   std::size_t reap_expired() {
-    std::lock_guard guard(mutex_);
-    return reap_expired_locked(options_.now());
-  }
-
- private:
-  struct account {
-    credits available;
-    credits held;
-  };
-  struct lock_state {
-    std::string user_id;
-    credits amount;
-    time_point expires;
-    std::string idempotency_key;
-  };
-  struct settled_state {
-    credits charged;
-    bool expired;
-    std::string idempotency_key;
-  };
-
-  std::size_t reap_expired_locked(time_point now) {
     std::size_t reaped = 0;
-    while (!expiry_queue_.empty() && expiry_queue_.front().first <= now) {
-      auto lk = locks_.find(expiry_queue_.front().second);
-      expiry_queue_.pop_front();
-      if (lk == locks_.end()) continue;  // settled earlier
-      account& acc = users_.at(lk->second.user_id);
-      acc.held -= lk->second.amount;
-      acc.available += lk->second.amount;
-      forget_lock_locked(lk, credits{}, true);
-      ++reaped;
+    const time_point now = options_.now();
+    for (shard& s : shards_) {
+      std::lock_guard guard(s.mutex);
+      reaped += advance(s, now);
     }
     return reaped;
   }
 
-  // With one TTL and a monotonic clock, expiries arrive in order: almost always a push_back.
-  void schedule_expiry_locked(time_point expires, const std::string& lock_id) {
-    auto at = expiry_queue_.end();
-    while (at != expiry_queue_.begin() && std::prev(at)->first > expires) --at;
-    expiry_queue_.emplace(at, expires, lock_id);
+  /// How many locks are remembered now, open or closed: the ledger's memory follows this number,
+  /// which follows the request rate times the retention, never the requests served in all.
+  [[nodiscard]] std::size_t remembered_locks() const {
+    std::size_t n = 0;
+    for (const shard& s : shards_) {
+      std::lock_guard guard(s.mutex);
+      n += static_cast<std::size_t>(s.tail - s.head);
+    }
+    return n;
   }
 
-  // Moves a lock to the bounded history that answers replays; evicts the oldest beyond the bound.
-  void forget_lock_locked(std::unordered_map<std::string, lock_state>::iterator it, credits charged, bool expired) {
-    settled_.emplace(it->first, settled_state{charged, expired, std::move(it->second.idempotency_key)});
-    settled_order_.push_back(it->first);
-    locks_.erase(it);
-    while (settled_order_.size() > options_.settled_history) {
-      auto old = settled_.find(settled_order_.front());
-      if (old != settled_.end()) {
-        if (!old->second.idempotency_key.empty()) idempotency_.erase(old->second.idempotency_key);
-        settled_.erase(old);
+ private:
+  static constexpr std::size_t shard_count = 64;  // a power of two; its log2 is the bits a lock id spends on it
+  static constexpr unsigned shard_bits = 6;
+  static constexpr unsigned position_bits = 54;  // 6 + 54 = 60 bits = 12 base32 digits: "lk_" + 12 fits a short string
+  static constexpr std::size_t approximate_record_bytes = 200;
+  static constexpr std::int64_t max_micros = std::numeric_limits<std::int64_t>::max();
+  static constexpr std::string_view alphabet = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford's base32
+
+  enum class phase : std::uint8_t { open, settled, expired };
+
+  struct account {
+    credits available;
+    credits held;
+    std::string user_id;  // empty for the stand-in owner of an imported record that named none
+    std::uint32_t shard = 0;
+    std::uint32_t index = 0;  // its place in its shard's accounts
+  };
+  struct credential_entry {
+    std::string credential;
+    account* owner;
+  };
+  // One slot of a shard's ring of locks: one cache line. The key keeps its capacity when reused.
+  struct alignas(64) held_lock {
+    credits amount;
+    credits charged;
+    time_point expires;
+    std::string key;
+    std::uint32_t owner = 0;  // index into the shard's accounts
+    phase state = phase::open;
+    bool aliased = false;  // imported under an id of another form: see aliases_
+  };
+  static_assert(sizeof(held_lock) == 64, "a slot is one cache line");
+
+  // A shard: the users hashed to it, the credentials hashed to it, and the ring of its users'
+  // recent locks at positions [head, tail). Positions below expire_cursor are closed; those at or
+  // past it are checked for expiry in order (a lock's deadline is its start plus the one TTL).
+  struct alignas(64) shard {
+    mutable std::mutex mutex;
+    std::uint32_t index = 0;
+    std::deque<account> accounts;  // stable addresses: credentials and locks point into it
+    detail::flat_index account_index;
+    std::vector<credential_entry> credentials;
+    detail::flat_index credential_index;
+    std::vector<held_lock> ring;  // a power-of-two size; position p lives at p & (size - 1)
+    std::uint64_t head = 0, tail = 0, expire_cursor = 0;
+    detail::flat_index key_index;  // idempotency key hash → position
+    int unpublished = 0;           // change of tail - head not yet added to the ledger's total
+
+    [[nodiscard]] held_lock& at(std::uint64_t p) noexcept { return ring[p & (ring.size() - 1)]; }
+    [[nodiscard]] const held_lock& at(std::uint64_t p) const noexcept { return ring[p & (ring.size() - 1)]; }
+    [[nodiscard]] bool holds(std::uint64_t p) const noexcept { return p >= head && p < tail; }
+    [[nodiscard]] account& owner(const held_lock& lk) noexcept { return accounts[lk.owner]; }
+    [[nodiscard]] const account& owner(const held_lock& lk) const noexcept { return accounts[lk.owner]; }
+
+    account* find_account(std::uint64_t h, std::string_view user_id) {
+      auto i = account_index.find_if(h, [&](std::uint64_t k) { return accounts[k].user_id == user_id; });
+      return i ? &accounts[*i] : nullptr;
+    }
+    const account* find_account(std::uint64_t h, std::string_view user_id) const {
+      auto i = account_index.find_if(h, [&](std::uint64_t k) { return accounts[k].user_id == user_id; });
+      return i ? &accounts[*i] : nullptr;
+    }
+    account* find_credential(std::uint64_t h, std::string_view credential) const {
+      auto i = credential_index.find_if(h, [&](std::uint64_t k) { return credentials[k].credential == credential; });
+      return i ? credentials[*i].owner : nullptr;
+    }
+    std::optional<std::uint64_t> find_key(std::uint64_t h, std::string_view key, const account* owner) {
+      return key_index.find_if(h, [&](std::uint64_t p) { return &accounts[at(p).owner] == owner && at(p).key == key; });
+    }
+    account& add_account(std::uint64_t h, std::string_view user_id, credits balance) {
+      accounts.push_back(account{balance, credits{}, std::string(user_id), index, static_cast<std::uint32_t>(accounts.size())});
+      if (!user_id.empty()) account_index.insert(h, accounts.size() - 1);
+      return accounts.back();
+    }
+    // Forgets everything; accounts stay allocated (a racing call may still point at one).
+    void reset(std::uint64_t first) {
+      retired_accounts.push_back(std::move(accounts));
+      accounts = {};
+      account_index.clear();
+      credentials.clear();
+      credential_index.clear();
+      key_index.clear();
+      head = tail = expire_cursor = first;
+      unpublished = 0;
+    }
+    std::vector<std::deque<account>> retired_accounts;
+  };
+
+  struct lock_location {
+    std::size_t shard;
+    std::uint64_t position;
+  };
+
+  // --- hashing and ids ---------------------------------------------------------------------------
+
+  [[nodiscard]] static std::uint64_t hash_of(std::string_view text) noexcept { return std::hash<std::string_view>{}(text); }
+  [[nodiscard]] shard& shard_of(std::uint64_t h) noexcept { return shards_[(h * 0x9E3779B97F4A7C15ULL) >> (64 - shard_bits)]; }
+  [[nodiscard]] const shard& shard_of(std::uint64_t h) const noexcept {
+    return shards_[(h * 0x9E3779B97F4A7C15ULL) >> (64 - shard_bits)];
+  }
+
+  // Positions start from the wall clock (2^24 per second since 2026), so a restarted process
+  // never reissues an id an earlier one handed out unless that one averaged 16 M locks/s per shard.
+  [[nodiscard]] static std::uint64_t first_position() noexcept {
+    const auto since = std::chrono::system_clock::now().time_since_epoch() - std::chrono::seconds(1'767'225'600);
+    const auto seconds = std::max<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(since).count(), 0);
+    return (static_cast<std::uint64_t>(seconds) << 24) & ((std::uint64_t{1} << (position_bits - 1)) - 1);
+  }
+
+  [[nodiscard]] static std::string native_id(std::size_t shard_index, std::uint64_t position) {
+    std::uint64_t bits = (position << shard_bits) | shard_index;
+    std::string out(15, '0');
+    out[0] = 'l';
+    out[1] = 'k';
+    out[2] = '_';
+    for (int i = 14; i >= 3; --i, bits >>= 5) out[static_cast<std::size_t>(i)] = alphabet[bits & 31];
+    return out;
+  }
+  [[nodiscard]] std::string id_text(const shard& s, std::uint64_t position) const {
+    if (!s.at(position).aliased) return native_id(s.index, position);
+    std::lock_guard guard(aliases_mutex_);
+    return alias_at_locked(s.index, position);
+  }
+  [[nodiscard]] static std::uint64_t location_key(std::size_t shard_index, std::uint64_t position) noexcept {
+    return (position << shard_bits) | shard_index;
+  }
+  [[nodiscard]] std::string alias_at_locked(std::size_t shard_index, std::uint64_t position) const {
+    const std::uint64_t where = location_key(shard_index, position);
+    auto i = aliases_by_location_.find_if(where, [&](std::uint64_t k) {
+      return aliases_[k].second.shard == shard_index && aliases_[k].second.position == position;
+    });
+    return i ? aliases_[*i].first : std::string();
+  }
+  [[nodiscard]] static std::optional<lock_location> parse_native(std::string_view id) noexcept {
+    if (id.size() != 15 || id.substr(0, 3) != "lk_") return std::nullopt;
+    std::uint64_t bits = 0;
+    for (char c : id.substr(3)) {
+      const auto digit = alphabet.find(c);
+      if (digit == std::string_view::npos) return std::nullopt;
+      bits = (bits << 5) | digit;
+    }
+    return lock_location{static_cast<std::size_t>(bits & (shard_count - 1)), bits >> shard_bits};
+  }
+
+  // Where a lock id lives: an imported id through the alias table, else by its own digits.
+  [[nodiscard]] std::optional<lock_location> locate(std::string_view id) {
+    if (alias_count_.load(std::memory_order_acquire) != 0) {
+      std::lock_guard guard(aliases_mutex_);
+      if (auto found = find_alias_locked(id)) return found;
+    }
+    return parse_native(id);
+  }
+  [[nodiscard]] std::optional<lock_location> find_alias_locked(std::string_view id) const {
+    auto i = aliases_index_.find_if(hash_of(id), [&](std::uint64_t k) { return aliases_[k].first == id; });
+    if (!i) return std::nullopt;
+    return aliases_[*i].second;
+  }
+  // Under the owner's shard lock and aliases_mutex_: whether an id names a lock held now.
+  [[nodiscard]] bool find_locked(std::string_view id) const {
+    auto where = find_alias_locked(id);
+    if (!where) where = parse_native(id);
+    if (!where) return false;
+    const shard& s = shards_[where->shard];
+    if (!s.holds(where->position)) return false;
+    return s.at(where->position).aliased ? alias_at_locked(where->shard, where->position) == id
+                                         : native_id(where->shard, where->position) == id;
+  }
+
+  account* find_account(std::string_view user_id) {
+    const std::uint64_t h = hash_of(user_id);
+    shard& s = shard_of(h);
+    std::lock_guard guard(s.mutex);
+    return s.find_account(h, user_id);  // accounts never move or die: the pointer outlives the lock
+  }
+  account* find_account_locked(std::string_view user_id) {
+    const std::uint64_t h = hash_of(user_id);
+    return shard_of(h).find_account(h, user_id);
+  }
+
+  // --- the ring ------------------------------------------------------------------------------------
+
+  std::uint64_t push(shard& s, const account& owner, credits amount, time_point expires, std::string_view key,
+                     std::uint64_t key_hash) {
+    if (s.ring.empty() || s.tail - s.head == s.ring.size()) grow(s);
+    const std::uint64_t p = s.tail++;
+    held_lock& lk = s.at(p);
+    lk.owner = owner.index;
+    lk.amount = amount;
+    lk.charged = credits{};
+    lk.expires = expires;
+    lk.state = phase::open;
+    lk.aliased = false;
+    lk.key.assign(key);
+    if (!key.empty()) s.key_index.insert(key_hash, p);
+    note_retained(s, +1);
+    return p;
+  }
+
+  static void grow(shard& s) {
+    const std::size_t capacity = s.ring.empty() ? 64 : s.ring.size() * 2;
+    std::vector<held_lock> bigger(capacity);
+    for (std::uint64_t p = s.head; p < s.tail; ++p) bigger[p & (capacity - 1)] = std::move(s.at(p));
+    s.ring = std::move(bigger);
+  }
+
+  // Expires due locks in ring order, then forgets closed locks past their retention (or the
+  // oldest ones while the ledger is over its memory budget). Returns how many locks expired.
+  std::size_t advance(shard& s, time_point now) {
+    std::size_t expired = 0;
+    for (; s.expire_cursor < s.tail; ++s.expire_cursor) {
+      held_lock& lk = s.at(s.expire_cursor);
+      if (lk.state == phase::open) {
+        if (lk.expires > now) break;
+        expire(s, s.expire_cursor);
+        ++expired;
       }
-      settled_order_.pop_front();
+    }
+    while (s.head < s.expire_cursor) {
+      held_lock& lk = s.at(s.head);
+      if (lk.expires + options_.retention_grace > now && !over_budget()) break;
+      if (!lk.key.empty()) s.key_index.erase(hash_of(lk.key), s.head);
+      if (lk.aliased) forget_alias(s.index, s.head);
+      ++s.head;
+      note_retained(s, -1);
+    }
+    return expired;
+  }
+
+  void expire(shard& s, std::uint64_t position) {
+    held_lock& lk = s.at(position);
+    account& acc = s.owner(lk);
+    acc.held -= lk.amount;
+    acc.available += lk.amount;
+    lk.state = phase::expired;
+    if (options_.on_change) emit({.what = ledger_change::kind::expired, .user_id = acc.user_id, .lock_id = id_text(s, position)});
+  }
+
+  // Places a lock read back from a snapshot or a journal: under its own id when that id is the
+  // next position of its owner's shard (or the shard is empty), else under an alias.
+  void place_imported(account& owner, std::string_view id, credits amount, time_point expires, std::string_view key,
+                      phase state, credits charged) {
+    shard& s = shards_[owner.shard];
+    const auto native = parse_native(id);
+    const bool own = native && native->shard == owner.shard && native->position < (std::uint64_t{1} << position_bits);
+    if (own && s.tail == s.head && s.head != native->position) s.head = s.tail = s.expire_cursor = native->position;
+    const bool in_place = own && native->position == s.tail;
+    const std::uint64_t key_hash = key.empty() ? 0 : hash_of(key);
+    const std::uint64_t p = push(s, owner, amount, expires, key, key_hash);
+    held_lock& lk = s.at(p);
+    lk.state = state;
+    lk.charged = charged;
+    if (!in_place) {
+      lk.aliased = true;
+      aliases_.push_back({std::string(id), lock_location{owner.shard, p}});
+      aliases_index_.insert(hash_of(id), aliases_.size() - 1);
+      aliases_by_location_.insert(location_key(owner.shard, p), aliases_.size() - 1);
+      alias_count_.fetch_add(1, std::memory_order_release);
     }
   }
 
+  void place_imported_closed(account* owner, const memory_ledger_state::settled_lock& c, time_point expires) {
+    // A record without its owner (an old file) still answers settle replays, from a shard of its own.
+    if (owner == nullptr) owner = &shards_[hash_of(c.lock_id) & (shard_count - 1)].add_account(0, {}, credits{});
+    place_imported(*owner, c.lock_id, c.locked, expires, owner->user_id.empty() ? std::string_view{} : std::string_view(c.idempotency_key),
+                   c.expired ? phase::expired : phase::settled, c.charged);
+  }
+
+  void forget_alias(std::size_t shard_index, std::uint64_t position) {
+    std::lock_guard guard(aliases_mutex_);
+    const std::uint64_t where = location_key(shard_index, position);
+    auto i = aliases_by_location_.find_if(where, [&](std::uint64_t k) {
+      return aliases_[k].second.shard == shard_index && aliases_[k].second.position == position;
+    });
+    if (!i) return;
+    aliases_by_location_.erase(where, *i);
+    aliases_index_.erase(hash_of(aliases_[*i].first), *i);
+    aliases_[*i].first.clear();  // the entry stays; the table only lives after an import, for one retention
+    alias_count_.fetch_sub(1, std::memory_order_release);
+  }
+
+  // The budget is checked against a total that each shard publishes every 64 changes, so the
+  // shards do not all write one shared counter on every lock.
+  void note_retained(shard& s, int delta) noexcept {
+    s.unpublished += delta;
+    if (s.unpublished >= 64 || s.unpublished <= -64) {
+      retained_.fetch_add(s.unpublished, std::memory_order_relaxed);
+      s.unpublished = 0;
+    }
+  }
+  [[nodiscard]] bool over_budget() const noexcept {
+    return retained_.load(std::memory_order_relaxed) > static_cast<std::int64_t>(max_retained_);
+  }
+
+  // --- change reports -------------------------------------------------------------------------------
+
+  void emit(ledger_change change) const {
+    if (!options_.on_change) return;
+    change.at = std::chrono::system_clock::now();
+    options_.on_change(change);
+  }
+  void emit_locked(const shard& s, const held_lock& lk, std::string_view id, time_point now) const {
+    const auto wall = std::chrono::system_clock::now();
+    emit({.what = ledger_change::kind::locked, .user_id = s.owner(lk).user_id, .lock_id = id, .idempotency_key = lk.key,
+             .amount = lk.amount,
+             .expires_at = wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(lk.expires - now)});
+  }
+
+  // A relative time from a file: beyond ten years it is damage, and converting it could overflow.
+  [[nodiscard]] static bool within_reason(std::chrono::milliseconds d) noexcept {
+    return d <= std::chrono::hours(24 * 3650) && d >= -std::chrono::hours(24 * 3650);
+  }
+
+  static ledger_error not_found() {
+    return ledger_error{ledger_errc::lock_not_found,
+                        "lock not found: unknown, or closed longer ago than the ledger remembers"};
+  }
+
   memory_ledger_options options_;
-  mutable std::mutex mutex_;
-  std::map<std::string, account> users_;
-  std::unordered_map<std::string, std::string> credentials_;
-  std::unordered_map<std::string, lock_state> locks_;
-  std::deque<std::pair<time_point, std::string>> expiry_queue_;  // by expiry; settled locks leave lazily
-  std::unordered_map<std::string, lock_grant> idempotency_;
-  std::unordered_map<std::string, settled_state> settled_;
-  std::deque<std::string> settled_order_;
+  std::size_t max_retained_ = 0;
+  std::array<shard, shard_count> shards_;
+  std::atomic<std::int64_t> retained_{0};
+  mutable std::mutex aliases_mutex_;  // after any shard's mutex, never before
+  std::vector<std::pair<std::string, lock_location>> aliases_;
+  detail::flat_index aliases_index_;        // hash of the imported id → entry
+  detail::flat_index aliases_by_location_;  // shard and position → entry
+  std::atomic<std::size_t> alias_count_{0};
 };
 
 static_assert(ledger<memory_ledger>);
@@ -2032,6 +2760,140 @@ inline void append_json_string(std::string& out, std::string_view text) {
 
 #endif  // TOLLGATE_DETAIL_JSON_TEXT_HPP
 // ---- end tollgate/detail/json_text.hpp ----
+// ---- begin tollgate/detail/random_id.hpp ----
+// Ids tollgate makes: unpredictable ones (random_id) and cheap per-request idempotency keys (request_key).
+#ifndef TOLLGATE_DETAIL_RANDOM_ID_HPP
+#define TOLLGATE_DETAIL_RANDOM_ID_HPP
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <string_view>
+
+namespace tollgate::detail {
+
+/// `prefix` followed by 32 hex digits from a per-thread generator seeded by std::random_device.
+/// Unique and unguessable enough for ids; not a cryptographic token.
+[[nodiscard]] inline std::string random_id(std::string_view prefix) {
+  thread_local std::mt19937_64 generator{[] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }()};
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out(prefix);
+  out.reserve(prefix.size() + 32);
+  for (int word = 0; word < 2; ++word) {
+    std::uint64_t bits = generator();
+    for (int k = 0; k < 16; ++k) { out.push_back(hex[bits & 0xF]); bits >>= 4; }
+  }
+  return out;
+}
+
+/// A key unique to this request among every key this process makes: "rq", 8 characters drawn at
+/// random once per thread (48 bits), and a per-thread counter in 5 more. 15 characters fit
+/// std::string's inline buffer, so making one allocates nothing; unlike random_id it is
+/// predictable, which is fine for a key the server makes for itself and never trusts from outside.
+[[nodiscard]] inline std::string request_key() {
+  static constexpr char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  struct thread_keys {
+    char prefix[8];
+    std::uint32_t next = 0;
+    void draw() {
+      std::random_device device;
+      std::uint64_t bits = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+      for (char& c : prefix) { c = digits[bits & 63]; bits >>= 6; }
+      next = 0;
+    }
+  };
+  thread_local thread_keys keys = [] { thread_keys k; k.draw(); return k; }();
+  if (keys.next >= (1u << 30)) keys.draw();  // 5 digits of 6 bits: a new prefix every 2^30 keys
+  std::uint32_t n = keys.next++;
+  std::string out(15, 'r');
+  out[1] = 'q';
+  for (int i = 0; i < 8; ++i) out[static_cast<std::size_t>(2 + i)] = keys.prefix[i];
+  for (int i = 14; i >= 10; --i, n >>= 6) out[static_cast<std::size_t>(i)] = digits[n & 63];
+  return out;
+}
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_RANDOM_ID_HPP
+// ---- end tollgate/detail/random_id.hpp ----
+// ---- begin tollgate/detail/recycling_allocator.hpp ----
+// recycling_allocator: hands each thread's freed blocks of one size back to it, so a per-request allocation costs no malloc.
+#ifndef TOLLGATE_DETAIL_RECYCLING_ALLOCATOR_HPP
+#define TOLLGATE_DETAIL_RECYCLING_ALLOCATOR_HPP
+
+#include <cstddef>
+#include <new>
+
+namespace tollgate::detail {
+
+/// An allocator for single objects (what std::allocate_shared asks for) that keeps up to 64 freed
+/// blocks per thread and type, and serves the next allocation from them. A block freed on another
+/// thread joins that thread's list; beyond 64 it goes back to the heap, so memory stays bounded.
+template <class T>
+struct recycling_allocator {
+  using value_type = T;
+
+  recycling_allocator() noexcept = default;
+  template <class U>
+  recycling_allocator(const recycling_allocator<U>&) noexcept {}  // NOLINT: rebinding is implicit by design
+
+  T* allocate(std::size_t n) {
+    if (n != 1) return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{alignof(T)}));
+    free_list& list = cache();
+    if (list.head != nullptr) {
+      node* block = list.head;
+      list.head = block->next;
+      --list.count;
+      return reinterpret_cast<T*>(block);
+    }
+    return static_cast<T*>(::operator new(block_size, std::align_val_t{block_align}));
+  }
+
+  void deallocate(T* p, std::size_t n) noexcept {
+    if (n != 1) return ::operator delete(p, std::align_val_t{alignof(T)});
+    free_list& list = cache();
+    if (list.count >= 64) return ::operator delete(p, std::align_val_t{block_align});
+    node* block = reinterpret_cast<node*>(p);
+    block->next = list.head;
+    list.head = block;
+    ++list.count;
+  }
+
+  template <class U>
+  friend bool operator==(const recycling_allocator&, const recycling_allocator<U>&) noexcept { return true; }
+
+ private:
+  struct node {
+    node* next;
+  };
+  static constexpr std::size_t block_size = sizeof(T) < sizeof(node) ? sizeof(node) : sizeof(T);
+  static constexpr std::size_t block_align = alignof(T) < alignof(node) ? alignof(node) : alignof(T);
+
+  struct free_list {
+    node* head = nullptr;
+    std::size_t count = 0;
+    ~free_list() {
+      while (head != nullptr) {
+        node* next = head->next;
+        ::operator delete(static_cast<void*>(head), std::align_val_t{block_align});
+        head = next;
+      }
+    }
+  };
+  static free_list& cache() noexcept {
+    thread_local free_list list;
+    return list;
+  }
+};
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_RECYCLING_ALLOCATOR_HPP
+// ---- end tollgate/detail/recycling_allocator.hpp ----
 // ---- begin tollgate/metering/options.hpp ----
 // metered's optional policies, found by tag so their order does not matter: overage and statuses.
 #ifndef TOLLGATE_METERING_OPTIONS_HPP
@@ -2117,6 +2979,7 @@ constexpr int count_option = (0 + ... + int(std::is_same_v<typename Options::met
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 
@@ -2138,8 +3001,21 @@ using settle_failure_handler = std::function<void(const failed_settlement&)>;
 class settlement_guard {
  public:
   settlement_guard(ledger_ref ledger, std::string lock_id, redacted user, logger log, settle_failure_handler on_failure = {})
-      : ledger_(ledger), lock_id_(std::move(lock_id)), user_(std::move(user)), log_(std::move(log)),
-        on_failure_(std::move(on_failure)) {}
+      : ledger_(ledger),
+        owned_(std::in_place, owned_parts{std::move(lock_id), std::move(user), std::move(log), std::move(on_failure)}),
+        lock_id_(owned_->lock_id), user_(&owned_->user), log_(&owned_->log), on_failure_(&owned_->on_failure) {}
+
+  /// The tag of the borrowing constructor.
+  struct borrow_t {
+    explicit borrow_t() = default;
+  };
+  static constexpr borrow_t borrow{};
+
+  /// Borrows everything but the ledger reference: each argument must outlive the guard. What
+  /// metered uses, so a request copies no string and touches no shared reference count here.
+  settlement_guard(ledger_ref ledger, std::string_view lock_id, const redacted& user, const logger& log,
+                   const settle_failure_handler& on_failure, borrow_t) noexcept
+      : ledger_(ledger), lock_id_(lock_id), user_(&user), log_(&log), on_failure_(&on_failure) {}
   settlement_guard(const settlement_guard&) = delete;
   settlement_guard& operator=(const settlement_guard&) = delete;
 
@@ -2159,15 +3035,15 @@ class settlement_guard {
     settled_ = true;
     result<settlement> outcome = attempt(cost);
     if (!outcome) {
-      log_.error("settle failed for lock {} (user {}, cost {}): {}: {}", lock_id_, user_, cost,
-                 to_string(outcome.error().code), outcome.error().message);
-      if (on_failure_) {
+      log_->error("settle failed for lock {} (user {}, cost {}): {}: {}", lock_id_, *user_, cost,
+                  to_string(outcome.error().code), outcome.error().message);
+      if (*on_failure_) {
         try {
-          on_failure_(failed_settlement{lock_id_, cost, outcome.error()});
+          (*on_failure_)(failed_settlement{std::string(lock_id_), cost, outcome.error()});
         } catch (const std::exception& e) {
-          log_.error("settle-failure hook threw for lock {}: {}", lock_id_, e.what());
+          log_->error("settle-failure hook threw for lock {}: {}", lock_id_, e.what());
         } catch (...) {
-          log_.error("settle-failure hook threw for lock {}", lock_id_);
+          log_->error("settle-failure hook threw for lock {}", lock_id_);
         }
       }
     }
@@ -2184,7 +3060,7 @@ class settlement_guard {
   }
 
   [[nodiscard]] bool settled() const noexcept { return settled_; }
-  [[nodiscard]] const std::string& lock_id() const noexcept { return lock_id_; }
+  [[nodiscard]] std::string_view lock_id() const noexcept { return lock_id_; }
 
  private:
   result<settlement> attempt(credits cost) {
@@ -2197,11 +3073,19 @@ class settlement_guard {
     }
   }
 
+  struct owned_parts {
+    std::string lock_id;
+    redacted user;
+    logger log;
+    settle_failure_handler on_failure;
+  };
+
   ledger_ref ledger_;
-  std::string lock_id_;
-  redacted user_;
-  logger log_;
-  settle_failure_handler on_failure_;
+  std::optional<owned_parts> owned_;  // empty when borrowing
+  std::string_view lock_id_;
+  const redacted* user_;
+  const logger* log_;
+  const settle_failure_handler* on_failure_;
   bool settled_ = false;
 };
 
@@ -2291,12 +3175,14 @@ class metered {
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
-  // streamed body is still being sent, and settled when the stream ends.
+  // streamed body is still being sent, and settled when the stream ends. It borrows the route's
+  // state; only a stream, which may outlive the route, takes shared ownership of it.
   struct charge final : stream_observer {
-    charge(std::shared_ptr<const state> owner_, const request_ref& req_, const response_ref& res_, redacted who,
-           std::string lock_id, credits amount_)
-        : owner(std::move(owner_)), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(owner->ledger, ctx.lock_id(), ctx.user_id(), owner->config.log, owner->config.on_settle_failure),
+    charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
+           credits amount_)
+        : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
+          guard(owner_.ledger, ctx.lock_id(), ctx.user_id(), owner_.config.log, owner_.config.on_settle_failure,
+                settlement_guard::borrow),
           amount(amount_) {}
     ~charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
@@ -2326,7 +3212,8 @@ class metered {
       }
     }
 
-    std::shared_ptr<const state> owner;
+    const state* owner;
+    std::shared_ptr<const state> keep_alive;  // set only for a stream, which may outlive the route
     request_ref req;
     response_ref res;
     metering_context ctx;
@@ -2377,7 +3264,7 @@ class metered {
     // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
     std::optional<result<lock_grant>> grant;
     try {
-      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::random_id("req_")));
+      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::request_key()));
     } catch (const std::exception& e) {
       grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
     }
@@ -2386,7 +3273,8 @@ class metered {
     // From here the lock belongs to `held`: if the handler throws, its guard refunds in full.
     std::shared_ptr<charge> held;
     try {
-      held = std::make_shared<charge>(state_, req, res, std::move(who), (*grant)->lock_id, amount);
+      held = std::allocate_shared<charge>(detail::recycling_allocator<charge>{}, s, req, res, std::move(who),
+                                          std::move((*grant)->lock_id), amount);
     } catch (...) {  // out of memory before a guard owned the lock: release it here
       try {
         (void)s.ledger.release((*grant)->lock_id);
@@ -2405,7 +3293,10 @@ class metered {
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
-    if (res.observe_stream(held)) return;
+    if (res.observe_stream(held)) {
+      held->keep_alive = state_;  // `held` is ours until we return, so the route cannot go first
+      return;
+    }
     held->streaming = false;
     held->finished_once = true;
     held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
