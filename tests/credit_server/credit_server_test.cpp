@@ -269,6 +269,31 @@ TEST_CASE("credit_server: lock then unlock charges the real cost exactly; a repe
   CHECK(s.balance("test-user-3") == 99.9_cr);
 }
 
+TEST_CASE("credit_server: amounts a double cannot carry travel as exact decimal strings, in and out, and survive a restart") {
+  temp_dir state_dir;
+  const std::string state = state_dir.file("ledger.json");
+  const credits rich = *credits::parse("9000000000.123457");  // above 2^33 credits, with a fraction
+  const credits hold = *credits::parse("8589934592.000001");
+  const credits cost = *credits::parse("8589934591.999999");
+  std::string id;
+  {
+    server s({"--state", state});
+    auto created = s.post("/v1/users", json{{"user_id", "whale"}, {"balance", rich}});
+    REQUIRE(created);
+    REQUIRE(created->status == 200);
+    CHECK(json::parse(created->body).at("balance") == "9000000000.123457");  // the reply keeps every digit too
+    REQUIRE(s.post("/v1/credential", json{{"user_id", "whale"}, {"credential_key", "whale-key"}})->status == 200);
+    id = s.lock("whale-key", hold);
+    CHECK(s.balance("whale") == rich - hold);
+    s.process.stop(SIGKILL);
+  }
+  server s({"--state", state});
+  CHECK(s.balance("whale") == rich - hold);  // written to the journal and read back exactly
+  REQUIRE(s.unlock(id, cost)->status == 200);
+  CHECK(s.balance("whale") == rich - cost);
+  CHECK(s.balance("whale") == *credits::parse("410065408.123458"));
+}
+
 TEST_CASE("credit_server: lock failures: insufficient balance is 400, an unknown credential is 404") {
   server s;
   CHECK(expect_error(s.post("/v1/balance/lock/private", json{{"credential", "test-user-1"}, {"amount", 100.000001}}), 400)
@@ -491,7 +516,8 @@ TEST_CASE("credit_server: malformed requests answer 400 naming the field, and ne
       {"/v1/balance/lock/private", R"({"credential": 42, "amount": 1})", "credential"},
       {"/v1/balance/lock/private", R"({"credential": "", "amount": 1})", "credential"},
       {"/v1/balance/lock/private", R"({"credential": "test-user-1"})", "amount"},
-      {"/v1/balance/lock/private", R"({"credential": "test-user-1", "amount": "5"})", "amount"},
+      {"/v1/balance/lock/private", R"({"credential": "test-user-1", "amount": "5 credits"})", "amount"},
+      {"/v1/balance/lock/private", R"({"credential": "test-user-1", "amount": "0.0000001"})", "amount"},
       {"/v1/balance/lock/private", R"({"credential": "test-user-1", "amount": true})", "amount"},
       {"/v1/balance/lock/private", R"({"credential": "test-user-1", "amount": null})", "amount"},
       {"/v1/balance/lock/private", R"({"credential": "test-user-1", "amount": -0.5})", "amount"},

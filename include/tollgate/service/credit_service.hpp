@@ -126,7 +126,10 @@ inline void check_identifier(std::string_view name, std::string_view value, std:
 [[nodiscard]] inline credits amount_field(const nlohmann::json& body, const char* name) {
   auto it = body.find(name);
   if (it == body.end() || it->is_null()) throw service_bad_request(fmt::format("missing field '{}'", name));
-  if (!it->is_number()) throw service_bad_request(fmt::format("field '{}' must be a JSON number", name));
+  // A decimal string is accepted too: it is how an amount a double cannot carry exactly (a
+  // fraction at 2^33 credits or more) travels without losing a digit (see json/credits.hpp).
+  if (!it->is_number() && !it->is_string())
+    throw service_bad_request(fmt::format("field '{}' must be a JSON number (or an exact decimal string)", name));
   credits amount;
   try {
     amount = it->get<credits>();
