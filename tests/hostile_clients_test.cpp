@@ -96,9 +96,7 @@ class hostile_clients {
     for (int fd : slow_) ::close(fd);
   }
 
-  [[nodiscard]] int idle_open() const {
-    return static_cast<int>(std::count_if(idle_.begin(), idle_.end(), [](int fd) { return fd >= 0; }));
-  }
+  [[nodiscard]] int idle_open() const { return idle_open_; }
   [[nodiscard]] int reopened() const { return reopened_; }
 
  private:
@@ -123,6 +121,7 @@ class hostile_clients {
         idle_[i] = open_idle();
         ++reopened_;
       }
+      idle_open_ = static_cast<int>(std::count_if(idle_.begin(), idle_.end(), [](int fd) { return fd >= 0; }));
       if (std::chrono::steady_clock::now() >= next_drip) {  // one more header byte, forever
         for (int fd : slow_)
           if (fd >= 0) send_all(fd, "X");
@@ -135,7 +134,7 @@ class hostile_clients {
   std::string idle_request_;
   std::vector<int> idle_, slow_;
   std::atomic<bool> stop_{false};
-  std::atomic<int> reopened_{0};
+  std::atomic<int> reopened_{0}, idle_open_{0};
   std::thread keeper_;
 };
 
