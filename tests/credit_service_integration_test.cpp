@@ -50,8 +50,8 @@ void start_server(std::optional<tollgate::testing::child_process>& server, const
                                           TOLLGATE_SOURCE_DIR "/examples/credit_server/seed.json", "--state", files.state});
 }
 
-tollgate::credit_service_options service_options(int port) {
-  tollgate::credit_service_options o;
+tollgate::credit_service_ledger_options service_options(int port) {
+  tollgate::credit_service_ledger_options o;
   o.base_url = fmt::format("http://127.0.0.1:{}", port);
   o.api_token = tollgate::redacted(token);
   o.timeout = std::chrono::seconds(5);  // the outage here is a stopped server (refused at once): a slow CI machine must not look like one
@@ -231,7 +231,7 @@ TEST_CASE("credit service: after a restart the ledger is serving again within it
   const int port = server->read_port();
   auto o = service_options(port);
   o.breaker_failures = 5;  // the defaults: circuit open after 5 failures, for at most 1 s
-  o.breaker_open_for = tollgate::credit_service_options{}.breaker_open_for;
+  o.breaker_open_for = tollgate::credit_service_ledger_options{}.breaker_open_for;
   tollgate::credit_service_ledger service(o);
   // Several pooled keep-alive connections, all of which the restart will kill. (Their outcome is
   // not the point: a slow sanitizer build may refuse some, and that is fine here.)

@@ -24,8 +24,8 @@ using namespace tollgate::literals;
 using tollgate::ledger_errc;
 
 namespace {
-tollgate::credit_service_options options_for(int port, std::string token = "test-token") {
-  tollgate::credit_service_options o;
+tollgate::credit_service_ledger_options options_for(int port, std::string token = "test-token") {
+  tollgate::credit_service_ledger_options o;
   o.base_url = fmt::format("http://127.0.0.1:{}", port) + "/";
   o.api_token = tollgate::redacted(std::move(token));
   o.timeout = std::chrono::milliseconds(300);
@@ -68,17 +68,17 @@ TEST_CASE("credit_service_ledger: configuration comes from the environment and f
   env_guard restore;
   ::setenv("CREDIT_SERVICE_URL", "http://127.0.0.1:1/base/", 1);
   ::unsetenv("CREDIT_API_TOKEN");
-  CHECK_THROWS_AS((void)tollgate::credit_service_options::from_environment(), tollgate::configuration_error);
+  CHECK_THROWS_AS((void)tollgate::credit_service_ledger_options::from_environment(), tollgate::configuration_error);
   ::setenv("CREDIT_API_TOKEN", "tok", 1);
   ::setenv("CREDIT_TIMEOUT", "2.5", 1);
-  auto o = tollgate::credit_service_options::from_environment();
+  auto o = tollgate::credit_service_ledger_options::from_environment();
   CHECK(o.base_url == "http://127.0.0.1:1/base/");
   CHECK(o.timeout == std::chrono::milliseconds(2500));
   CHECK(o.api_token.reveal() == "tok");
   ::setenv("CREDIT_TIMEOUT", "soon", 1);
-  CHECK_THROWS_AS((void)tollgate::credit_service_options::from_environment(), tollgate::configuration_error);
+  CHECK_THROWS_AS((void)tollgate::credit_service_ledger_options::from_environment(), tollgate::configuration_error);
   ::setenv("CREDIT_TIMEOUT", "0", 1);
-  CHECK_THROWS_AS((void)tollgate::credit_service_options::from_environment(), tollgate::configuration_error);
+  CHECK_THROWS_AS((void)tollgate::credit_service_ledger_options::from_environment(), tollgate::configuration_error);
   auto bad_url = options_for(1);
   bad_url.base_url = "localhost:3000";
   CHECK_THROWS_AS(tollgate::credit_service_ledger{bad_url}, tollgate::configuration_error);

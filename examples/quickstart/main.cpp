@@ -210,7 +210,7 @@ int main(int argc, char** argv) {
   if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
     std::optional<tollgate::credit_service_ledger> service;
     try {
-      service.emplace(tollgate::credit_service_options::from_environment());
+      service.emplace(tollgate::credit_service_ledger_options::from_environment());
     } catch (const tollgate::configuration_error& e) {
       fmt::print(stderr, "configuration error: {}\n", e.what());
       return 2;

@@ -54,7 +54,7 @@ struct credit_service_summary {
 };
 
 /// Settings of a credit_service_ledger.
-struct credit_service_options {
+struct credit_service_ledger_options {
   std::string base_url = "http://localhost:3000";  ///< with or without a trailing '/'
   redacted api_token;                             ///< sent as `Authorization: Bearer …`; required
   std::chrono::milliseconds timeout{10'000};      ///< bounds one whole call: connect, send, receive
@@ -70,8 +70,8 @@ struct credit_service_options {
 
   /// From CREDIT_SERVICE_URL (default http://localhost:3000), CREDIT_API_TOKEN (required) and
   /// CREDIT_TIMEOUT (seconds, fractions allowed; default 10). Throws configuration_error.
-  [[nodiscard]] static credit_service_options from_environment() {
-    credit_service_options o;
+  [[nodiscard]] static credit_service_ledger_options from_environment() {
+    credit_service_ledger_options o;
     if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') o.base_url = url;
     const char* token = std::getenv("CREDIT_API_TOKEN");
     if (token == nullptr || *token == '\0')
@@ -97,12 +97,12 @@ struct credit_service_options {
 /// cause: 400 → insufficient_funds, 404 → unknown_credential, 401/403 → unauthorized, network
 /// errors, timeouts and 5xx → unavailable.
 ///
-///     tollgate::credit_service_ledger ledger{tollgate::credit_service_options::from_environment()};
+///     tollgate::credit_service_ledger ledger{tollgate::credit_service_ledger_options::from_environment()};
 class credit_service_ledger {
  public:
   using ledger_concept = ledger_t;
 
-  explicit credit_service_ledger(credit_service_options options)
+  explicit credit_service_ledger(credit_service_ledger_options options)
       : options_(std::move(options)), breaker_(options_.breaker_failures, options_.breaker_open_for) {
     if (options_.api_token.empty()) throw configuration_error("the credit service needs an API token (CREDIT_API_TOKEN)");
     if (options_.timeout.count() <= 0) throw configuration_error("the credit service timeout must be above 0");
@@ -112,6 +112,7 @@ class credit_service_ledger {
   credit_service_ledger& operator=(const credit_service_ledger&) = delete;
 
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
+    if (amount.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a lock amount must not be negative"};
     const bool is_public = options_.credentials == credential_kind::public_id ||
                            (options_.credentials == credential_kind::detect && credential.rfind("did:", 0) == 0);
     const auto body = json_body({{"credential", credential}, {"amount", amount}});
@@ -125,12 +126,13 @@ class credit_service_ledger {
         return lock_grant{parsed["lock_id"].get<std::string>(), amount};
       return ledger_error{ledger_errc::misconfigured, "the credit service answered the lock without a lock_id"};
     }
-    if (status == 400) return ledger_error{ledger_errc::insufficient_funds, error_message(text)};
+    if (status == 400) return ledger_error{error_code(text, ledger_errc::insufficient_funds), error_message(text)};
     if (status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(text)};
     return other_status(status, text);
   }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
+    if (real_cost.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a cost must not be negative"};
     const auto body = json_body({{"lock_id", lock_id}, {"real_cost", real_cost}});
     if (!body) return ledger_error{ledger_errc::lock_not_found, "the lock id is not valid UTF-8"};
     auto answer = call("POST", "/v1/balance/unlock", *body, {});
@@ -142,7 +144,7 @@ class credit_service_ledger {
       return settlement{real_cost, replayed};
     }
     if (status == 404) return ledger_error{ledger_errc::lock_not_found, error_message(text)};
-    if (status == 400) return ledger_error{ledger_errc::invalid_amount, "invalid unlock: " + error_message(text)};
+    if (status == 400) return ledger_error{error_code(text, ledger_errc::invalid_amount), "invalid unlock: " + error_message(text)};
     return other_status(status, text);
   }
 
@@ -189,7 +191,7 @@ class credit_service_ledger {
   }
 
   [[nodiscard]] bool circuit_open() const { return breaker_.is_open(); }
-  [[nodiscard]] const credit_service_options& options() const noexcept { return options_; }
+  [[nodiscard]] const credit_service_ledger_options& options() const noexcept { return options_; }
 
  private:
   using answer = std::pair<int, std::string>;
@@ -279,6 +281,17 @@ class credit_service_ledger {
   }
 
   // `{"error": "…"}` as the contract says; any other body is kept as text, never parsed blindly.
+  // A 400's precise case: tollgate's credit server names it in "code"; the original does not, so
+  // the status's usual meaning is the fallback. Only the cases a 400 can carry are taken.
+  static ledger_errc error_code(const std::string& text, ledger_errc fallback) {
+    const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    if (!parsed.is_object() || !parsed.contains("code") || !parsed["code"].is_string()) return fallback;
+    const auto& code = parsed["code"].get_ref<const std::string&>();
+    for (auto e : {ledger_errc::insufficient_funds, ledger_errc::invalid_amount, ledger_errc::conflicting_settlement})
+      if (code == to_string(e)) return e;
+    return fallback;
+  }
+
   static std::string error_message(const std::string& text) {
     const auto parsed = nlohmann::json::parse(text, nullptr, false);
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) return parsed["error"].get<std::string>();
@@ -328,7 +341,7 @@ class credit_service_ledger {
     if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(c));
   }
 
-  credit_service_options options_;
+  credit_service_ledger_options options_;
   std::string origin_;
   std::string base_path_;
   detail::circuit_breaker breaker_;

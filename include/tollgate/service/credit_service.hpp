@@ -397,15 +397,21 @@ class credit_service {
     return info;
   }
 
+  // The contract's status, plus the ledger's own case in "code" (an addition the original lacks):
+  // several cases share a status, and a client should not have to read the message to tell them apart.
   static detail::service_reply from_ledger_error(const ledger_error& e, int not_found_status = 404) {
+    int status = 500;
     switch (e.code) {
       case ledger_errc::insufficient_funds:
       case ledger_errc::invalid_amount:
-      case ledger_errc::conflicting_settlement: return detail::service_error(400, e.message);
+      case ledger_errc::conflicting_settlement: status = 400; break;
       case ledger_errc::unknown_credential:
-      case ledger_errc::lock_not_found: return detail::service_error(not_found_status, e.message);
-      default: return detail::service_error(500, e.message);
+      case ledger_errc::lock_not_found: status = not_found_status; break;
+      default: break;
     }
+    auto reply = detail::service_error(status, e.message);
+    if (status != 500) reply.body["code"] = to_string(e.code);
+    return reply;
   }
 
   // --- routes -----------------------------------------------------------------------------------
