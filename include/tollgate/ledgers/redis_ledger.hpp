@@ -1,0 +1,477 @@
+// redis_ledger: the ledger concept on Redis (hiredis), shared by every API server that points at it.
+#ifndef TOLLGATE_LEDGERS_REDIS_LEDGER_HPP
+#define TOLLGATE_LEDGERS_REDIS_LEDGER_HPP
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+#include <tollgate/credits.hpp>
+#include <tollgate/detail/digest.hpp>
+#include <tollgate/jwt/base64url.hpp>
+#include <tollgate/ledgers/ledger.hpp>
+#include <tollgate/ledgers/ledger_summary.hpp>
+#include <tollgate/logging/logger.hpp>
+#include <tollgate/redis/client.hpp>
+#include <tollgate/redis/endpoint.hpp>
+#include <tollgate/redis/ledger_scripts.hpp>
+
+namespace tollgate {
+
+/// Settings of a redis_ledger.
+struct redis_ledger_options {
+  /// `redis://[user:password@]host:port[/db]`; any node of a Redis Cluster works too.
+  std::string url = "redis://127.0.0.1:6379";
+  /// Every key starts with this (no glob characters): `<prefix>:{user}:account`, `<prefix>:cred:<sha256>`.
+  std::string key_prefix = "tg";
+  /// How long a lock holds funds before they return on their own (Redis's clock, not ours).
+  std::chrono::milliseconds lock_ttl = std::chrono::minutes(5);
+  /// How long a closed lock is remembered after its TTL would have ended, so a repeated settle or
+  /// lock request answers the first result (durable_ledger's replays after a restart need this).
+  std::chrono::milliseconds retention_grace = std::chrono::minutes(5);
+  /// Whether settle may charge more than the hold when the available balance covers it.
+  bool allow_overage = false;
+  std::chrono::milliseconds connect_timeout{1'000};
+  std::chrono::milliseconds command_timeout{1'000};  ///< bounds a hung Redis: each read and write of a call
+  std::size_t max_idle_connections = 64;
+  std::size_t breaker_failures = 5;                   ///< consecutive failures that open the circuit
+  std::chrono::milliseconds breaker_open_for{1'000};  ///< the longest the circuit stays open
+  /// How long a credential → user mapping is trusted without asking Redis: what makes a lock one
+  /// round trip. A revoked credential works this long on an API server that used it. 0: no cache.
+  std::chrono::milliseconds credential_cache_ttl{30'000};
+  std::size_t credential_cache_size = 100'000;  ///< entries; the cache starts over when full
+  /// Every this long, a background thread returns expired holds of users who made no call since
+  /// (a user's own calls return theirs anyway). 0: no thread; call sweep() yourself.
+  std::chrono::milliseconds sweep_every = std::chrono::minutes(1);
+  /// Closed locks forgotten and expired holds returned per script call, at most: bounds one call.
+  std::size_t reap_limit = 100;
+  logger log{};
+
+  /// From REDIS_URL (default redis://127.0.0.1:6379) and LOCK_TTL_SECONDS.
+  [[nodiscard]] static redis_ledger_options from_environment() {
+    redis_ledger_options o;
+    if (const char* url = std::getenv("REDIS_URL"); url != nullptr && *url != '\0') o.url = url;
+    if (const char* ttl = std::getenv("LOCK_TTL_SECONDS"); ttl != nullptr && *ttl != '\0') {
+      const auto seconds = credits::parse(ttl);  // an exact decimal parser, reused for seconds
+      if (!seconds || seconds->micros() <= 0) throw redis::url_error("LOCK_TTL_SECONDS must be a number of seconds above 0");
+      o.lock_ttl = std::chrono::milliseconds(std::max<std::int64_t>(1, seconds->micros() / 1000));
+    }
+    return o;
+  }
+};
+
+/// Credits on Redis. Each user's account, locks and idempotency keys share the hash tag `{user}`,
+/// so each lock and each settle is one Lua script on one node: one round trip that checks and
+/// changes everything atomically (no check-then-act between API servers), on one Redis or on a
+/// Redis Cluster. Time comes from Redis. A lock id names its user, so a settle needs no lookup;
+/// a credential's owner is looked up once and cached (`credential_cache_ttl`).
+///
+///     tollgate::redis_ledger ledger{{.url = "redis://127.0.0.1:6379"}};
+///     ledger.add_user("alice", 100_cr);
+///     ledger.add_credential("sk-alice-1", "alice");
+///     auto grant = ledger.lock("sk-alice-1", 5_cr, "request-42");   // any API server
+///     ledger.settle(grant->lock_id, 1.25_cr);                         // any API server
+///
+/// Amounts are limited to `max_amount` (2^53 - 1 micro-credits, about 9 billion credits): Lua
+/// counts in doubles, exact up to there. A larger amount, or a balance that would pass it, is
+/// invalid_amount, never a rounding.
+class redis_ledger {
+ public:
+  using ledger_concept = ledger_t;
+  static constexpr credits max_amount = credits::from_micros((std::int64_t{1} << 53) - 1);
+
+  explicit redis_ledger(redis_ledger_options options = {})
+      : options_(std::move(options)), client_(redis::endpoint::parse(options_.url), client_options(options_)) {
+    if (options_.key_prefix.find_first_of("*?[]\\{}") != std::string::npos)
+      throw redis::url_error("the Redis key prefix must not contain glob characters or braces");
+    if (options_.lock_ttl.count() <= 0) throw redis::url_error("the Redis ledger's lock TTL must be above 0");
+    if (options_.sweep_every.count() > 0) sweeper_ = std::thread([this] { sweep_loop(); });
+  }
+  redis_ledger(const redis_ledger&) = delete;
+  redis_ledger& operator=(const redis_ledger&) = delete;
+  ~redis_ledger() {
+    {
+      std::lock_guard guard(sweep_mutex_);
+      stopping_ = true;
+    }
+    sweep_wake_.notify_all();
+    if (sweeper_.joinable()) sweeper_.join();
+  }
+
+  // --- the ledger concept -------------------------------------------------------------------
+
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
+    if (amount.is_negative() || amount > max_amount)
+      return ledger_error{ledger_errc::invalid_amount, fmt::format("a lock amount must be between 0 and {}", max_amount)};
+    auto user = owner_of(credential);
+    if (!user) return user.error();
+    if (!*user) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
+    const user_keys keys(options_.key_prefix, **user);
+    const std::string amount_text = std::to_string(amount.micros());
+    const std::array<std::string_view, 5> args{amount_text, idempotency_key, ttl_text_, grace_text_, reap_text_};
+    // A keyed lock can be sent twice safely: the second answers the first grant.
+    auto answer = client_.eval(redis::ledger_scripts::lock(), keys.all(), args, !idempotency_key.empty());
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (redis::is_error(r)) return script_failure(r);
+    const std::string_view status = text_at(r, 0);
+    if (status == "ok" || status == "replayed") return lock_grant{lock_id_of(text_at(r, 1), **user), credits::from_micros(int_at(r, 2))};
+    if (status == "insufficient_funds")
+      return ledger_error{ledger_errc::insufficient_funds, fmt::format("{} available, {} requested", credits::from_micros(int_at(r, 1)), amount)};
+    if (status == "unknown_credential") {
+      forget_credential(credential);
+      return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
+    }
+    return unexpected(r);
+  }
+
+  result<settlement> settle(std::string_view lock_id, credits real_cost) {
+    if (real_cost.is_negative() || real_cost > max_amount)
+      return ledger_error{ledger_errc::invalid_amount, fmt::format("a real cost must be between 0 and {}", max_amount)};
+    const auto parsed = parse_lock_id(lock_id);
+    if (!parsed) return not_found();
+    const user_keys keys(options_.key_prefix, parsed->user);
+    const std::string cost_text = std::to_string(real_cost.micros());
+    const std::array<std::string_view, 5> args{parsed->number, cost_text, options_.allow_overage ? "1" : "0", grace_text_, reap_text_};
+    auto answer = client_.eval(redis::ledger_scripts::settle(), keys.all(), args, true);  // a settle replays: safe to resend
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (redis::is_error(r)) return script_failure(r);
+    const std::string_view status = text_at(r, 0);
+    if (status == "ok") return settlement{real_cost, false};
+    if (status == "replayed") return settlement{real_cost, true};
+    if (status == "lock_not_found") return not_found();
+    if (status == "expired") return ledger_error{ledger_errc::lock_not_found, "lock expired before it was settled; its hold was returned"};
+    if (status == "conflicting_settlement")
+      return ledger_error{ledger_errc::conflicting_settlement,
+                          fmt::format("lock already settled for {}, not {}", credits::from_micros(int_at(r, 1)), real_cost)};
+    if (status == "invalid_amount")
+      return ledger_error{ledger_errc::invalid_amount, fmt::format("real cost {} exceeds the locked {}", real_cost, credits::from_micros(int_at(r, 1)))};
+    if (status == "insufficient_funds")
+      return ledger_error{ledger_errc::insufficient_funds, fmt::format("real cost {} exceeds the hold and the balance", real_cost)};
+    return unexpected(r);
+  }
+
+  result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
+
+  /// True when Redis answers PING in time.
+  [[nodiscard]] bool health() {
+    static constexpr std::array<std::string_view, 1> ping{"PING"};
+    auto answer = client_.run(ping, {}, true);
+    return answer && !redis::is_error(**answer);
+  }
+
+  // --- administration (the same store; operators need no other tool) ---------------------------
+
+  /// Adds a user with a balance; false when the user exists already (its balance is left alone).
+  result<bool> add_user(std::string_view user_id, credits balance) {
+    if (user_id.empty()) return ledger_error{ledger_errc::misconfigured, "a user id must not be empty"};
+    if (balance.is_negative() || balance > max_amount)
+      return ledger_error{ledger_errc::invalid_amount, fmt::format("a balance must be between 0 and {}", max_amount)};
+    const user_keys keys(options_.key_prefix, user_id);
+    const std::string balance_text = std::to_string(balance.micros());
+    const std::array<std::string_view, 1> args{balance_text};
+    auto answer = client_.eval(redis::ledger_scripts::add_user(), keys.all(), args, true);
+    if (!answer) return answer.error();
+    if (redis::is_error(**answer) || (**answer).type != REDIS_REPLY_INTEGER) return unexpected(**answer);
+    return (**answer).integer == 1;
+  }
+
+  /// Maps a credential (API key, public id, or the user id itself) to its owner; a user may have
+  /// many. Redis stores only the credential's SHA-256. False when the user is unknown or the
+  /// credential belongs to someone else already.
+  result<bool> add_credential(std::string_view credential, std::string_view user_id) {
+    const user_keys keys(options_.key_prefix, user_id);
+    const std::array<std::string_view, 2> exists{"EXISTS", keys.account};
+    auto known = client_.run(exists, keys.account, true);
+    if (!known) return known.error();
+    if ((**known).type != REDIS_REPLY_INTEGER) return unexpected(**known);
+    if ((**known).integer == 0) return false;
+    const std::string key = credential_key(credential);
+    const std::array<std::string_view, 4> set{"SET", key, user_id, "NX"};
+    auto answer = client_.run(set, key, true);
+    if (!answer) return answer.error();
+    if ((**answer).type == REDIS_REPLY_STATUS) return true;  // OK: ours now
+    auto owner = owner_of(credential);
+    if (!owner) return owner.error();
+    return *owner && **owner == user_id;
+  }
+
+  /// The user owning a credential, or nullopt.
+  result<std::optional<std::string>> owner_of(std::string_view credential) {
+    const auto now = std::chrono::steady_clock::now();
+    if (options_.credential_cache_ttl.count() > 0) {
+      std::lock_guard guard(cache_mutex_);
+      if (auto hit = cache_.find(std::string(credential)); hit != cache_.end() && hit->second.until > now) return std::optional<std::string>{hit->second.user};
+    }
+    const std::string key = credential_key(credential);
+    const std::array<std::string_view, 2> get{"GET", key};
+    auto answer = client_.run(get, key, true);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (r.type == REDIS_REPLY_NIL) return std::optional<std::string>{};
+    if (r.type != REDIS_REPLY_STRING) return unexpected(r);
+    std::string user(redis::text_of(r));
+    if (options_.credential_cache_ttl.count() > 0) {
+      std::lock_guard guard(cache_mutex_);
+      if (cache_.size() >= options_.credential_cache_size) cache_.clear();
+      cache_.insert_or_assign(std::string(credential), cached_owner{user, now + options_.credential_cache_ttl});
+    }
+    return std::optional<std::string>{std::move(user)};
+  }
+
+  /// Adds to a user's available balance; returns the new available balance.
+  result<credits> top_up(std::string_view user_id, credits amount) {
+    if (amount.is_negative() || amount > max_amount) return ledger_error{ledger_errc::invalid_amount, "a top-up must be between 0 and the largest amount"};
+    const user_keys keys(options_.key_prefix, user_id);
+    const std::string amount_text = std::to_string(amount.micros()), limit_text = std::to_string(max_amount.micros());
+    const std::array<std::string_view, 4> args{amount_text, limit_text, grace_text_, reap_text_};
+    // Not resent on a lost answer: a top-up is not idempotent.
+    auto answer = client_.eval(redis::ledger_scripts::top_up(), keys.all(), args, false);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (redis::is_error(r)) return script_failure(r);
+    const std::string_view status = text_at(r, 0);
+    if (status == "ok") return credits::from_micros(int_at(r, 1));
+    if (status == "unknown_credential") return ledger_error{ledger_errc::unknown_credential, "user not found"};
+    if (status == "invalid_amount") return ledger_error{ledger_errc::invalid_amount, "the balance would pass the largest amount"};
+    return unexpected(r);
+  }
+
+  /// A user's balances (expired holds returned first), or unknown_credential.
+  result<user_balance> balances(std::string_view user_id) {
+    auto answer = run_balance(user_id, options_.reap_limit);
+    if (!answer) return answer.error();
+    return user_balance{std::string(user_id), credits::from_micros(int_at(**answer, 1)), credits::from_micros(int_at(**answer, 2))};
+  }
+
+  /// A user's available balance, or unknown_credential.
+  result<credits> balance(std::string_view user_id) {
+    auto b = balances(user_id);
+    if (!b) return b.error();
+    return b->available;
+  }
+
+  /// Every user's balances and the open locks, walking the keyspace (SCAN, node by node): for
+  /// operators, not for the request path.
+  result<ledger_summary> summary() {
+    ledger_summary out;
+    auto users = scan_users("account");
+    if (!users) return users.error();
+    for (const auto& user : *users) {
+      auto b = balances(user);
+      if (!b) {
+        if (b.error().code == ledger_errc::unknown_credential) continue;  // removed meanwhile
+        return b.error();
+      }
+      out.users.push_back(std::move(*b));
+      const user_keys keys(options_.key_prefix, user);
+      const std::array<std::string_view, 2> args{grace_text_, reap_text_};
+      auto locks = client_.eval(redis::ledger_scripts::open_locks(), keys.all(), args, true);
+      if (!locks) return locks.error();
+      const redisReply& r = **locks;
+      if (r.type != REDIS_REPLY_ARRAY) return unexpected(r);
+      for (std::size_t i = 0; i + 2 < r.elements; i += 3)
+        out.locks.push_back({lock_id_of(text_at(r, i), user), user, credits::from_micros(int_at(r, i + 1)),
+                             std::chrono::milliseconds(int_at(r, i + 2))});
+    }
+    std::sort(out.users.begin(), out.users.end(), [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
+    std::sort(out.locks.begin(), out.locks.end(), [](const auto& a, const auto& b) { return a.lock_id < b.lock_id; });
+    return out;
+  }
+
+  /// Returns every expired hold to its user, whoever made the lock (a crashed API server's too);
+  /// answers how many holds came back. The background sweep (`sweep_every`) calls this.
+  result<std::size_t> sweep() {
+    auto users = scan_users("open");
+    if (!users) return users.error();
+    std::size_t returned = 0;
+    for (const auto& user : *users) {
+      constexpr std::size_t batch = 1000;
+      for (;;) {
+        auto answer = run_balance(user, batch);
+        if (!answer) {
+          if (answer.error().code == ledger_errc::unknown_credential) break;
+          return answer.error();
+        }
+        const auto n = static_cast<std::size_t>(int_at(**answer, 4));
+        returned += n;
+        if (n < batch) break;
+      }
+    }
+    return returned;
+  }
+
+  [[nodiscard]] bool circuit_open() const { return client_.circuit_open(); }
+  [[nodiscard]] redis::client& client() noexcept { return client_; }
+  [[nodiscard]] const redis_ledger_options& options() const noexcept { return options_; }
+
+ private:
+  // One user's five keys, in the order the scripts take them.
+  struct user_keys {
+    user_keys(std::string_view prefix, std::string_view user)
+        : account(fmt::format("{}:{{{}}}:account", prefix, user)),
+          locks(fmt::format("{}:{{{}}}:locks", prefix, user)),
+          open(fmt::format("{}:{{{}}}:open", prefix, user)),
+          closed(fmt::format("{}:{{{}}}:closed", prefix, user)),
+          keys(fmt::format("{}:{{{}}}:keys", prefix, user)),
+          views{account, locks, open, closed, keys} {}
+    user_keys(const user_keys&) = delete;
+    user_keys& operator=(const user_keys&) = delete;
+    [[nodiscard]] std::span<const std::string_view> all() const noexcept { return views; }
+    std::string account, locks, open, closed, keys;
+    std::array<std::string_view, 5> views;
+  };
+
+  struct parsed_lock_id {
+    std::string number;
+    std::string user;
+  };
+  struct cached_owner {
+    std::string user;
+    std::chrono::steady_clock::time_point until;
+  };
+
+  static redis::client_options client_options(const redis_ledger_options& o) {
+    redis::client_options c;
+    c.connections.connect_timeout = o.connect_timeout;
+    c.connections.command_timeout = o.command_timeout;
+    c.connections.max_idle = o.max_idle_connections;
+    c.breaker_failures = o.breaker_failures;
+    c.breaker_open_for = o.breaker_open_for;
+    return c;
+  }
+
+  // "rl_<lock number>_<base64url(user id)>": what a settle needs to reach the user's slot.
+  static std::string lock_id_of(std::string_view number, std::string_view user) {
+    return fmt::format("rl_{}_{}", number, jwt::base64url_encode(user));
+  }
+  static std::optional<parsed_lock_id> parse_lock_id(std::string_view id) {
+    if (!id.starts_with("rl_")) return std::nullopt;
+    id.remove_prefix(3);
+    const auto split = id.find('_');
+    if (split == 0 || split == std::string_view::npos || split > 19) return std::nullopt;
+    const std::string_view number = id.substr(0, split);
+    if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+    auto user = jwt::base64url_decode(id.substr(split + 1));
+    if (!user || user->empty()) return std::nullopt;
+    return parsed_lock_id{std::string(number), std::move(*user)};
+  }
+
+  std::string credential_key(std::string_view credential) const {
+    return fmt::format("{}:cred:{}", options_.key_prefix, detail::sha256_hex(credential));
+  }
+  void forget_credential(std::string_view credential) {
+    std::lock_guard guard(cache_mutex_);
+    cache_.erase(std::string(credential));
+  }
+
+  result<redis::reply> run_balance(std::string_view user_id, std::size_t limit) {
+    const user_keys keys(options_.key_prefix, user_id);
+    const std::string limit_text = std::to_string(limit);
+    const std::array<std::string_view, 2> args{grace_text_, limit_text};
+    auto answer = client_.eval(redis::ledger_scripts::balance(), keys.all(), args, true);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (redis::is_error(r)) return script_failure(r);
+    if (text_at(r, 0) == "unknown_credential") return ledger_error{ledger_errc::unknown_credential, "user not found"};
+    if (text_at(r, 0) != "ok" || r.elements < 5) return unexpected(r);
+    return answer;
+  }
+
+  // The users that have a `<suffix>` key, from every master (SCAN: no long-blocking KEYS).
+  result<std::vector<std::string>> scan_users(std::string_view suffix) {
+    auto masters = client_.masters();
+    if (!masters) return masters.error();
+    const std::string pattern = fmt::format("{}:{{*}}:{}", options_.key_prefix, suffix);
+    const std::string head = options_.key_prefix + ":{", tail = fmt::format("}}:{}", suffix);
+    std::vector<std::string> users;
+    for (const auto& node : *masters) {
+      std::string cursor = "0";
+      do {
+        const std::array<std::string_view, 6> scan{"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+        auto answer = node->run(scan, true);
+        if (!answer) return answer.error();
+        const redisReply& r = **answer;
+        if (r.type != REDIS_REPLY_ARRAY || r.elements != 2 || r.element[1]->type != REDIS_REPLY_ARRAY) return unexpected(r);
+        cursor = std::string(redis::text_of(*r.element[0]));
+        for (std::size_t i = 0; i < r.element[1]->elements; ++i) {
+          const std::string_view key = redis::text_of(*r.element[1]->element[i]);
+          if (key.size() > head.size() + tail.size() && key.starts_with(head) && key.ends_with(tail))
+            users.emplace_back(key.substr(head.size(), key.size() - head.size() - tail.size()));
+        }
+      } while (cursor != "0");
+    }
+    std::sort(users.begin(), users.end());
+    users.erase(std::unique(users.begin(), users.end()), users.end());
+    return users;
+  }
+
+  void sweep_loop() {
+    std::unique_lock guard(sweep_mutex_);
+    while (!sweep_wake_.wait_for(guard, options_.sweep_every, [this] { return stopping_; })) {
+      guard.unlock();
+      if (auto n = sweep(); !n) {
+        options_.log.warn("redis_ledger: sweep failed: {}", n.error().message);
+      } else if (*n > 0) {
+        options_.log.info("redis_ledger: sweep returned {} expired holds", *n);
+      }
+      guard.lock();
+    }
+  }
+
+  static std::string_view text_at(const redisReply& r, std::size_t i) {
+    if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return {};
+    return redis::text_of(*r.element[i]);
+  }
+  static std::int64_t int_at(const redisReply& r, std::size_t i) {
+    if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return 0;
+    const redisReply& e = *r.element[i];
+    if (e.type == REDIS_REPLY_INTEGER) return e.integer;
+    std::int64_t value = 0;
+    const std::string_view text = redis::text_of(e);
+    (void)std::from_chars(text.data(), text.data() + text.size(), value);
+    return value;
+  }
+  static ledger_error not_found() { return ledger_error{ledger_errc::lock_not_found, "lock not found (never issued, or forgotten after its retention)"}; }
+  static ledger_error script_failure(const redisReply& r) {
+    return ledger_error{ledger_errc::misconfigured, fmt::format("the Redis ledger script failed: {}", redis::text_of(r))};
+  }
+  static ledger_error unexpected(const redisReply& r) {
+    if (redis::is_error(r)) return script_failure(r);
+    return ledger_error{ledger_errc::misconfigured, fmt::format("unexpected reply from Redis (type {})", r.type)};
+  }
+
+  redis_ledger_options options_;
+  redis::client client_;
+  const std::string ttl_text_ = std::to_string(options_.lock_ttl.count());
+  const std::string grace_text_ = std::to_string(options_.retention_grace.count());
+  const std::string reap_text_ = std::to_string(std::max<std::size_t>(1, options_.reap_limit));
+  std::mutex cache_mutex_;
+  std::unordered_map<std::string, cached_owner> cache_;
+  std::mutex sweep_mutex_;
+  std::condition_variable sweep_wake_;
+  bool stopping_ = false;
+  std::thread sweeper_;  // last: started once everything it uses exists
+};
+static_assert(ledger<redis_ledger>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_LEDGERS_REDIS_LEDGER_HPP

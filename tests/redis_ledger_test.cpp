@@ -1,0 +1,397 @@
+// redis_ledger against real redis-server processes on loopback: the public conformance suite, the
+// key layout, outages (down, killed and restarted with AOF, paused with SIGSTOP), the sweep of a
+// crashed API server's holds, and a 3-master Redis Cluster, resharded under the ledger's feet.
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <tollgate/ledgers/durable_ledger.hpp>
+#include <tollgate/ledgers/redis_ledger.hpp>
+#include <tollgate/redis/cluster_slot.hpp>
+#include <tollgate/redis/endpoint.hpp>
+#include <tollgate/testing/ledger_conformance.hpp>
+
+#include "support/redis_server.hpp"
+
+using namespace tollgate::literals;
+using tollgate::credits;
+using tollgate::ledger_errc;
+using tollgate::testing::redis_server;
+
+namespace {
+
+int prefix_counter = 0;
+
+tollgate::redis_ledger_options options_for(const std::string& url, std::chrono::milliseconds ttl = std::chrono::seconds(60)) {
+  tollgate::redis_ledger_options o;
+  o.url = url;
+  o.key_prefix = fmt::format("t{}", ++prefix_counter);  // every ledger of the run on its own keys
+  o.lock_ttl = ttl;
+  o.sweep_every = std::chrono::milliseconds(0);
+  o.command_timeout = std::chrono::milliseconds(2'000);
+  o.log = tollgate::logger::silent();
+  return o;
+}
+
+// The conformance fixture: users made through the ledger's own administration; holds expire by
+// waiting out a short TTL on Redis's clock.
+struct redis_fixture {
+  static constexpr auto ttl = std::chrono::milliseconds(1'500);
+  tollgate::redis_ledger ledger_;
+  int users = 0;
+  explicit redis_fixture(const std::string& url) : ledger_(options_for(url, ttl)) {}
+
+  tollgate::redis_ledger& ledger() { return ledger_; }
+  std::string new_user(credits balance) {
+    const std::string id = fmt::format("conformance-user-{}", ++users);
+    REQUIRE(ledger_.add_user(id, balance).value());
+    REQUIRE(ledger_.add_credential(id, id).value());
+    return id;
+  }
+  tollgate::result<credits> available(const std::string& credential) { return ledger_.balance(credential); }
+  void expire_holds() { std::this_thread::sleep_for(ttl + std::chrono::milliseconds(100)); }
+  [[nodiscard]] bool allows_overage() const { return false; }
+};
+
+// Available + held + everything charged by settled locks: what a user started with, if no credit
+// was created or lost. Read straight from Redis, not through the ledger.
+credits money_of(const redis_server& redis, const std::string& prefix, const std::string& user) {
+  const auto field = [&](const char* name) {
+    return credits::from_micros(std::stoll(redis.command({"HGET", fmt::format("{}:{{{}}}:account", prefix, user), name})));
+  };
+  credits total = field("available") + field("held");
+  const std::string entries = redis.command({"HVALS", fmt::format("{}:{{{}}}:locks", prefix, user)});
+  std::size_t start = 0;
+  while (start < entries.size()) {
+    auto end = entries.find(' ', start);
+    if (end == std::string::npos) end = entries.size();
+    const std::string entry = entries.substr(start, end - start);  // state:amount:expires:charged:key (keys here have no spaces)
+    if (entry.rfind("s:", 0) == 0) {
+      std::size_t p = 0;
+      for (int colon = 0; colon < 3; ++colon) p = entry.find(':', p) + 1;
+      total += credits::from_micros(std::stoll(entry.substr(p, entry.find(':', p) - p)));
+    }
+    start = end + 1;
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("Redis URLs: login, database, IPv6, and clear errors") {
+  using tollgate::redis::endpoint;
+  const auto plain = endpoint::parse("redis://cache.internal:6380");
+  CHECK(plain.host == "cache.internal");
+  CHECK(plain.port == 6380);
+  CHECK(plain.password.empty());
+  const auto full = endpoint::parse("redis://api:p%40ss@10.0.0.5:7000/3");
+  CHECK(full.user == "api");
+  CHECK(full.password.reveal() == "p@ss");
+  CHECK(full.database == 3);
+  CHECK(endpoint::parse("redis://secret@localhost").password.reveal() == "secret");
+  CHECK(endpoint::parse("redis://localhost").port == 6379);
+  CHECK(endpoint::parse("redis://[::1]:6390").host == "::1");
+  CHECK_THROWS_AS((void)endpoint::parse("http://localhost:6379"), tollgate::redis::url_error);
+  CHECK_THROWS_AS((void)endpoint::parse("redis://localhost:99999"), tollgate::redis::url_error);
+  CHECK_THROWS_AS((void)endpoint::parse("redis://localhost:6379/x"), tollgate::redis::url_error);
+  CHECK_THROWS_AS((void)endpoint::parse("redis://:6379"), tollgate::redis::url_error);
+  try {
+    (void)endpoint::parse("redis://u:hunter2%zz@localhost");
+    FAIL("a bad escape must throw");
+  } catch (const tollgate::redis::url_error& e) {
+    CHECK(std::string(e.what()).find("hunter2") == std::string::npos);  // errors never echo a password
+  }
+}
+
+TEST_CASE("cluster slots are Redis's own (CRC16 of the hash tag)") {
+  using tollgate::redis::slot_of;
+  CHECK(slot_of("foo") == 12182);  // CLUSTER KEYSLOT foo
+  CHECK(slot_of("{user1000}.following") == slot_of("{user1000}.followers"));
+  CHECK(slot_of("tg:{alice}:account") == slot_of("alice"));
+  CHECK(slot_of("foo{}{bar}") == slot_of("foo{}{bar}"));  // an empty tag hashes the whole key
+}
+
+TEST_CASE("redis_ledger conforms to the ledger concept on a real Redis") {
+  redis_server redis;
+  redis_fixture fixture(redis.url());
+  const auto report = tollgate::testing::check_ledger_conformance(fixture);
+  INFO(report.text());
+  CHECK(report.ok());
+  CHECK(report.checks > 30);
+}
+
+TEST_CASE("redis_ledger: what Redis holds, and what it never holds") {
+  redis_server redis;
+  auto options = options_for(redis.url());
+  tollgate::redis_ledger ledger(options);
+  const std::string p = options.key_prefix;
+  REQUIRE(ledger.add_user("alice", 10_cr).value());
+  CHECK_FALSE(ledger.add_user("alice", 99_cr).value());  // exists: left alone
+  CHECK(ledger.balance("alice").value() == 10_cr);
+  REQUIRE(ledger.add_credential("sk-live-alice-secret", "alice").value());
+  CHECK(ledger.add_credential("sk-live-alice-secret", "alice").value());  // the same mapping again is fine
+  REQUIRE(ledger.add_user("bob", 1_cr).value());
+  CHECK_FALSE(ledger.add_credential("sk-live-alice-secret", "bob").value());  // someone else's
+  CHECK_FALSE(ledger.add_credential("sk-new", "nobody").value());             // unknown user
+
+  SUBCASE("credentials are stored as SHA-256 only") {
+    const std::string keys = redis.command({"KEYS", "*"});
+    CHECK(keys.find("sk-live-alice-secret") == std::string::npos);
+    CHECK(redis.command({"GET", fmt::format("{}:cred:{}", p, tollgate::detail::sha256_hex("sk-live-alice-secret"))}) == "alice");
+  }
+
+  SUBCASE("amounts are integer micro-credits; a lock and a settle are one round trip each") {
+    auto grant = ledger.lock("sk-live-alice-secret", 2.5_cr, "req-1");  // first use: the credential is looked up once
+    REQUIRE(grant);
+    CHECK(redis.command({"HGET", fmt::format("{}:{{alice}}:account", p), "available"}) == "7500000");
+    CHECK(redis.command({"HGET", fmt::format("{}:{{alice}}:account", p), "held"}) == "2500000");
+    REQUIRE(ledger.settle(grant->lock_id, 0.000001_cr));  // first settle: Redis learns the script (NOSCRIPT, then EVAL)
+    // Commands sent by clients (commandstats also counts the calls a script makes inside Redis;
+    // the scripts use none of these).
+    const auto commands = [&] {
+      const std::string stats = redis.command({"INFO", "commandstats"});
+      long total = 0;
+      for (const char* name : {"evalsha", "eval", "get", "set", "ping", "scan", "auth", "select", "cluster"}) {
+        const auto at = stats.find(fmt::format("cmdstat_{}:calls=", name));
+        if (at != std::string::npos) total += std::stol(stats.substr(stats.find('=', at) + 1));
+      }
+      return total;
+    };
+    const long start = commands();
+    for (int i = 0; i < 10; ++i) {
+      auto next = ledger.lock("sk-live-alice-secret", 1_cr, fmt::format("req-{}", i + 2));
+      REQUIRE(next);
+      REQUIRE(ledger.settle(next->lock_id, 0.25_cr));
+    }
+    CHECK(commands() - start == 20);  // 10 locks and 10 settles: one command each
+    CHECK(ledger.balance("alice").value() == 10_cr - 2.5_cr - 0.000001_cr);
+    CHECK(money_of(redis, p, "alice") == 10_cr);
+  }
+
+  SUBCASE("amounts a Lua double cannot carry exactly are refused, never rounded") {
+    const credits too_big = tollgate::redis_ledger::max_amount + credits::from_micros(1);
+    CHECK(ledger.lock("alice", too_big, "").error().code == ledger_errc::invalid_amount);
+    CHECK(ledger.add_user("carol", too_big).error().code == ledger_errc::invalid_amount);
+    REQUIRE(ledger.add_user("dave", tollgate::redis_ledger::max_amount).value());
+    CHECK(ledger.top_up("dave", credits::from_micros(1)).error().code == ledger_errc::invalid_amount);
+    REQUIRE(ledger.add_credential("dave", "dave").value());
+    auto all = ledger.lock("dave", tollgate::redis_ledger::max_amount, "big");
+    REQUIRE(all);
+    CHECK(ledger.settle(all->lock_id, tollgate::redis_ledger::max_amount - credits::from_micros(1)));
+    CHECK(ledger.balance("dave").value() == credits::from_micros(1));
+  }
+
+  SUBCASE("lock ids carry their user; forged or foreign ids are lock_not_found") {
+    REQUIRE(ledger.add_credential("alice", "alice").value());
+    auto grant = ledger.lock("alice", 1_cr, "");
+    REQUIRE(grant);
+    CHECK(grant->lock_id.rfind("rl_", 0) == 0);
+    for (std::string forged : {"rl_1_", "rl__YWxpY2U", "rl_x_YWxpY2U", "rl_999_YWxpY2U", "rl_1_!!!", "lk_1_2", ""})
+      CHECK(ledger.settle(forged, 0_cr).error().code == ledger_errc::lock_not_found);
+    CHECK(ledger.release(grant->lock_id));
+  }
+
+  SUBCASE("top-up, summary and the sweep of holds nobody comes back for") {
+    CHECK(ledger.top_up("bob", 2_cr).value() == 3_cr);
+    CHECK(ledger.top_up("nobody", 2_cr).error().code == ledger_errc::unknown_credential);
+    REQUIRE(ledger.add_credential("bob", "bob").value());
+    auto held = ledger.lock("bob", 1_cr, "b1");
+    REQUIRE(held);
+    const auto s = ledger.summary().value();
+    REQUIRE(s.users.size() == 2);
+    CHECK(s.users[1].user_id == "bob");
+    CHECK(s.users[1].available == 2_cr);
+    CHECK(s.users[1].held == 1_cr);
+    REQUIRE(s.locks.size() == 1);
+    CHECK(s.locks[0].lock_id == held->lock_id);
+    CHECK(s.locks[0].user_id == "bob");
+  }
+}
+
+TEST_CASE("redis_ledger: holds of a crashed API server come back by the sweep") {
+  redis_server redis;
+  auto options = options_for(redis.url(), std::chrono::milliseconds(300));
+  {
+    tollgate::redis_ledger crashed(options);  // this "API server" locks and never settles
+    for (int u = 0; u < 20; ++u) {
+      const std::string user = fmt::format("u{}", u);
+      REQUIRE(crashed.add_user(user, 5_cr).value());
+      REQUIRE(crashed.add_credential(user, user).value());
+      for (int i = 0; i < 3; ++i) REQUIRE(crashed.lock(user, 1_cr, fmt::format("k{}", i)));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  tollgate::redis_ledger survivor(options);
+  CHECK(redis.command({"HGET", fmt::format("{}:{{u7}}:account", options.key_prefix), "held"}) == "3000000");  // nobody touched u7 yet
+  CHECK(survivor.sweep().value() == 60);
+  CHECK(redis.command({"HGET", fmt::format("{}:{{u7}}:account", options.key_prefix), "held"}) == "0");
+  CHECK(survivor.balance("u7").value() == 5_cr);
+  CHECK(survivor.sweep().value() == 0);
+
+  SUBCASE("the background sweep does it on its own") {
+    auto background = options;
+    background.sweep_every = std::chrono::milliseconds(100);
+    tollgate::redis_ledger ledger(background);
+    REQUIRE(ledger.lock("u3", 5_cr, "all"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    CHECK(redis.command({"HGET", fmt::format("{}:{{u3}}:account", options.key_prefix), "held"}) == "0");
+  }
+}
+
+TEST_CASE("redis_ledger: Redis down, paused or restarting answers unavailable within the timeout") {
+  SUBCASE("nothing listening") {
+    auto options = options_for(fmt::format("redis://127.0.0.1:{}", tollgate::testing::free_loopback_port()));
+    tollgate::redis_ledger ledger(options);
+    CHECK_FALSE(ledger.health());
+    const auto r = ledger.lock("alice", 1_cr, "k");
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ledger_errc::unavailable);
+    CHECK_FALSE(r.error().may_have_applied);
+  }
+  SUBCASE("a paused Redis (SIGSTOP) bounds every call by the command timeout") {
+    redis_server redis;
+    auto options = options_for(redis.url());
+    options.command_timeout = std::chrono::milliseconds(300);
+    options.breaker_open_for = std::chrono::milliseconds(200);
+    tollgate::redis_ledger ledger(options);
+    REQUIRE(ledger.add_user("alice", 10_cr).value());
+    REQUIRE(ledger.add_credential("alice", "alice").value());
+    auto grant = ledger.lock("alice", 1_cr, "before");
+    REQUIRE(grant);
+    redis.pause();
+    for (int i = 0; i < 8; ++i) {  // through the breaker's opening too
+      const auto start = std::chrono::steady_clock::now();
+      const auto r = ledger.settle(grant->lock_id, 0.5_cr);
+      const auto took = std::chrono::steady_clock::now() - start;
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == ledger_errc::unavailable);
+      CHECK(took < std::chrono::milliseconds(1'000));  // one timeout (+ one fresh-connection retry), never a hang
+    }
+    CHECK_FALSE(ledger.health());
+    redis.resume();
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));  // the breaker lets a probe through
+    tollgate::result<tollgate::settlement> s = tollgate::ledger_error{ledger_errc::unavailable, ""};
+    for (int i = 0; i < 20 && !s; ++i) {
+      s = ledger.settle(grant->lock_id, 0.5_cr);
+      if (!s) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    REQUIRE(s);
+    CHECK(ledger.balance("alice").value() == 9.5_cr);  // settled once, whatever the paused attempts did
+  }
+}
+
+TEST_CASE("redis_ledger: Redis killed and restarted mid-load (AOF, appendfsync always) loses nothing acknowledged") {
+  redis_server redis({}, /*aof_always=*/true);
+  auto options = options_for(redis.url());
+  options.command_timeout = std::chrono::milliseconds(500);
+  options.breaker_open_for = std::chrono::milliseconds(100);
+  tollgate::redis_ledger admin(options);
+  constexpr int users = 4, threads = 4;
+  const credits start = 1000_cr;
+  for (int u = 0; u < users; ++u) {
+    REQUIRE(admin.add_user(fmt::format("user{}", u), start).value());
+    REQUIRE(admin.add_credential(fmt::format("user{}", u), fmt::format("user{}", u)).value());
+  }
+  // Each worker's own durable outbox: a settle that meets the outage is retried until it lands.
+  std::atomic<bool> stop{false};
+  std::atomic<int> granted{0}, refused_while_down{0};
+  std::mutex acknowledged_mutex;
+  std::map<std::string, credits> acknowledged;  // lock id → what the ledger said it charged
+  std::vector<std::pair<std::string, std::string>> orphans;  // (user, idempotency key) of locks whose answer was lost
+  tollgate::redis_ledger ledger(options);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) {
+        const std::string user = fmt::format("user{}", (t + i) % users);
+        const std::string key = fmt::format("w{}-{}", t, i);
+        const auto grant = ledger.lock(user, 1_cr, key);
+        if (!grant) {
+          ++refused_while_down;
+          if (grant.error().may_have_applied) {  // the hold may exist: look it up again later, as durable_ledger does
+            std::lock_guard guard(acknowledged_mutex);
+            orphans.emplace_back(user, key);
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          continue;
+        }
+        ++granted;
+        const credits cost = credits::from_micros(1 + (i % 7) * 100'000);
+        for (;;) {  // what durable_ledger does: retry the same settle until the ledger answers
+          const auto s = ledger.settle(grant->lock_id, cost);
+          if (s) {
+            std::lock_guard guard(acknowledged_mutex);
+            acknowledged[grant->lock_id] = s->charged;
+            break;
+          }
+          REQUIRE(s.error().code == ledger_errc::unavailable);
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  redis.kill();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  CHECK_FALSE(ledger.health());
+  redis.restart();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  stop = true;
+  for (auto& w : workers) w.join();
+
+  CHECK(granted > 50);
+  CHECK(refused_while_down > 0);
+  // Conservation: every credit is available, held, or charged by a settled lock.
+  for (int u = 0; u < users; ++u) CHECK(money_of(redis, options.key_prefix, fmt::format("user{}", u)) == start);
+  // Every acknowledged settle is in Redis with the charge the client was told, applied once.
+  for (const auto& [lock_id, charged] : acknowledged) {
+    const auto again = admin.settle(lock_id, charged);
+    REQUIRE(again);
+    CHECK(again->replayed);
+  }
+  // A lock whose answer was lost is found again by its idempotency key (the first grant if it
+  // landed, a new one if not) and released: then no hold is left open.
+  for (const auto& [user, key] : orphans) {
+    const auto again = admin.lock(user, 1_cr, key);
+    REQUIRE(again);
+    REQUIRE(admin.release(again->lock_id));
+  }
+  CHECK(admin.summary().value().locks.empty());
+}
+
+TEST_CASE("durable_ledger<redis_ledger>: settles during an outage land after it") {
+  redis_server redis({}, true);
+  auto options = options_for(redis.url());
+  options.command_timeout = std::chrono::milliseconds(300);
+  options.breaker_open_for = std::chrono::milliseconds(100);
+  tollgate::redis_ledger inner(options);
+  REQUIRE(inner.add_user("alice", 10_cr).value());
+  REQUIRE(inner.add_credential("alice", "alice").value());
+  tollgate::durable_ledger_options outbox;
+  outbox.log = tollgate::logger::silent();
+  outbox.first_retry = std::chrono::milliseconds(50);
+  outbox.max_retry = std::chrono::milliseconds(200);
+  tollgate::durable_ledger<tollgate::redis_ledger> ledger(inner, outbox);
+  auto grant = ledger.lock("alice", 2_cr, "k");
+  REQUIRE(grant);
+  redis.kill();
+  const auto s = ledger.settle(grant->lock_id, 1.5_cr);
+  REQUIRE(s);
+  CHECK(s->deferred);  // accepted for later delivery
+  redis.restart();
+  for (int i = 0; i < 100; ++i) {
+    if (auto b = inner.balance("alice"); b && *b == 8.5_cr) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(inner.balance("alice").value() == 8.5_cr);
+}
