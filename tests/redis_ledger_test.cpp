@@ -21,6 +21,9 @@
 #include <tollgate/redis/endpoint.hpp>
 #include <tollgate/testing/ledger_conformance.hpp>
 
+#include <httplib.h>
+
+#include "support/child_process.hpp"
 #include "support/redis_server.hpp"
 
 using namespace tollgate::literals;
@@ -394,4 +397,182 @@ TEST_CASE("durable_ledger<redis_ledger>: settles during an outage land after it"
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(inner.balance("alice").value() == 8.5_cr);
+}
+
+namespace {
+
+// Three masters on loopback, slots spread by redis-cli, no replicas.
+struct redis_cluster {
+  std::vector<std::unique_ptr<redis_server>> nodes;
+  redis_cluster() {
+    for (int i = 0; i < 3; ++i)
+      nodes.push_back(std::make_unique<redis_server>(std::vector<std::string>{
+          "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+          // The bus port defaults to port + 10000, which may be taken or past 65535: pick one.
+          "--cluster-port", std::to_string(tollgate::testing::free_loopback_port())}));
+    std::string command = fmt::format("{} --cluster create", TOLLGATE_REDIS_CLI_BINARY);
+    for (const auto& n : nodes) command += fmt::format(" 127.0.0.1:{}", n->port());
+    command += " --cluster-replicas 0 --cluster-yes > /dev/null 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (const auto& n : nodes) {
+      while (n->command({"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos) {
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
+  static std::string nodes_line(redis_server& n, const std::string& id) {
+    const std::string all = n.command({"CLUSTER", "NODES"});
+    const auto at = all.find(id);
+    return all.substr(at, all.find('\n', at) - at);
+  }
+  // Whether `n`'s own line in CLUSTER NODES lists `slot` (single slots or ranges a-b): the
+  // cluster's word, not our slot code's.
+  static bool serves(redis_server& n, int slot) {
+    const std::string line = nodes_line(n, n.command({"CLUSTER", "MYID"}));
+    std::size_t field = 0, at = 0;
+    while (field < 8 && at != std::string::npos) {
+      at = line.find(' ', at + 1);
+      ++field;
+    }
+    while (at != std::string::npos && at + 1 < line.size()) {
+      const auto next = line.find(' ', at + 1);
+      const std::string range = line.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+      const auto dash = range.find('-');
+      if (!range.empty() && range[0] != '[') {
+        const int first = std::stoi(range.substr(0, dash)), last = dash == std::string::npos ? first : std::stoi(range.substr(dash + 1));
+        if (slot >= first && slot <= last) return true;
+      }
+      at = next;
+    }
+    return false;
+  }
+  // Moves one slot, keys and all, from its owner to `to`, as redis-cli's resharding does.
+  void move_slot(int slot, redis_server& from, redis_server& to) {
+    const std::string s = std::to_string(slot), from_id = from.command({"CLUSTER", "MYID"}), to_id = to.command({"CLUSTER", "MYID"});
+    to.command({"CLUSTER", "SETSLOT", s, "IMPORTING", from_id});
+    from.command({"CLUSTER", "SETSLOT", s, "MIGRATING", to_id});
+    for (;;) {
+      const std::string keys = from.command({"CLUSTER", "GETKEYSINSLOT", s, "100"});
+      if (keys.empty()) break;
+      std::vector<std::string> migrate{"MIGRATE", "127.0.0.1", std::to_string(to.port()), "", "0", "5000", "KEYS"};
+      std::size_t start = 0;
+      while (start <= keys.size()) {
+        const auto end = std::min(keys.find(' ', start), keys.size());
+        migrate.push_back(keys.substr(start, end - start));
+        start = end + 1;
+      }
+      from.command(migrate);
+    }
+    for (auto& n : nodes) n->command({"CLUSTER", "SETSLOT", s, "NODE", to_id});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("redis_ledger on a 3-master Redis Cluster: conformance, slot placement, and a slot moved under it") {
+  redis_cluster cluster;
+  SUBCASE("the conformance suite, through any node") {
+    redis_fixture fixture(cluster.nodes[1]->url());
+    const auto report = tollgate::testing::check_ledger_conformance(fixture);
+    INFO(report.text());
+    CHECK(report.ok());
+    CHECK(fixture.ledger().client().is_cluster());
+  }
+  SUBCASE("each user's keys live on its slot's node, and follow it when it moves") {
+    auto options = options_for(cluster.nodes[0]->url());
+    tollgate::redis_ledger ledger(options);
+    std::set<int> owners;
+    for (int u = 0; u < 12; ++u) {
+      const std::string user = fmt::format("spread-{}", u);
+      REQUIRE(ledger.add_user(user, 10_cr).value());
+      REQUIRE(ledger.add_credential(user, user).value());
+      auto grant = ledger.lock(user, 1_cr, "k");
+      REQUIRE(grant);
+      const int slot = tollgate::redis::slot_of(user);
+      CHECK(std::stoi(cluster.nodes[0]->command({"CLUSTER", "KEYSLOT", fmt::format("{}:{{{}}}:account", options.key_prefix, user)})) == slot);
+      int holders = 0;
+      for (std::size_t n = 0; n < cluster.nodes.size(); ++n) {
+        const bool here = cluster.nodes[n]->command({"CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot)}) != "0";
+        if (here) {
+          ++holders;
+          owners.insert(static_cast<int>(n));
+          CHECK(redis_cluster::serves(*cluster.nodes[n], slot));
+        }
+      }
+      CHECK(holders == 1);  // one node has all five keys of the user
+      CHECK(ledger.settle(grant->lock_id, 0.5_cr));
+    }
+    CHECK(owners.size() == 3);  // twelve users spread over all three masters
+
+    // Move the slot of a user with an open lock; the ledger's cached topology is now stale.
+    const std::string user = "spread-0";
+    auto grant = ledger.lock(user, 2_cr, "moving");
+    REQUIRE(grant);
+    const int slot = tollgate::redis::slot_of(user);
+    redis_server* from = nullptr;
+    for (auto& n : cluster.nodes)
+      if (redis_cluster::serves(*n, slot)) from = n.get();
+    REQUIRE(from != nullptr);
+    redis_server* to = cluster.nodes[0].get() == from ? cluster.nodes[1].get() : cluster.nodes[0].get();
+    cluster.move_slot(slot, *from, *to);
+    CHECK(from->command({"CLUSTER", "COUNTKEYSINSLOT", std::to_string(slot)}) == "0");
+    auto settled = ledger.settle(grant->lock_id, 1_cr);  // MOVED, followed
+    REQUIRE(settled);
+    CHECK_FALSE(settled->replayed);
+    CHECK(ledger.balance(user).value() == 10_cr - 0.5_cr - 1_cr);
+    CHECK(to->command({"HGET", fmt::format("{}:{{{}}}:account", options.key_prefix, user), "available"}) == "8500000");
+  }
+}
+
+TEST_CASE("two quickstart processes on one Redis spend one balance: never below zero, exact at the end") {
+  redis_server redis;
+  using tollgate::testing::child_process;
+  child_process first({TOLLGATE_QUICKSTART_BINARY, "--port", "0", "--redis", redis.url()});
+  const int first_port = first.read_port();
+  httplib::Client probe("127.0.0.1", first_port);
+  auto spent = probe.Get("/api/simple", {{"X-User-ID", "test-user-1"}});
+  REQUIRE(spent);
+  REQUIRE(spent->status == 200);
+  // A second quickstart finds the demo users in Redis and leaves their balances alone.
+  child_process second({TOLLGATE_QUICKSTART_BINARY, "--port", "0", "--redis", redis.url()});
+  const int second_port = second.read_port();
+  auto balance = httplib::Client("127.0.0.1", second_port).Get("/api/test/balance?user_id=test-user-1");
+  REQUIRE(balance);
+  CHECK(balance->body.find("\"balance\":99") != std::string::npos);
+
+  std::atomic<int> ok{1}, refused{0}, other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 8; ++c) {
+    clients.emplace_back([&, c] {
+      httplib::Client api("127.0.0.1", c % 2 == 0 ? first_port : second_port);
+      for (int i = 0; i < 40; ++i) {
+        auto r = api.Get("/api/simple", {{"X-User-ID", "test-user-1"}});  // 1 credit each, 100 in all
+        if (r && r->status == 200) {
+          ++ok;
+        } else if (r && r->status == 402) {
+          ++refused;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  CHECK(other == 0);
+  CHECK(ok == 100);  // 320 tries at 1 credit on 100 credits: exactly 100 served, from both processes
+  CHECK(refused == 320 - 99);
+  for (int port : {first_port, second_port}) {
+    auto b = httplib::Client("127.0.0.1", port).Get("/api/test/balance?user_id=test-user-1");
+    REQUIRE(b);
+    CHECK(b->body.find("\"balance\":0") != std::string::npos);
+  }
+  auto untouched = httplib::Client("127.0.0.1", second_port).Get("/api/test/balance?user_id=test-user-2");
+  REQUIRE(untouched);
+  CHECK(untouched->body.find("\"balance\":100") != std::string::npos);
+  // No hold is left open: every lock was settled by the process that took it.
+  for (const char* user : {"test-user-1", "test-user-2"})
+    CHECK(redis.command({"HGET", fmt::format("tg:{{{}}}:account", user), "held"}) == "0");
+  CHECK(redis.command({"ZCARD", "tg:{test-user-1}:open"}) == "0");
 }

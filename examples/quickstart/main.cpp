@@ -1,10 +1,14 @@
 // The quickstart: the Python seed's example app, metered by tollgate.
 //
-//   tollgate_quickstart [--port N] [--outbox FILE]   (0 = any free port; prints "listening on 127.0.0.1:PORT" first)
+//   tollgate_quickstart [--port N] [--outbox FILE] [--redis URL]
+//   (0 = any free port; prints "listening on 127.0.0.1:PORT" first)
 //
 // By default it runs on the in-process ledger with test-user-1..3 at 100 credits. With
-// CREDIT_SERVICE_URL set it uses that credit service instead (CREDIT_API_TOKEN, CREDIT_TIMEOUT),
-// sending the X-User-ID value as the lock's credential, with failed settlements kept in an outbox.
+// `--redis redis://host:port` (or REDIS_URL) it uses the Redis ledger, shared by every quickstart
+// pointed at that Redis; test-user-1..3 are created with 100 credits only if they do not exist yet.
+// With CREDIT_SERVICE_URL set it uses that credit service instead (CREDIT_API_TOKEN, CREDIT_TIMEOUT),
+// sending the X-User-ID value as the lock's credential. On Redis and on the credit service, failed
+// settlements are kept in an outbox (`--outbox FILE` makes it survive a restart).
 #include <csignal>
 #include <functional>
 #include <memory>
@@ -24,6 +28,9 @@
 #include <tollgate/json/credits.hpp>
 #include <tollgate/ledgers/credit_service_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
+#if TOLLGATE_QUICKSTART_WITH_REDIS
+#include <tollgate/ledgers/redis_ledger.hpp>
+#endif
 #include <tollgate/tollgate.hpp>
 
 namespace {
@@ -159,6 +166,7 @@ void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_
 struct arguments {
   int port = 8080;
   std::optional<std::string> outbox;
+  std::optional<std::string> redis_url;
 };
 
 arguments parse_arguments(int argc, char** argv) {
@@ -170,8 +178,11 @@ arguments parse_arguments(int argc, char** argv) {
       port = std::atoi(argv[++i]);
     } else if (arg == "--outbox" && i + 1 < argc) {
       args.outbox = argv[++i];
+    } else if (arg == "--redis" && i + 1 < argc) {
+      args.redis_url = argv[++i];
     } else if (arg == "--help" || arg == "-h") {
-      fmt::print("usage: {} [--port N] [--outbox FILE]   (0 = any free port; the outbox is used with CREDIT_SERVICE_URL)\n", argv[0]);
+      fmt::print("usage: {} [--port N] [--outbox FILE] [--redis redis://host:port]\n"
+                 "  --port 0 picks a free port; the outbox keeps settlements owed to Redis or CREDIT_SERVICE_URL\n", argv[0]);
       std::exit(0);
     } else {
       fmt::print(stderr, "unknown argument: {}\n", arg);
@@ -181,6 +192,9 @@ arguments parse_arguments(int argc, char** argv) {
   if (port < 0 || port > 65535) {
     fmt::print(stderr, "--port must be 0..65535\n");
     std::exit(2);
+  }
+  if (!args.redis_url) {
+    if (const char* url = std::getenv("REDIS_URL"); url != nullptr && *url != '\0') args.redis_url = url;
   }
   return args;
 }
@@ -200,12 +214,46 @@ int serve(httplib::Server& svr, int requested_port) {
   return 0;
 }
 
+// Every quickstart on one Redis spends the same balances. Settles that meet an outage wait in
+// the outbox and land when Redis is back.
+int serve_on_redis([[maybe_unused]] httplib::Server& svr, [[maybe_unused]] const arguments& args) {
+#if TOLLGATE_QUICKSTART_WITH_REDIS
+  std::optional<tollgate::redis_ledger> redis;
+  try {
+    auto options = tollgate::redis_ledger_options::from_environment();
+    options.url = *args.redis_url;
+    redis.emplace(std::move(options));
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "configuration error: {}\n", e.what());
+    return 2;
+  }
+  for (const char* user : {"test-user-1", "test-user-2", "test-user-3"}) {
+    auto added = redis->add_user(user, 100_cr);  // only if absent: other quickstarts may share this Redis
+    if (added) added = redis->add_credential(user, user);
+    if (!added) {
+      fmt::print(stderr, "cannot set up the demo users on Redis at {}: {}\n", redis->client().seed().address(), added.error().message);
+      return 1;
+    }
+  }
+  tollgate::durable_ledger_options outbox;
+  outbox.journal_path = args.outbox;
+  tollgate::durable_ledger ledger(*redis, outbox);
+  register_routes(svr, ledger, [&](const std::string& user) { return redis->balance(user); });
+  fmt::print(stderr, "quickstart: using the Redis ledger at {}\n", redis->client().seed().address());
+  return serve(svr, args.port);
+#else
+  fmt::print(stderr, "this quickstart was built without hiredis: --redis is not available\n");
+  return 2;
+#endif
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const arguments args = parse_arguments(argc, argv);
   httplib::Server svr;
   tollgate::tune(svr);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
+  if (args.redis_url) return serve_on_redis(svr, args);
 
   if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
     std::optional<tollgate::credit_service_ledger> service;

@@ -94,7 +94,8 @@ class redis_server {
 
   [[nodiscard]] int port() const noexcept { return port_; }
   [[nodiscard]] std::string url() const { return fmt::format("redis://127.0.0.1:{}", port_); }
-  [[nodiscard]] std::string command(const std::vector<std::string>& args) const { return redis_command(port_, args); }
+  /// Runs one command on this server (see redis_command); throws on an error reply.
+  std::string command(const std::vector<std::string>& args) const { return redis_command(port_, args); }
 
   /// SIGKILL: no goodbye, no final save (AOF with appendfsync always has every acknowledged write).
   void kill() {
