@@ -88,9 +88,21 @@ struct server {
   httplib::Client client;
 
   explicit server(std::vector<std::string> extra = {}, const std::string& seed = seed_json)
-      : process(arguments(dir.write("seed.json", seed), std::move(extra))), port(process.read_port()), client("127.0.0.1", port) {
+      : process(arguments(dir.write("seed.json", seed), std::move(extra)), {}, dir.file("stderr.log")),
+        port(started(process, dir.file("stderr.log"))),
+        client("127.0.0.1", port) {
     client.set_connection_timeout(std::chrono::seconds(5));
     client.set_read_timeout(std::chrono::seconds(10));
+  }
+
+  // The port it listens on; when it exits instead, what it said on stderr is the error.
+  static int started(tollgate::testing::child_process& p, const std::string& stderr_path) {
+    try {
+      return p.read_port();
+    } catch (const std::exception& e) {
+      p.stop(0);
+      throw std::runtime_error(fmt::format("the credit server did not start ({}); its stderr: {}", e.what(), read_file(stderr_path)));
+    }
   }
 
   static std::vector<std::string> arguments(const std::string& seed_file, std::vector<std::string> extra) {

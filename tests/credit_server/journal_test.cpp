@@ -183,6 +183,21 @@ TEST_CASE("journal: the segment header: a short one is a torn creation, a wrong 
   CHECK_THROWS_AS(scan("not a journal at all"), journal_corrupt);
 }
 
+TEST_CASE("journal: a segment is born with its header; a file of zeros (a crash while preallocating) is a torn creation") {
+  temp_dir dir;
+  const std::string path = dir.file("ledger.json.journal.7");
+  (void)segment_file::create(path, 7);
+  const std::string created = read_bytes(path);
+  CHECK(created.size() > journal_header_bytes);  // preallocated
+  CHECK(created.substr(0, journal_header_bytes) == tollgate::detail::journal_header(7));
+  // What an earlier version could leave when killed between its zero-fill and its header.
+  for (std::size_t n : {std::size_t{1}, journal_header_bytes, std::size_t{1} << 20}) {
+    const auto s = scan(std::string(n, '\0'), "seg", 7);
+    CHECK(s.records.empty());
+    CHECK(s.scan.torn_header);
+  }
+}
+
 TEST_CASE("journal: records appended by many threads before one wait share a single fdatasync") {
   temp_dir dir;
   group_commit_journal journal(segment_file::create(dir.file("state.journal.1"), 1));

@@ -128,6 +128,12 @@ inline segment_scan scan_journal_segment(std::string_view data, const std::strin
                                          const std::function<void(std::string_view, std::uint64_t)>& on_record) {
   segment_scan scan;
   scan.file_size = data.size();
+  if (!data.empty() && data.find_first_not_of('\0') == std::string_view::npos) {
+    // Zeros only: an older tollgate preallocated before writing the header, and a crash came between.
+    scan.torn = true;
+    scan.torn_header = true;
+    return scan;
+  }
   if (data.size() < journal_header_bytes) {
     // Creating a segment writes its header and syncs it before any frame: a short file is a
     // creation cut short, unless what is there is not the start of a header.
@@ -191,7 +197,12 @@ class segment_file {
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) throw_errno("cannot create", path);
     auto file = std::shared_ptr<segment_file>(new segment_file(path, number, fd, 0, 0));
-    file->write(journal_header(number));
+    // The header goes in before the preallocated zeros: a crash while zero-filling (a megabyte,
+    // slow enough to be hit by a kill) must leave a segment with its header, not a file of zeros.
+    const std::string header = journal_header(number);
+    file->write_at(0, header);
+    file->size_ = file->allocated_ = header.size();
+    file->extend(header.size() + preallocation);
     if (::fsync(fd) != 0) throw_errno("cannot fsync", path);
     sync_directory_of(path);
     return file;
