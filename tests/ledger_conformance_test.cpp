@@ -1,7 +1,7 @@
 // The public conformance suite (tollgate/testing/ledger_conformance.hpp) run by the same code on
-// every ledger tollgate ships: memory_ledger, durable_ledger over it, credit_service_ledger over
-// the in-process credit service on loopback, and credit_service_ledger over the real credit
-// server process. Plus a deliberately broken ledger, to show the suite catches what it claims to.
+// every ledger tollgate ships: memory_ledger, durable_ledger over it (redis_ledger's run is in
+// redis_ledger_test.cpp), credit_service_ledger over the in-process credit service on loopback, over the
+// real credit server process, and over two credit server processes sharing one Redis. Plus a deliberately broken ledger, to show the suite catches what it claims to.
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
@@ -22,6 +22,9 @@
 #include <tollgate/service/credit_service.hpp>
 #include <tollgate/testing/ledger_conformance.hpp>
 
+#if TOLLGATE_CONFORMANCE_WITH_REDIS
+#include "support/redis_server.hpp"
+#endif
 #include "support/child_process.hpp"
 #include "support/http_server.hpp"
 
@@ -103,11 +106,17 @@ struct service_fixture : memory_fixture {
   tollgate::result<credits> available(const std::string& user) { return client->balance(user); }
 };
 
+std::vector<std::string> credit_server_arguments(const std::vector<std::string>& extra) {
+  std::vector<std::string> argv{TOLLGATE_CREDIT_SERVER_BINARY, "--port", "0", "--token", "conformance-token", "--lock-ttl", "1.5", "--log-level", "error"};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
 // The credit server program: users made through its own API, expiry by waiting out a short TTL.
 struct server_process_fixture {
   static constexpr auto ttl = std::chrono::milliseconds(1500);
-  tollgate::testing::child_process process{
-      {TOLLGATE_CREDIT_SERVER_BINARY, "--port", "0", "--token", "conformance-token", "--lock-ttl", "1.5", "--log-level", "error"}};
+  explicit server_process_fixture(const std::vector<std::string>& extra = {}) : process(credit_server_arguments(extra)) {}
+  tollgate::testing::child_process process;
   int port = process.read_port();
   tollgate::credit_service_ledger client{client_options(port, "conformance-token")};
   httplib::Client admin{"127.0.0.1", port};
@@ -129,6 +138,22 @@ struct server_process_fixture {
   void expire_holds() { std::this_thread::sleep_for(ttl + std::chrono::milliseconds(300)); }
   [[nodiscard]] bool allows_overage() const { return false; }
 };
+
+#if TOLLGATE_CONFORMANCE_WITH_REDIS
+// Two credit server programs on one Redis: locks and settles go through one, users are made and
+// balances read through the other, so every check also checks that they share one state.
+struct shared_redis_fixture {
+  tollgate::testing::redis_server redis;
+  server_process_fixture serving{{"--redis", redis.url()}};
+  server_process_fixture administering{{"--redis", redis.url()}};
+
+  tollgate::credit_service_ledger& ledger() { return serving.client; }
+  std::string new_user(credits balance) { return administering.new_user(balance); }
+  tollgate::result<credits> available(const std::string& user) { return administering.client.balance(user); }
+  void expire_holds() { serving.expire_holds(); }
+  [[nodiscard]] bool allows_overage() const { return false; }
+};
+#endif
 
 template <class Fixture>
 void check_conforms(Fixture& fixture) {
@@ -178,6 +203,13 @@ TEST_CASE("conformance: credit_service_ledger over the credit server program") {
   server_process_fixture f;
   check_conforms(f);
 }
+
+#if TOLLGATE_CONFORMANCE_WITH_REDIS
+TEST_CASE("conformance: credit_service_ledger over two credit server programs sharing one Redis") {
+  shared_redis_fixture f;
+  check_conforms(f);
+}
+#endif
 
 TEST_CASE("conformance: a ledger that replays a settle as a new charge is caught, by name") {
   forgetful_fixture f;

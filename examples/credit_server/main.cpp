@@ -1,7 +1,8 @@
-// The reference credit server: the credit-service HTTP API over tollgate's in-process ledger.
+// The reference credit server: the credit-service HTTP API over tollgate's in-process ledger, or
+// over Redis, shared by every credit server pointed at it.
 //
-//   tollgate_credit_server --token T [--port N] [--seed FILE] [--state FILE] [--compact-after BYTES]
-//                          [--lock-ttl SECONDS] [--log-level LEVEL] [--log-file FILE]
+//   tollgate_credit_server --token T [--port N] [--seed FILE] [--state FILE | --redis URL]
+//                          [--compact-after BYTES] [--lock-ttl SECONDS] [--log-level LEVEL] [--log-file FILE]
 //   (the token may come from CREDIT_API_TOKEN instead; 0 = any free port; the first stdout line is
 //    "listening on 127.0.0.1:PORT")
 #include <pthread.h>
@@ -34,6 +35,9 @@
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/service/credit_service.hpp>
 #include <tollgate/service/state_file.hpp>
+#if TOLLGATE_CREDIT_SERVER_WITH_REDIS
+#include <tollgate/service/redis_credit_store.hpp>
+#endif
 
 namespace {
 
@@ -43,6 +47,7 @@ struct settings {
   int port = 3000;
   std::string token;
   std::string seed_file;
+  std::string redis_url;
   std::string state_file;
   std::uint64_t compact_after = std::uint64_t{64} << 20;
   std::chrono::milliseconds lock_ttl = std::chrono::minutes(5);
@@ -62,6 +67,8 @@ void print_help(const char* program) {
       "  --port N             port on 127.0.0.1 (default 3000; 0 = any free port)\n"
       "  --seed FILE          JSON users/credentials/balances, applied to users that do not exist yet\n"
       "  --state FILE         durable state: snapshot FILE, journal FILE.journal.N; restored at start\n"
+      "  --redis URL          keep the state in Redis (redis://[user:password@]host:port[/db], a cluster node\n"
+      "                       works too): several credit servers on one Redis share it (or set REDIS_URL)\n"
       "  --compact-after BYTES  snapshot and start a new journal segment past this size (default 64 MiB)\n"
       "  --lock-ttl SECONDS   how long a lock holds funds before they return (default 300; fractions allowed)\n"
       "  --log-level LEVEL    debug, info, warn, error or off (default info)\n"
@@ -115,6 +122,7 @@ settings parse_arguments(int argc, char** argv) {
     else if (arg == "--token") s.token = value;
     else if (arg == "--seed") s.seed_file = value;
     else if (arg == "--state") s.state_file = value;
+    else if (arg == "--redis") s.redis_url = value;
     else if (arg == "--compact-after") s.compact_after = parse_bytes(value);
     else if (arg == "--lock-ttl") s.lock_ttl = parse_ttl(value);
     else if (arg == "--log-level") s.level = parse_level(value);
@@ -123,6 +131,9 @@ settings parse_arguments(int argc, char** argv) {
   }
   if (s.token.empty())
     if (const char* env = std::getenv("CREDIT_API_TOKEN")) s.token = env;
+  if (s.redis_url.empty())
+    if (const char* env = std::getenv("REDIS_URL")) s.redis_url = env;
+  if (!s.redis_url.empty() && !s.state_file.empty()) usage_error("--state and --redis exclude each other: Redis keeps the state");
   if (s.token.empty())
     usage_error("no bearer token: pass --token or set CREDIT_API_TOKEN (a credit server without a token is refused)");
   return s;
@@ -156,13 +167,31 @@ int main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  // The service builds the ledger, so that with --state every change of it reaches the journal.
-  tollgate::memory_ledger_options ledger_options;
-  ledger_options.lock_ttl = config.lock_ttl;
   std::optional<tollgate::credit_service> service;
+#if TOLLGATE_CREDIT_SERVER_WITH_REDIS
+  std::optional<tollgate::redis_ledger> redis;
+  std::optional<tollgate::redis_credit_store> redis_store;
+#endif
   try {
-    service.emplace(std::move(ledger_options), tollgate::redacted(config.token), log,
-                    tollgate::credit_service_options{.state_file = config.state_file, .compact_after_bytes = config.compact_after});
+    if (!config.redis_url.empty()) {
+#if TOLLGATE_CREDIT_SERVER_WITH_REDIS
+      tollgate::redis_ledger_options redis_options;
+      redis_options.url = config.redis_url;
+      redis_options.lock_ttl = config.lock_ttl;
+      redis_options.log = log;
+      redis.emplace(std::move(redis_options));
+      redis_store.emplace(*redis);
+      service.emplace(*redis_store, tollgate::redacted(config.token), log);
+#else
+      usage_error("this credit server was built without hiredis: --redis is not available");
+#endif
+    } else {
+      // The service builds the ledger, so that with --state every change of it reaches the journal.
+      tollgate::memory_ledger_options ledger_options;
+      ledger_options.lock_ttl = config.lock_ttl;
+      service.emplace(std::move(ledger_options), tollgate::redacted(config.token), log,
+                      tollgate::credit_service_options{.state_file = config.state_file, .compact_after_bytes = config.compact_after});
+    }
   } catch (const std::exception& e) {
     fmt::print(stderr, "tollgate_credit_server: {}\n", e.what());
     return 1;
@@ -202,8 +231,11 @@ int main(int argc, char** argv) {
 
   fmt::print("listening on 127.0.0.1:{}\n", port);
   std::fflush(stdout);
-  log.info("credit server listening on 127.0.0.1:{} (lock ttl {} ms{}{})", port, config.lock_ttl.count(),
-           config.state_file.empty() ? "" : ", state ", config.state_file);
+  std::string where = config.state_file.empty() ? std::string() : ", state " + config.state_file;
+#if TOLLGATE_CREDIT_SERVER_WITH_REDIS
+  if (redis) where = ", Redis at " + redis->client().seed().address();
+#endif
+  log.info("credit server listening on 127.0.0.1:{} (lock ttl {} ms{})", port, config.lock_ttl.count(), where);
   const bool served = server.listen_after_bind();
 
   // listen returned on its own (not by a signal): wake the signal thread so it can be joined.

@@ -1802,6 +1802,43 @@ struct ledger_change {
 
 #endif  // TOLLGATE_LEDGERS_LEDGER_CHANGE_HPP
 // ---- end tollgate/ledgers/ledger_change.hpp ----
+// ---- begin tollgate/ledgers/ledger_summary.hpp ----
+// What a ledger's summary() reports: every user's balances and the open locks.
+#ifndef TOLLGATE_LEDGERS_LEDGER_SUMMARY_HPP
+#define TOLLGATE_LEDGERS_LEDGER_SUMMARY_HPP
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+
+namespace tollgate {
+
+/// A user's balances: `available` can be locked; `held` is locked by open locks.
+struct user_balance {
+  std::string user_id;
+  credits available;
+  credits held;
+};
+
+/// An open lock as summary() lists it.
+struct open_lock {
+  std::string lock_id;
+  std::string user_id;
+  credits amount;
+  std::chrono::milliseconds expires_in;
+};
+
+/// Balances of every user and the open locks.
+struct ledger_summary {
+  std::vector<user_balance> users;  ///< sorted by user id
+  std::vector<open_lock> locks;     ///< open locks only, sorted by lock id
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_LEDGERS_LEDGER_SUMMARY_HPP
+// ---- end tollgate/ledgers/ledger_summary.hpp ----
 
 namespace tollgate {
 
@@ -1840,21 +1877,6 @@ struct memory_ledger_options {
   std::function<void(const ledger_change&)> on_change;
 };
 
-/// A user's balances: `available` can be locked; `held` is locked by open locks.
-struct user_balance {
-  std::string user_id;
-  credits available;
-  credits held;
-};
-
-/// An open lock as summary() lists it.
-struct open_lock {
-  std::string lock_id;
-  std::string user_id;
-  credits amount;
-  std::chrono::milliseconds expires_in;
-};
-
 /// Everything a memory_ledger holds, for persisting it (e.g. the reference credit server's
 /// snapshots) and restoring it after a restart. Times are relative to the moment of the export.
 struct memory_ledger_state {
@@ -1887,11 +1909,6 @@ struct memory_ledger_state {
   std::vector<credential> credentials;
   std::vector<lock> locks;
   std::vector<settled_lock> settled;  ///< oldest first
-};
-
-struct ledger_summary {
-  std::vector<user_balance> users;  ///< sorted by user id
-  std::vector<open_lock> locks;     ///< open locks only, sorted by lock id
 };
 
 /// The in-process ledger: users with balances, credentials mapped to users, locks with a TTL.

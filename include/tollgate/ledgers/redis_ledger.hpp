@@ -76,6 +76,19 @@ struct redis_ledger_options {
   }
 };
 
+/// A credential's registration: its owner, and the id and public flag a service may give it.
+struct credential_record {
+  std::string user_id;
+  std::string credential_id;
+  bool is_public = false;
+};
+
+/// What register_credential found or made.
+struct credential_registration {
+  credential_record record;
+  bool created = false;  ///< made by this call (else: registered before, maybe to someone else)
+};
+
 /// Credits on Redis. Each user's account, locks and idempotency keys share the hash tag `{user}`,
 /// so each lock and each settle is one Lua script on one node: one round trip that checks and
 /// changes everything atomically (no check-then-act between API servers), on one Redis or on a
@@ -197,43 +210,60 @@ class redis_ledger {
   /// many. Redis stores only the credential's SHA-256. False when the user is unknown or the
   /// credential belongs to someone else already.
   result<bool> add_credential(std::string_view credential, std::string_view user_id) {
-    const user_keys keys(options_.key_prefix, user_id);
-    const std::array<std::string_view, 2> exists{"EXISTS", keys.account};
-    auto known = client_.run(exists, keys.account, true);
-    if (!known) return known.error();
-    if ((**known).type != REDIS_REPLY_INTEGER) return unexpected(**known);
-    if ((**known).integer == 0) return false;
+    auto known = balances(user_id);
+    if (!known) {
+      if (known.error().code == ledger_errc::unknown_credential) return false;
+      return known.error();
+    }
+    auto made = register_credential(credential, user_id);
+    if (!made) return made.error();
+    return made->record.user_id == user_id;
+  }
+
+  /// Registers `credential` for `user_id` (who must exist: see add_credential) with an id and a
+  /// public flag for services that need them, unless it is registered already: answers the
+  /// registration as it stands, and whether this call made it. Atomic, so two API servers
+  /// registering one credential at once agree on its owner.
+  result<credential_registration> register_credential(std::string_view credential, std::string_view user_id, bool is_public = false,
+                                                      std::string_view credential_id = {}) {
     const std::string key = credential_key(credential);
-    const std::array<std::string_view, 4> set{"SET", key, user_id, "NX"};
-    auto answer = client_.run(set, key, true);
+    const std::array<std::string_view, 1> keys{key};
+    const std::array<std::string_view, 3> args{user_id, credential_id, is_public ? "1" : "0"};
+    auto answer = client_.eval(redis::ledger_scripts::register_credential(), keys, args, true);
     if (!answer) return answer.error();
-    if ((**answer).type == REDIS_REPLY_STATUS) return true;  // OK: ours now
-    auto owner = owner_of(credential);
-    if (!owner) return owner.error();
-    return *owner && **owner == user_id;
+    const redisReply& r = **answer;
+    if (redis::is_error(r) || r.type != REDIS_REPLY_ARRAY || r.elements != 4) return unexpected(r);
+    credential_registration out{{std::string(text_at(r, 1)), std::string(text_at(r, 2)), text_at(r, 3) == "1"}, int_at(r, 0) == 1};
+    remember(credential, out.record);
+    return out;
+  }
+
+  /// The registration of a credential, or nullopt. Cached for `credential_cache_ttl`.
+  result<std::optional<credential_record>> find_credential(std::string_view credential) {
+    const auto now = std::chrono::steady_clock::now();
+    if (options_.credential_cache_ttl.count() > 0) {
+      std::lock_guard guard(cache_mutex_);
+      if (auto hit = cache_.find(std::string(credential)); hit != cache_.end() && hit->second.until > now)
+        return std::optional<credential_record>{hit->second.record};
+    }
+    const std::string key = credential_key(credential);
+    const std::array<std::string_view, 5> get{"HMGET", key, "user", "id", "public"};
+    auto answer = client_.run(get, key, true);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != 3) return unexpected(r);
+    if (r.element[0]->type != REDIS_REPLY_STRING) return std::optional<credential_record>{};
+    credential_record record{std::string(text_at(r, 0)), std::string(text_at(r, 1)), text_at(r, 2) == "1"};
+    remember(credential, record);
+    return std::optional<credential_record>{std::move(record)};
   }
 
   /// The user owning a credential, or nullopt.
   result<std::optional<std::string>> owner_of(std::string_view credential) {
-    const auto now = std::chrono::steady_clock::now();
-    if (options_.credential_cache_ttl.count() > 0) {
-      std::lock_guard guard(cache_mutex_);
-      if (auto hit = cache_.find(std::string(credential)); hit != cache_.end() && hit->second.until > now) return std::optional<std::string>{hit->second.user};
-    }
-    const std::string key = credential_key(credential);
-    const std::array<std::string_view, 2> get{"GET", key};
-    auto answer = client_.run(get, key, true);
-    if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (r.type == REDIS_REPLY_NIL) return std::optional<std::string>{};
-    if (r.type != REDIS_REPLY_STRING) return unexpected(r);
-    std::string user(redis::text_of(r));
-    if (options_.credential_cache_ttl.count() > 0) {
-      std::lock_guard guard(cache_mutex_);
-      if (cache_.size() >= options_.credential_cache_size) cache_.clear();
-      cache_.insert_or_assign(std::string(credential), cached_owner{user, now + options_.credential_cache_ttl});
-    }
-    return std::optional<std::string>{std::move(user)};
+    auto found = find_credential(credential);
+    if (!found) return found.error();
+    if (!*found) return std::optional<std::string>{};
+    return std::optional<std::string>{std::move((*found)->user_id)};
   }
 
   /// Adds to a user's available balance; returns the new available balance.
@@ -343,8 +373,8 @@ class redis_ledger {
     std::string number;
     std::string user;
   };
-  struct cached_owner {
-    std::string user;
+  struct cached_record {
+    credential_record record;
     std::chrono::steady_clock::time_point until;
   };
 
@@ -376,6 +406,12 @@ class redis_ledger {
 
   std::string credential_key(std::string_view credential) const {
     return fmt::format("{}:cred:{}", options_.key_prefix, detail::sha256_hex(credential));
+  }
+  void remember(std::string_view credential, const credential_record& record) {
+    if (options_.credential_cache_ttl.count() <= 0) return;
+    std::lock_guard guard(cache_mutex_);
+    if (cache_.size() >= options_.credential_cache_size) cache_.clear();
+    cache_.insert_or_assign(std::string(credential), cached_record{record, std::chrono::steady_clock::now() + options_.credential_cache_ttl});
   }
   void forget_credential(std::string_view credential) {
     std::lock_guard guard(cache_mutex_);
@@ -464,7 +500,7 @@ class redis_ledger {
   const std::string grace_text_ = std::to_string(options_.retention_grace.count());
   const std::string reap_text_ = std::to_string(std::max<std::size_t>(1, options_.reap_limit));
   std::mutex cache_mutex_;
-  std::unordered_map<std::string, cached_owner> cache_;
+  std::unordered_map<std::string, cached_record> cache_;
   std::mutex sweep_mutex_;
   std::condition_variable sweep_wake_;
   bool stopping_ = false;

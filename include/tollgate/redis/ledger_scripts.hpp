@@ -181,6 +181,20 @@ return out
   return s;
 }
 
+/// KEYS[1]: a credential's hash (user, id, public). ARGV: user, id, public ('1'/'0').
+/// Registers unless registered. → {1 made now | 0 existed, user, id, public}
+inline const script& register_credential() {
+  static const script s(R"lua(
+local user = redis.call('HGET', KEYS[1], 'user')
+if user then
+  return {0, user, redis.call('HGET', KEYS[1], 'id') or '', redis.call('HGET', KEYS[1], 'public') or '0'}
+end
+redis.call('HSET', KEYS[1], 'user', ARGV[1], 'id', ARGV[2], 'public', ARGV[3])
+return {1, ARGV[1], ARGV[2], ARGV[3]}
+)lua");
+  return s;
+}
+
 }  // namespace tollgate::redis::ledger_scripts
 
 #endif  // TOLLGATE_REDIS_LEDGER_SCRIPTS_HPP

@@ -1,4 +1,4 @@
-// credit_service: the credit-service HTTP API (nilauth-credit's contract) served from a memory_ledger.
+// credit_service: the credit-service HTTP API (nilauth-credit's contract) served from a credit_store.
 #ifndef TOLLGATE_SERVICE_CREDIT_SERVICE_HPP
 #define TOLLGATE_SERVICE_CREDIT_SERVICE_HPP
 
@@ -25,8 +25,8 @@
 #include <tollgate/ledgers/memory_ledger.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
-#include <tollgate/service/state_file.hpp>
-#include <tollgate/service/state_store.hpp>
+#include <tollgate/service/credit_store.hpp>
+#include <tollgate/service/memory_credit_store.hpp>
 
 namespace tollgate {
 
@@ -48,12 +48,6 @@ namespace detail {
 
 /// A request the service refuses with 400; the message names the offending field.
 struct service_bad_request : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
-/// The state changed in memory but could not be saved; answered with 500 so the caller retries
-/// (every mutating call is idempotent, and the retry succeeds once a snapshot holds the change).
-struct service_save_failed : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
@@ -154,10 +148,11 @@ inline void check_identifier(std::string_view name, std::string_view value, std:
 
 }  // namespace detail
 
-/// Serves the credit-service contract (docs/credit-service-api.md) from a memory_ledger on a
+/// Serves the credit-service contract (docs/credit-service-api.md) from a credit_store on a
 /// cpp-httplib server: lock (private and public credentials), unlock, health, summary, users,
-/// top-up and credentials, behind a bearer token. Optionally durable: every change is journaled
-/// and a reply is sent only once the changes it reflects are on disk. The service must outlive the
+/// top-up and credentials, behind a bearer token. On a memory ledger it is optionally durable:
+/// every change is journaled and a reply is sent only once the changes it reflects are on disk.
+/// On Redis (redis_credit_store) several services share one state. The service must outlive the
 /// server it is mounted on.
 ///
 ///     tollgate::credit_service service(tollgate::memory_ledger_options{}, tollgate::redacted{token},
@@ -170,8 +165,9 @@ class credit_service {
   /// Serves `ledger`, memory only (`options.state_file` must be empty: use the other constructor).
   /// Throws std::invalid_argument for an empty token.
   credit_service(memory_ledger& ledger, redacted token, logger log = logger{}, credit_service_options options = {})
-      : token_(std::move(token)), log_(std::move(log)), options_(std::move(options)), ledger_(ledger) {
-    if (token_.empty()) throw std::invalid_argument("tollgate::credit_service: a bearer token is required");
+      : token_(std::move(token)), log_(std::move(log)), options_(std::move(options)),
+        memory_(std::make_unique<memory_credit_store>(ledger)), store_(*memory_) {
+    check_token();
     if (!options_.state_file.empty())
       throw std::invalid_argument("tollgate::credit_service: a state file needs the service to build its ledger "
                                   "(pass memory_ledger_options), so that every change reaches the journal");
@@ -182,33 +178,25 @@ class credit_service {
   /// token and std::runtime_error for a state that cannot be read or is damaged (never starts
   /// empty on top of a damaged file: that would forget balances).
   credit_service(memory_ledger_options ledger_options, redacted token, logger log = logger{}, credit_service_options options = {})
-      : token_(std::move(token)),
-        log_(std::move(log)),
-        options_(std::move(options)),
-        store_(options_.state_file.empty()
-                   ? nullptr
-                   : std::make_unique<detail::state_store>(
-                         detail::state_store_options{.snapshot_path = options_.state_file,
-                                                     .compact_after_bytes = options_.compact_after_bytes},
-                         log_)),
-        owned_ledger_(std::make_unique<memory_ledger>(journaled(std::move(ledger_options)))),
-        ledger_(*owned_ledger_) {
-    if (token_.empty()) throw std::invalid_argument("tollgate::credit_service: a bearer token is required");
-    if (store_) store_->open(ledger_, credentials_, [this] {
-      std::lock_guard guard(credentials_mutex_);
-      return credentials_;
-    });
+      : token_(std::move(token)), log_(std::move(log)), options_(std::move(options)),
+        memory_(make_memory_store(std::move(ledger_options))), store_(*memory_) {}
+
+  /// Serves any store, e.g. a redis_credit_store shared by several credit servers. The store must
+  /// outlive the service; `options.state_file` does not apply (the store keeps its own state).
+  credit_service(credit_store& store, redacted token, logger log = logger{}, credit_service_options options = {})
+      : token_(std::move(token)), log_(std::move(log)), options_(std::move(options)), store_(store) {
+    check_token();
+    if (!options_.state_file.empty()) throw std::invalid_argument("tollgate::credit_service: a state file applies to the memory store only");
   }
 
-  /// Stops the journal's compaction thread and writes what is still buffered.
-  ~credit_service() {
-    if (store_) store_->stop();
-  }
   credit_service(const credit_service&) = delete;
   credit_service& operator=(const credit_service&) = delete;
 
-  /// The ledger the service serves.
-  [[nodiscard]] memory_ledger& ledger() noexcept { return ledger_; }
+  /// The memory ledger the service serves; std::logic_error when it serves another store.
+  [[nodiscard]] memory_ledger& ledger() {
+    if (!memory_) throw std::logic_error("tollgate::credit_service::ledger(): this service does not serve a memory ledger");
+    return memory_->ledger();
+  }
 
   /// Registers every route, the JSON 404/413 bodies and the body-size limit on `server`.
   void mount(httplib::Server& server) {
@@ -273,18 +261,19 @@ class credit_service {
       throw std::invalid_argument(std::string("invalid seed: ") + e.what());
     }
     std::size_t created = 0;
-    {
-      std::lock_guard guard(credentials_mutex_);
-      for (const auto& user : users) {
-        if (ledger_.balance(user.user_id)) continue;  // exists already (e.g. restored from the state file)
-        for (const auto& c : user.credentials)
-          if (auto owner = ledger_.owner_of(c.key); owner && *owner != user.user_id)
-            throw std::invalid_argument(fmt::format("invalid seed: a credential of '{}' belongs to '{}' already", user.user_id, *owner));
-        if (!ledger_.add_user(user.user_id, user.balance)) continue;
-        for (const auto& c : user.credentials) register_credential_locked(c.key, user.user_id, c.is_public);
-        log_.info("seed: user {} created with balance {} and {} credential(s)", user.user_id, user.balance, user.credentials.size());
-        ++created;
-      }
+    const auto check = [](auto r) {
+      if (!r) throw std::runtime_error(fmt::format("seed: the store failed: {}", r.error().message));
+      return std::move(r).value();
+    };
+    for (const auto& user : users) {
+      if (check(store_.balance(user.user_id))) continue;  // exists already (e.g. restored from the state file)
+      for (const auto& c : user.credentials)
+        if (auto found = check(store_.find_credential(c.key)); found && found->user_id != user.user_id)
+          throw std::invalid_argument(fmt::format("invalid seed: a credential of '{}' belongs to '{}' already", user.user_id, found->user_id));
+      if (!check(store_.add_user(user.user_id, user.balance))) continue;
+      for (const auto& c : user.credentials) (void)check(store_.register_credential(c.key, user.user_id, c.is_public));
+      log_.info("seed: user {} created with balance {} and {} credential(s)", user.user_id, user.balance, user.credentials.size());
+      ++created;
     }
     save();
     return created;
@@ -293,36 +282,26 @@ class credit_service {
   /// Makes every change so far durable (a no-op without a state file). Throws std::runtime_error
   /// (detail::journal_failed) when the journal cannot be written.
   void save() {
-    if (store_) store_->sync();
+    if (memory_) memory_->save();
   }
 
   /// Writes a snapshot of the whole state now and starts a new journal segment (done on its own
   /// when a segment grows past `compact_after_bytes`). Throws std::runtime_error on failure.
   void snapshot() {
-    if (store_) store_->compact();
+    if (memory_) memory_->snapshot();
   }
 
   /// The durable store, or nullptr without a state file (for tests and statistics).
-  [[nodiscard]] detail::state_store* store() noexcept { return store_.get(); }
-  [[nodiscard]] const detail::state_store* store() const noexcept { return store_.get(); }
-
-  /// Whether `credential` was registered as a public id (usable only on the public lock path).
-  [[nodiscard]] bool is_public(std::string_view credential) const {
-    std::lock_guard guard(credentials_mutex_);
-    auto it = credentials_.find(std::string(credential));
-    return it != credentials_.end() && it->second.is_public;
-  }
+  [[nodiscard]] detail::state_store* store() noexcept { return memory_ ? memory_->state() : nullptr; }
+  [[nodiscard]] const detail::state_store* store() const noexcept { return memory_ ? memory_->state() : nullptr; }
 
  private:
-  using credential_info = detail::credential_mark;
-
-  memory_ledger_options journaled(memory_ledger_options o) {
-    if (!store_) return o;
-    o.on_change = [store = store_.get(), also = std::move(o.on_change)](const ledger_change& change) {
-      store->record(change);
-      if (also) also(change);
-    };
-    return o;
+  std::unique_ptr<memory_credit_store> make_memory_store(memory_ledger_options ledger_options) {
+    check_token();  // before a state file is opened
+    return std::make_unique<memory_credit_store>(std::move(ledger_options), options_.state_file, options_.compact_after_bytes, log_);
+  }
+  void check_token() const {
+    if (token_.empty()) throw std::invalid_argument("tollgate::credit_service: a bearer token is required");
   }
 
   [[nodiscard]] std::size_t credential_max_length() const noexcept { return options_.max_id_length * 4; }
@@ -341,7 +320,7 @@ class credit_service {
           // The reply goes out only once every change it may reflect is durable: a change that is
           // acknowledged (or seen) is never lost by a crash. Changes of concurrent requests share
           // the fdatasync (group commit).
-          if (store_) wait_durable();
+          store_.wait_durable();
         }
       } catch (const detail::service_bad_request& e) {
         reply = detail::service_error(400, e.what());
@@ -358,6 +337,7 @@ class credit_service {
 
   static void write(httplib::Response& res, const detail::service_reply& reply) {
     res.status = reply.status;
+    if (reply.status == 503) res.set_header("Retry-After", "1");
     res.set_content(detail::dump_json(reply.body), "application/json");
   }
 
@@ -365,36 +345,6 @@ class credit_service {
     const std::string header = req.get_header_value("Authorization");  // owns what the view points into
     const auto token = detail::bearer_token(header);
     return token && detail::token_equal(token_.reveal(), *token);
-  }
-
-  // A failure is the caller's 500 (the change itself stays in memory; the journal is fail-stop
-  // until a snapshot holds it, and a retry of the idempotent call then succeeds).
-  void wait_durable() {
-    try {
-      store_->wait_durable(store_->last_recorded());
-    } catch (const std::exception& e) {
-      throw detail::service_save_failed(e.what());
-    }
-  }
-
-  // Sets a mark and journals it; under credentials_mutex_, so the journal's order is the map's.
-  void mark_locked(const std::string& key, const credential_info& info) {
-    credentials_[key] = info;
-    if (store_) store_->record_mark(key, info);
-  }
-
-  // Registers a credential the ledger does not know yet; the info goes in first so that the lock
-  // path never sees a public credential before it is marked public (and the journal replays the
-  // mark before the ledger's credential_added).
-  credential_info register_credential_locked(const std::string& key, const std::string& user_id, bool is_public) {
-    credential_info info{detail::random_id("cred_"), is_public};
-    mark_locked(key, info);
-    if (!ledger_.add_credential(key, user_id)) {
-      credentials_.erase(key);
-      if (store_) store_->record_unmark(key);
-      throw std::runtime_error("the ledger refused a new credential");
-    }
-    return info;
   }
 
   // The contract's status, plus the ledger's own case in "code" (an addition the original lacks):
@@ -407,6 +357,7 @@ class credit_service {
       case ledger_errc::conflicting_settlement: status = 400; break;
       case ledger_errc::unknown_credential:
       case ledger_errc::lock_not_found: status = not_found_status; break;
+      case ledger_errc::unavailable: status = 503; break;  // the store (Redis) is out of reach: retry later
       default: break;
     }
     auto reply = detail::service_error(status, e.message);
@@ -429,19 +380,21 @@ class credit_service {
       key = std::move(field);
     }
     // Public ids and secret keys live apart: on the wrong path a credential does not exist.
-    const auto owner = ledger_.owner_of(credential);
-    if (!owner || is_public(credential) != public_path) return detail::service_error(404, "user or credential not found");
+    const auto found = store_.find_credential(credential);
+    if (!found) return from_ledger_error(found.error());
+    if (!*found || (*found)->is_public != public_path) return detail::service_error(404, "user or credential not found");
+    const std::string& owner = (*found)->user_id;
     // Keys are scoped to the user, so one user's key can never answer another user's lock.
-    const std::string ledger_key = key.empty() ? detail::random_id("ik_") : *owner + '\n' + key;
-    auto grant = ledger_.lock(credential, amount, ledger_key);
+    const std::string ledger_key = key.empty() ? detail::random_id("ik_") : owner + '\n' + key;
+    auto grant = store_.lock(credential, amount, ledger_key);
     if (!grant) {
-      log_.debug("lock refused: user {} amount {} credential {}: {}", *owner, amount, redacted(credential), grant.error().message);
+      log_.debug("lock refused: user {} amount {} credential {}: {}", owner, amount, redacted(credential), grant.error().message);
       return from_ledger_error(grant.error());
     }
     if (grant->amount != amount)
       return detail::service_error(409, fmt::format("this idempotency key was first used for a lock of {} credits, not {}",
                                                     grant->amount, amount));
-    log_.info("lock {}: user {} amount {} credential {}{}", grant->lock_id, *owner, amount, redacted(credential),
+    log_.info("lock {}: user {} amount {} credential {}{}", grant->lock_id, owner, amount, redacted(credential),
               public_path ? " (public)" : "");
     return {200, {{"lock_id", grant->lock_id}, {"amount", grant->amount}}};
   }
@@ -450,7 +403,7 @@ class credit_service {
     const auto body = detail::parse_object_body(req.body);
     const std::string lock_id = detail::string_field(body, "lock_id", options_.max_id_length);
     const credits real_cost = detail::amount_field(body, "real_cost");
-    auto settled = ledger_.settle(lock_id, real_cost);
+    auto settled = store_.settle(lock_id, real_cost);
     if (!settled) return from_ledger_error(settled.error());
     // (The route waits for durability, also on a replay: an earlier save of this settle may have failed.)
     log_.info("unlock {}: charged {}{}", lock_id, settled->charged, settled->replayed ? " (replayed)" : "");
@@ -458,10 +411,11 @@ class credit_service {
   }
 
   detail::service_reply summary() {
-    const auto s = ledger_.summary();
+    const auto s = store_.summary();
+    if (!s) return from_ledger_error(s.error());
     nlohmann::json users = nlohmann::json::array(), locks = nlohmann::json::array();
-    for (const auto& u : s.users) users.push_back({{"user_id", u.user_id}, {"balance", u.available}, {"held", u.held}});
-    for (const auto& l : s.locks)
+    for (const auto& u : s->users) users.push_back({{"user_id", u.user_id}, {"balance", u.available}, {"held", u.held}});
+    for (const auto& l : s->locks)
       locks.push_back({{"lock_id", l.lock_id}, {"user_id", l.user_id}, {"amount", l.amount},
                        {"expires_in_seconds", static_cast<double>(l.expires_in.count()) / 1000.0}});
     return {200, {{"users", std::move(users)}, {"locks", std::move(locks)}}};
@@ -471,7 +425,9 @@ class credit_service {
     const auto body = detail::parse_object_body(req.body);
     const std::string user_id = detail::string_field(body, "user_id", options_.max_id_length);
     const credits balance = detail::amount_field(body, "balance");
-    if (!ledger_.add_user(user_id, balance)) return detail::service_error(409, fmt::format("user '{}' already exists", user_id));
+    const auto added = store_.add_user(user_id, balance);
+    if (!added) return from_ledger_error(added.error());
+    if (!*added) return detail::service_error(409, fmt::format("user '{}' already exists", user_id));
     log_.info("user {} created with balance {}", user_id, balance);
     return {200, {{"user_id", user_id}, {"balance", balance}}};
   }
@@ -479,16 +435,17 @@ class credit_service {
   detail::service_reply get_user(const httplib::Request& req) {
     const std::string user_id = req.matches[1];
     detail::check_identifier("user_id", user_id, options_.max_id_length);
-    const auto balance = ledger_.balance(user_id);
-    if (!balance) return detail::service_error(404, fmt::format("user '{}' not found", user_id));
-    return {200, {{"user_id", user_id}, {"balance", *balance}}};
+    const auto balance = store_.balance(user_id);
+    if (!balance) return from_ledger_error(balance.error());
+    if (!*balance) return detail::service_error(404, fmt::format("user '{}' not found", user_id));
+    return {200, {{"user_id", user_id}, {"balance", **balance}}};
   }
 
   detail::service_reply top_up(const httplib::Request& req) {
     const auto body = detail::parse_object_body(req.body);
     const std::string user_id = detail::string_field(body, "user_id", options_.max_id_length);
     const credits amount = detail::amount_field(body, "amount");
-    auto balance = ledger_.top_up(user_id, amount);
+    auto balance = store_.top_up(user_id, amount);
     if (!balance) {
       if (balance.error().code == ledger_errc::unknown_credential)
         return detail::service_error(404, fmt::format("user '{}' not found", user_id));
@@ -503,39 +460,24 @@ class credit_service {
     const std::string user_id = detail::string_field(body, "user_id", options_.max_id_length);
     const std::string key = detail::string_field(body, "credential_key", credential_max_length());
     const bool public_id = detail::bool_field(body, "is_public", false);
-    credential_info info;
-    bool created = false;
-    {
-      std::lock_guard guard(credentials_mutex_);  // registrations one at a time: check-then-add is atomic
-      if (!ledger_.balance(user_id)) return detail::service_error(404, fmt::format("user '{}' not found", user_id));
-      if (auto owner = ledger_.owner_of(key)) {
-        if (*owner != user_id) return detail::service_error(409, "credential already registered to another user");
-        auto it = credentials_.find(key);
-        info = it != credentials_.end() ? it->second : credential_info{};
-        if (info.is_public != public_id)
-          return detail::service_error(409, fmt::format("credential already registered with is_public={}", info.is_public));
-        if (info.credential_id.empty()) {  // added to the ledger behind the service's back: adopt it
-          info.credential_id = detail::random_id("cred_");
-          mark_locked(key, info);
-        }
-      } else {
-        info = register_credential_locked(key, user_id, public_id);
-        created = true;
-      }
-    }
-    if (created) log_.info("credential {} ({}) registered for user {}: {}", info.credential_id, public_id ? "public" : "private",
-                           user_id, redacted(key));
-    return {200, {{"credential_id", info.credential_id}, {"user_id", user_id}, {"is_public", info.is_public}}};
+    const auto user = store_.balance(user_id);  // users are never removed: checking first is safe
+    if (!user) return from_ledger_error(user.error());
+    if (!*user) return detail::service_error(404, fmt::format("user '{}' not found", user_id));
+    const auto made = store_.register_credential(key, user_id, public_id);
+    if (!made) return from_ledger_error(made.error());
+    const service_credential& c = made->credential;
+    if (c.user_id != user_id) return detail::service_error(409, "credential already registered to another user");
+    if (c.is_public != public_id) return detail::service_error(409, fmt::format("credential already registered with is_public={}", c.is_public));
+    if (made->created)
+      log_.info("credential {} ({}) registered for user {}: {}", c.credential_id, public_id ? "public" : "private", user_id, redacted(key));
+    return {200, {{"credential_id", c.credential_id}, {"user_id", user_id}, {"is_public", c.is_public}}};
   }
 
   redacted token_;
   logger log_;
   credit_service_options options_;
-  std::unique_ptr<detail::state_store> store_;    // before the ledger whose hook points at it
-  std::unique_ptr<memory_ledger> owned_ledger_;  // when the service built its ledger
-  memory_ledger& ledger_;
-  mutable std::mutex credentials_mutex_;  // guards credentials_; taken before a ledger lock, never after
-  detail::credential_marks credentials_;
+  std::unique_ptr<memory_credit_store> memory_;  // when the service serves a memory ledger
+  credit_store& store_;
 };
 
 }  // namespace tollgate
