@@ -1,7 +1,11 @@
-// An HTTP server for wrk: the same handler bare (/plain) and metered (/metered) on the memory ledger.
+// An HTTP server for wrk: the same handler bare (/plain) and metered (/metered), on the memory
+// ledger, or with `--redis URL` on the Redis ledger (bench-user created there if absent).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -9,6 +13,9 @@
 #include <tollgate/adapters/httplib.hpp>
 #include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/tollgate.hpp>
+#if TOLLGATE_BENCH_WITH_REDIS
+#include <tollgate/ledgers/redis_ledger.hpp>
+#endif
 
 namespace {
 httplib::Server* running = nullptr;
@@ -16,27 +23,49 @@ void on_signal(int) {
   if (running != nullptr) running->stop();
 }
 void handler(const httplib::Request&, httplib::Response& res) { res.set_content("{\"ok\":true}", "application/json"); }
-}  // namespace
 
-int main() {
+int serve(tollgate::ledger_ref ledger, const std::function<std::string()>& balance) {
   using namespace tollgate::literals;
-  tollgate::memory_ledger ledger;
-  ledger.add_user("bench-user", tollgate::credits::whole(1'000'000'000));
-  ledger.add_credential("bench-user", "bench-user");
-
   httplib::Server svr;
   tollgate::tune(svr);  // the shipped defaults, exactly as the examples use them: nothing bench-only
   svr.Get("/plain", handler);
   svr.Get("/metered", tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.001_cr>>{
                           ledger, handler, {tollgate::logger(tollgate::log_level::warn), {}}});
-  svr.Get("/balance", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ledger.balance("bench-user")->to_string(), "text/plain");
-  });
+  svr.Get("/balance", [&](const httplib::Request&, httplib::Response& res) { res.set_content(balance(), "text/plain"); });
   const int port = svr.bind_to_any_port("127.0.0.1");
   running = &svr;
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
   fmt::print("listening on 127.0.0.1:{}\n", port);
   std::fflush(stdout);
-  svr.listen_after_bind();
+  return svr.listen_after_bind() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto start_balance = tollgate::credits::whole(1'000'000'000);
+  if (argc == 3 && std::string_view(argv[1]) == "--redis") {
+#if TOLLGATE_BENCH_WITH_REDIS
+    tollgate::redis_ledger_options options;
+    options.url = argv[2];
+    tollgate::redis_ledger ledger(options);
+    if (!ledger.add_user("bench-user", start_balance) || !ledger.add_credential("bench-user", "bench-user")) {
+      fmt::print(stderr, "cannot set up bench-user on {}\n", argv[2]);
+      return 1;
+    }
+    return serve(ledger, [&] { return ledger.balance("bench-user")->to_string(); });
+#else
+    fmt::print(stderr, "built without hiredis\n");
+    return 2;
+#endif
+  }
+  if (argc != 1) {
+    fmt::print(stderr, "usage: {} [--redis redis://host:port]\n", argv[0]);
+    return 2;
+  }
+  tollgate::memory_ledger ledger;
+  ledger.add_user("bench-user", start_balance);
+  ledger.add_credential("bench-user", "bench-user");
+  return serve(ledger, [&] { return ledger.balance("bench-user")->to_string(); });
 }

@@ -24,13 +24,14 @@ build=build/bench
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=g++ \
   -DTOLLGATE_BUILD_TESTS=OFF -DTOLLGATE_BUILD_EXAMPLES=ON -DTOLLGATE_BUILD_BENCH=ON \
   -DTOLLGATE_WARNINGS_AS_ERRORS=OFF >/dev/null
-cmake --build "$build" -j "$(nproc)" --target tollgate_bench tollgate_http_bench_server \
+cmake --build "$build" -j "$(nproc)" --target tollgate_bench tollgate_http_bench_server tollgate_redis_bench \
   tollgate_quickstart tollgate_credit_server tollgate_billing_limits >/dev/null
 micro_bin=$build/bench/tollgate_bench
 bench_server_bin=$build/bench/tollgate_http_bench_server
 quickstart_bin=$build/examples/tollgate_quickstart
 credit_server_bin=$build/examples/credit_server/tollgate_credit_server
 billing_bin=$build/examples/billing_limits/tollgate_billing_limits
+redis_bench_bin=$build/bench/tollgate_redis_bench
 
 tmp=$(mktemp -d)
 pids=()
@@ -144,10 +145,23 @@ def micro(path):
         print(f"  memory_ledger lock+settle, 2 threads / 1 thread (items/s): "
               f"{threads[2]['items_per_second'] / threads[1]['items_per_second']:.2f}x")
 
+def ratio(title, a_name, b_name, target, *values):
+    # values: a1 b1 a2 b2 … measured alternately; prints the per-pair ratio a/b.
+    a = [float(v) for v in values[0::2]]
+    b = [float(v) for v in values[1::2]]
+    r = [x / y for x, y in zip(a, b)]
+    x = lambda v: f"{v:.3f}"
+    print(f"  {title}: {len(r)} pairs")
+    print(f"    {a_name:28s} median {statistics.median(a):10.0f}/s")
+    print(f"    {b_name:28s} median {statistics.median(b):10.0f}/s")
+    print(f"    {a_name} / {b_name}: {spread(r, x)}")
+    print(f"    target >= {target}: {'met' if statistics.median(r) >= float(target) else 'NOT met'}")
+
 {"parse": lambda: parse(sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]),
  "compare": lambda: compare(sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]) if len(sys.argv) > 6 else None),
  "money": lambda: sys.exit(0 if money(*sys.argv[3:7]) else 1),
- "micro": lambda: micro(sys.argv[3])}[sys.argv[2]]()
+ "micro": lambda: micro(sys.argv[3]),
+ "ratio": lambda: ratio(*sys.argv[3:])}[sys.argv[2]]()
 PY
 results=$tmp/results.jsonl
 money_ok=1
@@ -338,6 +352,51 @@ for _ in $(seq "$pairs"); do
   run billing_health health 8 "$billing_url/health"
 done
 report compare "/billing/limits / /health" limits billing_health
+
+# --- (g) the Redis ledger ------------------------------------------------------------------------------
+echo
+echo "== (g) Redis ledger (redis-server $(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p'), default settings, on this machine) =="
+redis_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --dir "$tmp" --logfile "$tmp/redis.log" --daemonize no &
+pids+=("$!")
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+redis_url=redis://127.0.0.1:$redis_port
+calls() {  # client commands Redis executed (commandstats also counts the calls scripts make inside)
+  redis-cli -p "$redis_port" info commandstats | python3 -c '
+import re, sys
+text = sys.stdin.read()
+print(sum(int(m.group(2)) for m in re.finditer(r"cmdstat_(evalsha|eval|hmget|get|set|ping|scan):calls=(\d+)", text)))'
+}
+mapfile -t lock_command < <("$redis_bench_bin" --url "$redis_url" --print-lock-command)
+echo "  lock+settle pairs from 8 threads (redis_ledger, 2 script calls a pair) vs redis-benchmark -c 8 running"
+echo "  the same lock script with EVALSHA; A B A B, script calls per second"
+seconds=${duration%s}
+ratio_values=()
+for _ in $(seq "$pairs"); do
+  ours=$("$redis_bench_bin" --url "$redis_url" --threads 8 --seconds "$seconds" | awk '/^script_calls_per_second/ {print $2}')
+  theirs=$(redis-benchmark -p "$redis_port" -c 8 -n 200000 -r 1000000000 --csv "${lock_command[@]}" | tail -1 | cut -d, -f2 | tr -d '"')
+  echo "    redis_ledger $ours calls/s, redis-benchmark $theirs calls/s"
+  ratio_values+=("$ours" "$theirs")
+done
+report ratio "redis_ledger / redis-benchmark (EVALSHA lock script)" redis_ledger redis-benchmark 0.8 "${ratio_values[@]}"
+
+echo
+echo "  bench server /metered: on the Redis ledger vs on the memory ledger, 8 connections"
+start bench_redis "$bench_server_bin" --redis "$redis_url"
+bench_redis_url=http://127.0.0.1:$port
+probe redis "$bench_redis_url/metered" -H 'X-User-ID: bench-user'
+before=$(calls)
+requests_before=$(grep -c '"group": "redis"' "$results")
+alternate redis_metered redis "$bench_redis_url/metered" 'X-User-ID: bench-user' memory_metered bench "$bench_url/metered" 'X-User-ID: bench-user' 8
+report compare "metered on Redis / metered on memory" redis_metered memory_metered
+sleep 0.5
+after=$(calls)
+served=$(python3 -c "
+import json
+runs = [json.loads(l) for l in open('$results') if '"group": "redis"' in l]
+print(sum(r['requests'] - r['non2xx'] for r in runs[$requests_before:]))")
+python3 -c "print(f'  round trips to Redis per metered request: {($after - $before) / $served:.3f} ({$after - $before} commands for {$served} requests; the first use of a credential adds one)')"
+report money redis 1000000000 0.001 "$(curl -s "$bench_redis_url/balance")" || money_ok=0
 
 echo
 status=0
