@@ -145,6 +145,13 @@ def micro(path):
         print(f"  memory_ledger lock+settle, 2 threads / 1 thread (items/s): "
               f"{threads[2]['items_per_second'] / threads[1]['items_per_second']:.2f}x")
 
+def round_trips(group, first_line, commands):
+    # 2xx requests of `group` recorded from line `first_line` on, against the commands Redis counted.
+    runs = [r for r in load()[first_line:] if r["group"] == group]
+    served = sum(r["requests"] - r["non2xx"] for r in runs)
+    print(f"  round trips to Redis per metered request: {commands / served:.3f} ({commands} commands for {served} "
+          f"2xx requests counted by wrk, which misses those in flight when a run stops)")
+
 def ratio(title, a_name, b_name, target, *values):
     # values: a1 b1 a2 b2 … measured alternately; prints the per-pair ratio a/b.
     a = [float(v) for v in values[0::2]]
@@ -161,7 +168,8 @@ def ratio(title, a_name, b_name, target, *values):
  "compare": lambda: compare(sys.argv[3], sys.argv[4], sys.argv[5], float(sys.argv[6]) if len(sys.argv) > 6 else None),
  "money": lambda: sys.exit(0 if money(*sys.argv[3:7]) else 1),
  "micro": lambda: micro(sys.argv[3]),
- "ratio": lambda: ratio(*sys.argv[3:])}[sys.argv[2]]()
+ "ratio": lambda: ratio(*sys.argv[3:]),
+ "round_trips": lambda: round_trips(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))}[sys.argv[2]]()
 PY
 results=$tmp/results.jsonl
 money_ok=1
@@ -386,16 +394,12 @@ start bench_redis "$bench_server_bin" --redis "$redis_url"
 bench_redis_url=http://127.0.0.1:$port
 probe redis "$bench_redis_url/metered" -H 'X-User-ID: bench-user'
 before=$(calls)
-requests_before=$(grep -c '"group": "redis"' "$results")
+lines_before=$(wc -l <"$results")
 alternate redis_metered redis "$bench_redis_url/metered" 'X-User-ID: bench-user' memory_metered bench "$bench_url/metered" 'X-User-ID: bench-user' 8
 report compare "metered on Redis / metered on memory" redis_metered memory_metered
 sleep 0.5
 after=$(calls)
-served=$(python3 -c "
-import json
-runs = [json.loads(l) for l in open('$results') if '"group": "redis"' in l]
-print(sum(r['requests'] - r['non2xx'] for r in runs[$requests_before:]))")
-python3 -c "print(f'  round trips to Redis per metered request: {($after - $before) / $served:.3f} ({$after - $before} commands for {$served} requests; the first use of a credential adds one)')"
+report round_trips redis "$lines_before" "$((after - before))"
 report money redis 1000000000 0.001 "$(curl -s "$bench_redis_url/balance")" || money_ok=0
 
 echo

@@ -531,7 +531,7 @@ TEST_CASE("redis_ledger on a 3-master Redis Cluster: conformance, slot placement
 }
 
 TEST_CASE("two quickstart processes on one Redis spend one balance: never below zero, exact at the end") {
-  redis_server redis;
+  redis_server redis({}, /*aof_always=*/true);
   using tollgate::testing::child_process;
   child_process first({TOLLGATE_QUICKSTART_BINARY, "--port", "0", "--redis", redis.url()});
   const int first_port = first.read_port();
@@ -579,6 +579,27 @@ TEST_CASE("two quickstart processes on one Redis spend one balance: never below 
   for (const char* user : {"test-user-1", "test-user-2"})
     CHECK(redis.command({"HGET", fmt::format("tg:{{{}}}:account", user), "held"}) == "0");
   CHECK(redis.command({"ZCARD", "tg:{test-user-1}:open"}) == "0");
+
+  // Redis goes away: the metered endpoint answers 503 with Retry-After and runs no handler; when
+  // Redis is back, requests are served again (the pool replaces its dead connections).
+  redis.kill();
+  auto down = httplib::Client("127.0.0.1", first_port).Get("/api/simple", {{"X-User-ID", "test-user-2"}});
+  REQUIRE(down);
+  CHECK(down->status == 503);
+  CHECK(down->get_header_value("Retry-After") == "1");
+  CHECK(down->body.find("detail") != std::string::npos);
+  redis.restart();  // from its AOF: every acknowledged change is back
+  int status = 0;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    auto r = httplib::Client("127.0.0.1", first_port).Get("/api/simple", {{"X-User-ID", "test-user-2"}});
+    status = r ? r->status : 0;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(status == 200);
+  auto after = httplib::Client("127.0.0.1", second_port).Get("/api/test/balance?user_id=test-user-2");
+  REQUIRE(after);
+  CHECK(after->body.find("\"balance\":99") != std::string::npos);  // 100, less the one request served after the restart
+  CHECK(redis.command({"HGET", "tg:{test-user-1}:account", "available"}) == "0");
 }
 
 TEST_CASE("credit servers on one Redis: a lock taken through one settles through another after it is killed; Redis down is 503") {

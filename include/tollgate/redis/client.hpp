@@ -147,9 +147,20 @@ class client {
       std::lock_guard guard(mutex_);
       if (topology_) return topology_;
     }
+    // Asked of the seed first, then of every node met so far: the seed may be the node that failed.
     auto seed = pool_for(seed_.address());
+    std::vector<std::shared_ptr<connection_pool>> candidates{seed};
+    {
+      std::lock_guard guard(mutex_);
+      for (const auto& [address, pool] : pools_)
+        if (pool != seed) candidates.push_back(pool);
+    }
     const std::array<std::string_view, 2> argv{"CLUSTER", "SLOTS"};
-    auto answer = seed->run(argv, true);
+    result<reply> answer = ledger_error{ledger_errc::unavailable, "no Redis node to ask"};
+    for (const auto& candidate : candidates) {
+      answer = candidate->run(argv, true);
+      if (answer) break;
+    }
     if (!answer) return answer.error();
     auto t = std::make_shared<topology>();
     if (is_error(**answer)) {  // "ERR This instance has cluster support disabled": one server
