@@ -111,6 +111,7 @@ TEST_CASE("Redis URLs: login, database, IPv6, and clear errors") {
   CHECK_THROWS_AS((void)endpoint::parse("redis://localhost:99999"), tollgate::redis::url_error);
   CHECK_THROWS_AS((void)endpoint::parse("redis://localhost:6379/x"), tollgate::redis::url_error);
   CHECK_THROWS_AS((void)endpoint::parse("redis://:6379"), tollgate::redis::url_error);
+  CHECK_THROWS_AS((void)endpoint::parse("redis://bad host:6379"), tollgate::redis::url_error);
   try {
     (void)endpoint::parse("redis://u:hunter2%zz@localhost");
     FAIL("a bad escape must throw");

@@ -24,13 +24,13 @@
 
 #include <tollgate/credits.hpp>
 #include <tollgate/detail/digest.hpp>
-#include <tollgate/jwt/base64url.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/ledgers/ledger_summary.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/redis/client.hpp>
 #include <tollgate/redis/endpoint.hpp>
 #include <tollgate/redis/ledger_scripts.hpp>
+#include <tollgate/redis/lock_id.hpp>
 
 namespace tollgate {
 
@@ -157,7 +157,7 @@ class redis_ledger {
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
     if (real_cost.is_negative() || real_cost > max_amount)
       return ledger_error{ledger_errc::invalid_amount, fmt::format("a real cost must be between 0 and {}", max_amount)};
-    const auto parsed = parse_lock_id(lock_id);
+    const auto parsed = redis::parse_lock_id(lock_id);
     if (!parsed) return not_found();
     const user_keys keys(options_.key_prefix, parsed->user);
     const std::string cost_text = std::to_string(real_cost.micros());
@@ -369,10 +369,6 @@ class redis_ledger {
     std::array<std::string_view, 5> views;
   };
 
-  struct parsed_lock_id {
-    std::string number;
-    std::string user;
-  };
   struct cached_record {
     credential_record record;
     std::chrono::steady_clock::time_point until;
@@ -388,21 +384,7 @@ class redis_ledger {
     return c;
   }
 
-  // "rl_<lock number>_<base64url(user id)>": what a settle needs to reach the user's slot.
-  static std::string lock_id_of(std::string_view number, std::string_view user) {
-    return fmt::format("rl_{}_{}", number, jwt::base64url_encode(user));
-  }
-  static std::optional<parsed_lock_id> parse_lock_id(std::string_view id) {
-    if (!id.starts_with("rl_")) return std::nullopt;
-    id.remove_prefix(3);
-    const auto split = id.find('_');
-    if (split == 0 || split == std::string_view::npos || split > 19) return std::nullopt;
-    const std::string_view number = id.substr(0, split);
-    if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
-    auto user = jwt::base64url_decode(id.substr(split + 1));
-    if (!user || user->empty()) return std::nullopt;
-    return parsed_lock_id{std::string(number), std::move(*user)};
-  }
+  static std::string lock_id_of(std::string_view number, std::string_view user) { return redis::format_lock_id(number, user); }
 
   std::string credential_key(std::string_view credential) const {
     return fmt::format("{}:cred:{}", options_.key_prefix, detail::sha256_hex(credential));

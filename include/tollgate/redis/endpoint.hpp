@@ -72,6 +72,8 @@ struct endpoint {
       e.host = std::string(rest);
     }
     if (e.host.empty()) throw url_error("the Redis URL has no host");
+    if (e.host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_:") != std::string::npos)
+      throw url_error("the Redis URL's host must be a host name or an IP address");
     if (!port_text.empty() && (!to_int(port_text, e.port) || e.port < 1 || e.port > 65535))
       throw url_error(fmt::format("the Redis URL's port '{}' is not a port number", port_text));
     if (!path.empty() && (!to_int(path, e.database) || e.database < 0))
