@@ -49,6 +49,20 @@ tollgate::redis_ledger_options options_for(const std::string& url, std::chrono::
   return o;
 }
 
+// Options that notice an outage fast: short command timeout, a breaker that reopens soon.
+tollgate::redis_ledger_options outage_options_for(const std::string& url, std::chrono::milliseconds timeout) {
+  auto o = options_for(url);
+  o.command_timeout = timeout;
+  o.breaker_open_for = std::chrono::milliseconds(100);
+  return o;
+}
+
+// A user with `balance`, whose user id is also their credential.
+void add_funded_user(tollgate::redis_ledger& ledger, const std::string& user, credits balance) {
+  REQUIRE(ledger.add_user(user, balance).value());
+  REQUIRE(ledger.add_credential(user, user).value());
+}
+
 // The conformance fixture: users made through the ledger's own administration; holds expire by
 // waiting out a short TTL on Redis's clock.
 struct redis_fixture {
@@ -60,8 +74,7 @@ struct redis_fixture {
   tollgate::redis_ledger& ledger() { return ledger_; }
   std::string new_user(credits balance) {
     const std::string id = fmt::format("conformance-user-{}", ++users);
-    REQUIRE(ledger_.add_user(id, balance).value());
-    REQUIRE(ledger_.add_credential(id, id).value());
+    add_funded_user(ledger_, id, balance);
     return id;
   }
   tollgate::result<credits> available(const std::string& credential) { return ledger_.balance(credential); }
@@ -232,8 +245,7 @@ TEST_CASE("redis_ledger: holds of a crashed API server come back by the sweep") 
     tollgate::redis_ledger crashed(options);  // this "API server" locks and never settles
     for (int u = 0; u < 20; ++u) {
       const std::string user = fmt::format("u{}", u);
-      REQUIRE(crashed.add_user(user, 5_cr).value());
-      REQUIRE(crashed.add_credential(user, user).value());
+      add_funded_user(crashed, user, 5_cr);
       for (int i = 0; i < 3; ++i) REQUIRE(crashed.lock(user, 1_cr, fmt::format("k{}", i)));
     }
   }
@@ -267,12 +279,8 @@ TEST_CASE("redis_ledger: Redis down, paused or restarting answers unavailable wi
   }
   SUBCASE("a paused Redis (SIGSTOP) bounds every call by the command timeout") {
     redis_server redis;
-    auto options = options_for(redis.url());
-    options.command_timeout = std::chrono::milliseconds(300);
-    options.breaker_open_for = std::chrono::milliseconds(200);
-    tollgate::redis_ledger ledger(options);
-    REQUIRE(ledger.add_user("alice", 10_cr).value());
-    REQUIRE(ledger.add_credential("alice", "alice").value());
+    tollgate::redis_ledger ledger(outage_options_for(redis.url(), std::chrono::milliseconds(300)));
+    add_funded_user(ledger, "alice", 10_cr);
     auto grant = ledger.lock("alice", 1_cr, "before");
     REQUIRE(grant);
     redis.pause();
@@ -299,16 +307,11 @@ TEST_CASE("redis_ledger: Redis down, paused or restarting answers unavailable wi
 
 TEST_CASE("redis_ledger: Redis killed and restarted mid-load (AOF, appendfsync always) loses nothing acknowledged") {
   redis_server redis({}, /*aof_always=*/true);
-  auto options = options_for(redis.url());
-  options.command_timeout = std::chrono::milliseconds(500);
-  options.breaker_open_for = std::chrono::milliseconds(100);
+  const auto options = outage_options_for(redis.url(), std::chrono::milliseconds(500));
   tollgate::redis_ledger admin(options);
   constexpr int users = 4, threads = 4;
   const credits start = 1000_cr;
-  for (int u = 0; u < users; ++u) {
-    REQUIRE(admin.add_user(fmt::format("user{}", u), start).value());
-    REQUIRE(admin.add_credential(fmt::format("user{}", u), fmt::format("user{}", u)).value());
-  }
+  for (int u = 0; u < users; ++u) add_funded_user(admin, fmt::format("user{}", u), start);
   // Each worker's own durable outbox: a settle that meets the outage is retried until it lands.
   std::atomic<bool> stop{false};
   std::atomic<int> granted{0}, unavailable_answers{0};
@@ -379,12 +382,8 @@ TEST_CASE("redis_ledger: Redis killed and restarted mid-load (AOF, appendfsync a
 
 TEST_CASE("durable_ledger<redis_ledger>: settles during an outage land after it") {
   redis_server redis({}, true);
-  auto options = options_for(redis.url());
-  options.command_timeout = std::chrono::milliseconds(300);
-  options.breaker_open_for = std::chrono::milliseconds(100);
-  tollgate::redis_ledger inner(options);
-  REQUIRE(inner.add_user("alice", 10_cr).value());
-  REQUIRE(inner.add_credential("alice", "alice").value());
+  tollgate::redis_ledger inner(outage_options_for(redis.url(), std::chrono::milliseconds(300)));
+  add_funded_user(inner, "alice", 10_cr);
   tollgate::durable_ledger_options outbox;
   outbox.log = tollgate::logger::silent();
   outbox.first_retry = std::chrono::milliseconds(50);
@@ -491,8 +490,7 @@ TEST_CASE("redis_ledger on a 3-master Redis Cluster: conformance, slot placement
     std::set<int> owners;
     for (int u = 0; u < 12; ++u) {
       const std::string user = fmt::format("spread-{}", u);
-      REQUIRE(ledger.add_user(user, 10_cr).value());
-      REQUIRE(ledger.add_credential(user, user).value());
+      add_funded_user(ledger, user, 10_cr);
       auto grant = ledger.lock(user, 1_cr, "k");
       REQUIRE(grant);
       const int slot = tollgate::redis::slot_of(user);
