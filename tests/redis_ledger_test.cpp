@@ -238,6 +238,46 @@ TEST_CASE("redis_ledger: what Redis holds, and what it never holds") {
   }
 }
 
+TEST_CASE("redis_ledger: logins and databases from the URL, on a Redis that requires them") {
+  // A password for the default user, and an ACL user of its own.
+  redis_server redis({"--requirepass", "default-secret", "--user", "api", "on", ">api-secret", "~*", "&*", "+@all"});
+  const int port = redis.port();
+  const auto ledger_at = [](const std::string& url) {
+    auto o = options_for(url);
+    o.breaker_failures = 1000;  // every refusal below is its own answer, not a breaker's
+    o.key_prefix = "login";     // one key space for every ledger of this test
+    return std::make_unique<tollgate::redis_ledger>(o);
+  };
+
+  SUBCASE("no login, a wrong password, a wrong ACL user: unauthorized, and never the secret in the message") {
+    for (const std::string& url : {fmt::format("redis://127.0.0.1:{}", port), fmt::format("redis://:wrong-secret@127.0.0.1:{}", port),
+                                  fmt::format("redis://api:wrong-secret@127.0.0.1:{}", port)}) {
+      auto ledger = ledger_at(url);
+      const auto r = ledger->add_user("alice", 1_cr);
+      REQUIRE_FALSE(r);
+      CHECK(r.error().code == ledger_errc::unauthorized);
+      CHECK(r.error().message.find("wrong-secret") == std::string::npos);
+      CHECK_FALSE(ledger->health());
+    }
+  }
+  SUBCASE("the default user's password, and an ACL user in database 3") {
+    auto by_password = ledger_at(fmt::format("redis://:default-secret@127.0.0.1:{}", port));
+    add_funded_user(*by_password, "alice", 5_cr);
+    CHECK(by_password->health());
+    auto by_acl_user = ledger_at(fmt::format("redis://api:api-secret@127.0.0.1:{}/3", port));
+    add_funded_user(*by_acl_user, "bob", 7_cr);
+    auto grant = by_acl_user->lock("bob", 2_cr, "k");
+    REQUIRE(grant);
+    REQUIRE(by_acl_user->settle(grant->lock_id, 1_cr));
+    CHECK(by_acl_user->balance("bob").value() == 6_cr);
+    CHECK(by_acl_user->balance("alice").error().code == ledger_errc::unknown_credential);  // alice is in database 0
+    // The same ACL user in database 0 sees alice and not bob: SELECT took effect.
+    auto acl_in_zero = ledger_at(fmt::format("redis://api:api-secret@127.0.0.1:{}", port));
+    CHECK(acl_in_zero->balance("alice").value() == 5_cr);
+    CHECK(acl_in_zero->balance("bob").error().code == ledger_errc::unknown_credential);
+  }
+}
+
 TEST_CASE("redis_ledger: holds of a crashed API server come back by the sweep") {
   redis_server redis;
   auto options = options_for(redis.url(), std::chrono::milliseconds(300));

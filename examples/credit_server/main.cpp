@@ -231,9 +231,9 @@ int main(int argc, char** argv) {
 
   fmt::print("listening on 127.0.0.1:{}\n", port);
   std::fflush(stdout);
-  std::string where = config.state_file.empty() ? std::string() : ", state " + config.state_file;
+  std::string where = config.state_file.empty() ? std::string() : fmt::format(", state {}", config.state_file);
 #if TOLLGATE_CREDIT_SERVER_WITH_REDIS
-  if (redis) where = ", Redis at " + redis->client().seed().address();
+  if (redis) where = fmt::format(", Redis at {}", redis->client().seed().address());
 #endif
   log.info("credit server listening on 127.0.0.1:{} (lock ttl {} ms{})", port, config.lock_ttl.count(), where);
   const bool served = server.listen_after_bind();
