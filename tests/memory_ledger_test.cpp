@@ -59,6 +59,15 @@ TEST_CASE("memory_ledger: refusals carry the right error and hold nothing") {
   auto unknown = ledger.lock("mallory", 1_cr, "k2");
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == ledger_errc::unknown_credential);
+  // A user added without a credential: refused the same way, but the message names the slip.
+  ledger.add_user("carol", 5_cr);
+  auto no_credential = ledger.lock("carol", 1_cr, "k4");
+  REQUIRE_FALSE(no_credential);
+  CHECK(no_credential.error().code == ledger_errc::unknown_credential);
+  CHECK(no_credential.error().message.find("add_credential(id, id)") != std::string::npos);
+  CHECK(no_credential.error().message.find("carol") == std::string::npos);  // never the value itself
+  CHECK(unknown.error().message.find("add_credential") == std::string::npos);
+  CHECK(ledger.balance("carol") == 5_cr);
   auto negative = ledger.lock("bob", -(1_cr), "k3");
   REQUIRE_FALSE(negative);
   CHECK(negative.error().code == ledger_errc::invalid_amount);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memory_ledger: the embedded, thread-safe, in-process ledger (one process; not shared between servers).
 #ifndef TOLLGATE_LEDGERS_MEMORY_LEDGER_HPP
 #define TOLLGATE_LEDGERS_MEMORY_LEDGER_HPP
@@ -203,7 +204,16 @@ class memory_ledger {
     shard* s = &shard_of(h);
     std::unique_lock guard(s->mutex);
     account* acc = s->find_credential(h, credential);
-    if (acc == nullptr) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
+    if (acc == nullptr) {
+      guard.unlock();
+      // The usual set-up slip: add_user without add_credential. Say so (for the logs; the value
+      // itself is never echoed, it may be a secret).
+      if (find_account(credential) != nullptr)
+        return ledger_error{ledger_errc::unknown_credential,
+                            "no credential maps to this value, though a user of that id exists: a user id is a credential "
+                            "only once registered (add_credential(id, id))"};
+      return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
+    }
     if (acc->shard != s->index) {  // the credential's shard is not its owner's: move over
       guard.unlock();
       s = &shards_[acc->shard];

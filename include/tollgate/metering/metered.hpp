@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // metered<Extractor, Estimate, Calculator, Options...>: wraps a handler in lock → run → settle.
 #ifndef TOLLGATE_METERING_METERED_HPP
 #define TOLLGATE_METERING_METERED_HPP
@@ -325,7 +326,7 @@ class metered {
         detail = "Insufficient balance: " + error.message;
         break;
       case ledger_errc::unknown_credential:
-        log.debug("lock refused for {}: unknown user or credential", who);
+        log.debug("lock refused for {}: {}", who, error.message);  // the ledger may say what is missing
         detail = "User not found: the ledger knows no user for this credential";
         break;
       case ledger_errc::unavailable:
