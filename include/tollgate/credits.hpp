@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tollgate::credits: an exact fixed-point amount of credits (millionths), usable as a template argument.
 #ifndef TOLLGATE_CREDITS_HPP
 #define TOLLGATE_CREDITS_HPP

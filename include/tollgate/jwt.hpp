@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HS256 JWT (opt-in: needs OpenSSL's libcrypto and nlohmann_json): verifier, signer, from_jwt extractor.
 #ifndef TOLLGATE_JWT_HPP
 #define TOLLGATE_JWT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Plan limits, the core part: plan tables as types, overrides, limit checks, tenant→plan resolvers.
 // No JSON and no HTTP framework here; the endpoint is tollgate/billing/limits_endpoint.hpp.
 #ifndef TOLLGATE_PLANS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tollgate's core umbrella: metering, policies, the in-process ledger, plan tables. Includes neither JSON nor httplib.
 #ifndef TOLLGATE_TOLLGATE_HPP
 #define TOLLGATE_TOLLGATE_HPP

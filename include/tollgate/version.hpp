@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tollgate's version, as numbers and as text.
 #ifndef TOLLGATE_VERSION_HPP
 #define TOLLGATE_VERSION_HPP

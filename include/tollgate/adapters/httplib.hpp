@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The cpp-httplib adapter: lets tollgate read httplib::Request and write httplib::Response.
 // Including this header is the opt-in; the core never includes httplib.h.
 #ifndef TOLLGATE_ADAPTERS_HTTPLIB_HPP

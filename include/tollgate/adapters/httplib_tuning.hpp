@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tollgate's network defaults for cpp-httplib servers and clients, in one place: tune(server), tune(client).
 #ifndef TOLLGATE_ADAPTERS_HTTPLIB_TUNING_HPP
 #define TOLLGATE_ADAPTERS_HTTPLIB_TUNING_HPP

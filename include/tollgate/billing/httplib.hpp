@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Mounts the billing-limits endpoint on a cpp-httplib server (opt-in: includes httplib.h).
 #ifndef TOLLGATE_BILLING_HTTPLIB_HPP
 #define TOLLGATE_BILLING_HTTPLIB_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // GET /billing/limits, framework-agnostic: a request in, the contract's status, headers and JSON out.
 #ifndef TOLLGATE_BILLING_LIMITS_ENDPOINT_HPP
 #define TOLLGATE_BILLING_LIMITS_ENDPOINT_HPP

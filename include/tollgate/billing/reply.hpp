@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // billing::reply: what an endpoint answers (status, headers, JSON body), before any framework sees it.
 #ifndef TOLLGATE_BILLING_REPLY_HPP
 #define TOLLGATE_BILLING_REPLY_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // by_processing_time<Base, PerSecond>: base + handler duration × rate, timed by metered itself.
 #ifndef TOLLGATE_CALCULATORS_BY_PROCESSING_TIME_HPP
 #define TOLLGATE_CALCULATORS_BY_PROCESSING_TIME_HPP

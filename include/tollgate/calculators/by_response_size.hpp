@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // by_response_size<Base, PerKb>: base + KB of body actually sent × rate (KB = 1024 bytes).
 #ifndef TOLLGATE_CALCULATORS_BY_RESPONSE_SIZE_HPP
 #define TOLLGATE_CALCULATORS_BY_RESPONSE_SIZE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The cost-calculator concept, and charge_estimate, the default calculator.
 #ifndef TOLLGATE_CALCULATORS_CALCULATOR_HPP
 #define TOLLGATE_CALCULATORS_CALCULATOR_HPP

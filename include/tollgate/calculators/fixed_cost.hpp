@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // fixed_cost<Amount>: the same charge whatever happened.
 #ifndef TOLLGATE_CALCULATORS_FIXED_COST_HPP
 #define TOLLGATE_CALCULATORS_FIXED_COST_HPP

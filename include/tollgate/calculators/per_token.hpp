@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // per_token<Prompt, Completion[, PerSearch]>: LLM-style pricing per million tokens, from reported usage.
 #ifndef TOLLGATE_CALCULATORS_PER_TOKEN_HPP
 #define TOLLGATE_CALCULATORS_PER_TOKEN_HPP

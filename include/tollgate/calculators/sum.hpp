@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // sum<A, B, ...>: the sum of several calculators' costs.
 #ifndef TOLLGATE_CALCULATORS_SUM_HPP
 #define TOLLGATE_CALCULATORS_SUM_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Small ASCII helpers: case-insensitive compare, trimming. Locale-free on purpose (HTTP is ASCII).
 #ifndef TOLLGATE_DETAIL_ASCII_HPP
 #define TOLLGATE_DETAIL_ASCII_HPP

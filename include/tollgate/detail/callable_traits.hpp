@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The parameter types of a callable with one non-template call operator (lambdas, functions, functors).
 #ifndef TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP
 #define TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP

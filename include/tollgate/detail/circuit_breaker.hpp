@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A circuit breaker: after repeated transient failures, fail fast until a probe succeeds.
 #ifndef TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
 #define TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A watchdog thread that interrupts calls still running past their deadline.
 #ifndef TOLLGATE_DETAIL_DEADLINE_WATCHDOG_HPP
 #define TOLLGATE_DETAIL_DEADLINE_WATCHDOG_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One-shot message digests (SHA-1, SHA-256) as lowercase hex, from OpenSSL's libcrypto.
 #ifndef TOLLGATE_DETAIL_DIGEST_HPP
 #define TOLLGATE_DETAIL_DIGEST_HPP

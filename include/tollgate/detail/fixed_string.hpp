@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A string usable as a template argument: from_header<"X-User-ID">, plan<"free", ...>.
 #ifndef TOLLGATE_DETAIL_FIXED_STRING_HPP
 #define TOLLGATE_DETAIL_FIXED_STRING_HPP

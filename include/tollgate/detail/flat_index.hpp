@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // flat_index: an open-addressing multimap from 64-bit hashes to 64-bit values, with no allocation per insert.
 #ifndef TOLLGATE_DETAIL_FLAT_INDEX_HPP
 #define TOLLGATE_DETAIL_FLAT_INDEX_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HMAC-SHA256 and a constant-time comparison, both from OpenSSL's libcrypto: tollgate writes no crypto of its own.
 #ifndef TOLLGATE_DETAIL_HMAC_SHA256_HPP
 #define TOLLGATE_DETAIL_HMAC_SHA256_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Minimal JSON text writing for the core (error bodies), so the core never includes nlohmann/json.
 #ifndef TOLLGATE_DETAIL_JSON_TEXT_HPP
 #define TOLLGATE_DETAIL_JSON_TEXT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Ids tollgate makes: unpredictable ones (random_id) and cheap per-request idempotency keys (request_key).
 #ifndef TOLLGATE_DETAIL_RANDOM_ID_HPP
 #define TOLLGATE_DETAIL_RANDOM_ID_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // recycling_allocator: hands each thread's freed blocks of one size back to it, so a per-request allocation costs no malloc.
 #ifndef TOLLGATE_DETAIL_RECYCLING_ALLOCATOR_HPP
 #define TOLLGATE_DETAIL_RECYCLING_ALLOCATOR_HPP

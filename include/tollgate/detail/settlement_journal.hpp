@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // An append-only, fsync'd journal of settlements owed, replayed after a crash or restart.
 #ifndef TOLLGATE_DETAIL_SETTLEMENT_JOURNAL_HPP
 #define TOLLGATE_DETAIL_SETTLEMENT_JOURNAL_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Estimates: how much to lock before the handler runs. The concept and the constant estimate<Amount>.
 #ifndef TOLLGATE_ESTIMATES_ESTIMATE_HPP
 #define TOLLGATE_ESTIMATES_ESTIMATE_HPP

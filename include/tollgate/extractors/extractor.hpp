@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The user-ID extractor concept: how tollgate learns who pays for a request.
 #ifndef TOLLGATE_EXTRACTORS_EXTRACTOR_HPP
 #define TOLLGATE_EXTRACTORS_EXTRACTOR_HPP

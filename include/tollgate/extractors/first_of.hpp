@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // first_of<A, B, ...>: the first extractor that finds an id wins.
 #ifndef TOLLGATE_EXTRACTORS_FIRST_OF_HPP
 #define TOLLGATE_EXTRACTORS_FIRST_OF_HPP

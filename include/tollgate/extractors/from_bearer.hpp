@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // from_bearer: the id is the raw credential of `Authorization: Bearer <key>`, as API keys are sent.
 #ifndef TOLLGATE_EXTRACTORS_FROM_BEARER_HPP
 #define TOLLGATE_EXTRACTORS_FROM_BEARER_HPP

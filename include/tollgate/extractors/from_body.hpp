@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // from_body<"user_id">: the user id is a top-level field of a JSON request body (opt-in; needs nlohmann/json).
 #ifndef TOLLGATE_EXTRACTORS_FROM_BODY_HPP
 #define TOLLGATE_EXTRACTORS_FROM_BODY_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // from_header<"X-User-ID">: the user id is a request header's value.
 #ifndef TOLLGATE_EXTRACTORS_FROM_HEADER_HPP
 #define TOLLGATE_EXTRACTORS_FROM_HEADER_HPP

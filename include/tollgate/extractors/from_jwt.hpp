@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // from_jwt<"sub">: the user id is a claim of a verified HS256 bearer token.
 #ifndef TOLLGATE_EXTRACTORS_FROM_JWT_HPP
 #define TOLLGATE_EXTRACTORS_FROM_JWT_HPP

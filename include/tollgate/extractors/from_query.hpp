@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // from_query<"user_id">: the user id is a query parameter.
 #ifndef TOLLGATE_EXTRACTORS_FROM_QUERY_HPP
 #define TOLLGATE_EXTRACTORS_FROM_QUERY_HPP

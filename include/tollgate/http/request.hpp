@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The framework-agnostic request the core reads: a concept, a plain struct, and a type-erased reference.
 #ifndef TOLLGATE_HTTP_REQUEST_HPP
 #define TOLLGATE_HTTP_REQUEST_HPP

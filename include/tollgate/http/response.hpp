@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The framework-agnostic response the core writes: a concept, a plain struct, and a type-erased reference.
 #ifndef TOLLGATE_HTTP_RESPONSE_HPP
 #define TOLLGATE_HTTP_RESPONSE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // stream_observer: how a framework adapter tells metered what a streamed response delivered.
 #ifndef TOLLGATE_HTTP_STREAM_HPP
 #define TOLLGATE_HTTP_STREAM_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // JSON for tollgate::credits (opt-in; needs nlohmann/json): JSON numbers in and out, exactly.
 #ifndef TOLLGATE_JSON_CREDITS_HPP
 #define TOLLGATE_JSON_CREDITS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Strict base64url (RFC 4648 §5, no padding) for JWT segments: one spelling per byte string.
 #ifndef TOLLGATE_JWT_BASE64URL_HPP
 #define TOLLGATE_JWT_BASE64URL_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Splits an Authorization header into scheme and token the way the original (Python's str.split) does.
 #ifndef TOLLGATE_JWT_BEARER_HPP
 #define TOLLGATE_JWT_BEARER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // HMAC-SHA256 and a constant-time comparison for JWTs: OpenSSL's, through tollgate/detail/hmac_sha256.hpp.
 #ifndef TOLLGATE_JWT_HMAC_SHA256_HPP
 #define TOLLGATE_JWT_HMAC_SHA256_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // jwt::sign_hs256: makes HS256 tokens, for tests, examples and services that call a tollgate endpoint.
 #ifndef TOLLGATE_JWT_SIGN_HPP
 #define TOLLGATE_JWT_SIGN_HPP

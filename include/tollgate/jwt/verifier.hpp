@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // jwt::verifier: verifies an HS256 JWT and its claims exactly as the billing-limits contract (PyJWT) does.
 #ifndef TOLLGATE_JWT_VERIFIER_HPP
 #define TOLLGATE_JWT_VERIFIER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // credit_service_ledger: the ledger concept over the nilauth-credit HTTP API (cpp-httplib, nlohmann/json).
 #ifndef TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP
 #define TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP

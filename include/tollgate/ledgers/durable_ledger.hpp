@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // durable_ledger<L>: wraps any ledger so a settlement that fails transiently is never lost.
 #ifndef TOLLGATE_LEDGERS_DURABLE_LEDGER_HPP
 #define TOLLGATE_LEDGERS_DURABLE_LEDGER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ledger concept ("transport"): where credits are locked and settled.
 #ifndef TOLLGATE_LEDGERS_LEDGER_HPP
 #define TOLLGATE_LEDGERS_LEDGER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ledger_change: one change to an in-process ledger's state, as a journal records and replays it.
 #ifndef TOLLGATE_LEDGERS_LEDGER_CHANGE_HPP
 #define TOLLGATE_LEDGERS_LEDGER_CHANGE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The closed set of ways a ledger call can fail, and result<T>: a value or a ledger_error.
 #ifndef TOLLGATE_LEDGERS_LEDGER_ERROR_HPP
 #define TOLLGATE_LEDGERS_LEDGER_ERROR_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What a ledger's summary() reports: every user's balances and the open locks.
 #ifndef TOLLGATE_LEDGERS_LEDGER_SUMMARY_HPP
 #define TOLLGATE_LEDGERS_LEDGER_SUMMARY_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // redis_ledger: the ledger concept on Redis (hiredis), shared by every API server that points at it.
 #ifndef TOLLGATE_LEDGERS_REDIS_LEDGER_HPP
 #define TOLLGATE_LEDGERS_REDIS_LEDGER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The replaceable logger: levels, a sink, stderr by default. Secrets go through tollgate::redacted.
 #ifndef TOLLGATE_LOGGING_LOGGER_HPP
 #define TOLLGATE_LOGGING_LOGGER_HPP

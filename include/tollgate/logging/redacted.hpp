@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // redacted: a secret (API key, user credential, token) that prints as a fingerprint, never in clear.
 #ifndef TOLLGATE_LOGGING_REDACTED_HPP
 #define TOLLGATE_LOGGING_REDACTED_HPP

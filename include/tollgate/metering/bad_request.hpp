@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bad_request: what a policy throws when the request itself is wrong (answered 400, nothing locked).
 #ifndef TOLLGATE_METERING_BAD_REQUEST_HPP
 #define TOLLGATE_METERING_BAD_REQUEST_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // metering_context: what a metered handler and its cost calculator know about the current charge.
 #ifndef TOLLGATE_METERING_CONTEXT_HPP
 #define TOLLGATE_METERING_CONTEXT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // metered's optional policies, found by tag so their order does not matter: overage and statuses.
 #ifndef TOLLGATE_METERING_OPTIONS_HPP
 #define TOLLGATE_METERING_OPTIONS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // settlement_guard: settles a lock exactly once — explicitly, or as a full refund when it goes out of scope.
 #ifndef TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
 #define TOLLGATE_METERING_SETTLEMENT_GUARD_HPP

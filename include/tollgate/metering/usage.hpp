@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // token_usage: what a handler reports it consumed (LLM tokens, searches), for usage-based calculators.
 #ifndef TOLLGATE_METERING_USAGE_HPP
 #define TOLLGATE_METERING_USAGE_HPP

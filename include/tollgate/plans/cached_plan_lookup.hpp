@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // cached_plan_lookup: a tenant's plan from your callable (a database query), behind a thread-safe TTL cache.
 #ifndef TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
 #define TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP

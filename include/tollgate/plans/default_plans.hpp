@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // default_plans: the contract's plan table (free 1/5, growth 5/unlimited, enterprise unlimited/unlimited).
 #ifndef TOLLGATE_PLANS_DEFAULT_PLANS_HPP
 #define TOLLGATE_PLANS_DEFAULT_PLANS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // limit<"deployments", 1>: one named maximum of a plan, a count or tollgate::unlimited.
 #ifndef TOLLGATE_PLANS_LIMIT_HPP
 #define TOLLGATE_PLANS_LIMIT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // check_limit: may a tenant use `requested` more of a limit, given its current usage? With what remains.
 #ifndef TOLLGATE_PLANS_LIMIT_CHECK_HPP
 #define TOLLGATE_PLANS_LIMIT_CHECK_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lookup_result<T>: a value, or a message saying why there is none (an unknown plan or limit name).
 #ifndef TOLLGATE_PLANS_LOOKUP_RESULT_HPP
 #define TOLLGATE_PLANS_LOOKUP_RESULT_HPP

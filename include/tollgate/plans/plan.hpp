@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // plan<"free", limit<...>...>: a named set of limits, and as_default<> to mark a table's default plan.
 #ifndef TOLLGATE_PLANS_PLAN_HPP
 #define TOLLGATE_PLANS_PLAN_HPP

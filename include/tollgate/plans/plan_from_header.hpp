@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // plan_from_header<"x-plan-type">: the plan is whatever a request header says (the contract's resolver).
 #ifndef TOLLGATE_PLANS_PLAN_FROM_HEADER_HPP
 #define TOLLGATE_PLANS_PLAN_FROM_HEADER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // plan_limits: the limits in force for one tenant at run time (a plan's, possibly overridden).
 #ifndef TOLLGATE_PLANS_PLAN_LIMITS_HPP
 #define TOLLGATE_PLANS_PLAN_LIMITS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The plan_resolver concept: how the endpoint learns a tenant's plan (a header, a database, ...).
 #ifndef TOLLGATE_PLANS_PLAN_RESOLVER_HPP
 #define TOLLGATE_PLANS_PLAN_RESOLVER_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // plan_table<plan<...>...>: every plan of a product, checked at compile time, looked up by name at run time.
 #ifndef TOLLGATE_PLANS_PLAN_TABLE_HPP
 #define TOLLGATE_PLANS_PLAN_TABLE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tenant_overrides<Table>: per-tenant maxima that replace individual limits of the tenant's plan.
 #ifndef TOLLGATE_PLANS_TENANT_OVERRIDES_HPP
 #define TOLLGATE_PLANS_TENANT_OVERRIDES_HPP

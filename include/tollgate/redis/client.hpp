@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A Redis client for tollgate's needs: one server or a Redis Cluster (slots discovered with
 // CLUSTER SLOTS, MOVED and ASK followed), scripts by EVALSHA, a circuit breaker over it all.
 #ifndef TOLLGATE_REDIS_CLIENT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Redis Cluster hash slot of a key: CRC16 (XMODEM) of its hash tag, modulo 16384.
 #ifndef TOLLGATE_REDIS_CLUSTER_SLOT_HPP
 #define TOLLGATE_REDIS_CLUSTER_SLOT_HPP

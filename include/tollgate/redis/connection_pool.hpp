@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A pool of hiredis connections to one Redis server: safe for concurrent callers, every call
 // bounded by connect and command timeouts, a broken connection dropped instead of reused.
 #ifndef TOLLGATE_REDIS_CONNECTION_POOL_HPP

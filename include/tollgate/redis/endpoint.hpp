@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Where a Redis server is and how to log in: parsed from `redis://[user:password@]host:port[/db]`.
 #ifndef TOLLGATE_REDIS_ENDPOINT_HPP
 #define TOLLGATE_REDIS_ENDPOINT_HPP

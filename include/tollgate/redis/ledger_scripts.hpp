@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The Lua scripts of redis_ledger: each checks and changes one user's keys atomically inside Redis,
 // so one round trip does a whole lock or settle and no two API servers can both spend one credit.
 #ifndef TOLLGATE_REDIS_LEDGER_SCRIPTS_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // redis_ledger's lock ids: `rl_<lock number>_<base64url(user id)>`, naming the user so that a
 // settle reaches the user's keys (and cluster slot) with no lookup.
 #ifndef TOLLGATE_REDIS_LOCK_ID_HPP

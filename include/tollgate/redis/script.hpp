@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A Lua script as Redis knows it: its source and the SHA-1 that EVALSHA names it by.
 #ifndef TOLLGATE_REDIS_SCRIPT_HPP
 #define TOLLGATE_REDIS_SCRIPT_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // credit_service: the credit-service HTTP API (nilauth-credit's contract) served from a credit_store.
 #ifndef TOLLGATE_SERVICE_CREDIT_SERVICE_HPP
 #define TOLLGATE_SERVICE_CREDIT_SERVICE_HPP

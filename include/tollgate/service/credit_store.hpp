@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // credit_store: where the credit service keeps users, credentials and locks (memory or Redis).
 #ifndef TOLLGATE_SERVICE_CREDIT_STORE_HPP
 #define TOLLGATE_SERVICE_CREDIT_STORE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // group_commit_journal: an append-only journal where concurrent changes share one write and one fdatasync.
 #ifndef TOLLGATE_SERVICE_GROUP_COMMIT_JOURNAL_HPP
 #define TOLLGATE_SERVICE_GROUP_COMMIT_JOURNAL_HPP

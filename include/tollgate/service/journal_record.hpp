@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The credit server's journal records: a ledger_change or a change to the service's credential marks, in binary.
 #ifndef TOLLGATE_SERVICE_JOURNAL_RECORD_HPP
 #define TOLLGATE_SERVICE_JOURNAL_RECORD_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The credit server's journal on disk: segment files of CRC-checked frames, read back with torn-tail detection.
 #ifndef TOLLGATE_SERVICE_JOURNAL_SEGMENT_HPP
 #define TOLLGATE_SERVICE_JOURNAL_SEGMENT_HPP

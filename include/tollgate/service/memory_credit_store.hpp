@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // memory_credit_store: the credit service's storage in a memory_ledger, optionally made durable by
 // a snapshot and a group-committed journal (state_store).
 #ifndef TOLLGATE_SERVICE_MEMORY_CREDIT_STORE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // redis_credit_store: the credit service's storage on Redis, so several credit servers behind one
 // address share one state and any of them can be killed.
 #ifndef TOLLGATE_SERVICE_REDIS_CREDIT_STORE_HPP

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The credit server's state file (its snapshot): memory_ledger_state and credential marks as JSON, written crash-safely.
 #ifndef TOLLGATE_SERVICE_STATE_FILE_HPP
 #define TOLLGATE_SERVICE_STATE_FILE_HPP

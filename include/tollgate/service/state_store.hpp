@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // state_store: the credit server's durable state: a snapshot file, journal segments after it, compaction.
 #ifndef TOLLGATE_SERVICE_STATE_STORE_HPP
 #define TOLLGATE_SERVICE_STATE_STORE_HPP

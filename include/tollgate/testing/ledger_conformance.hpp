@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ledger conformance suite: every requirement of the ledger concept, checked against a real
 // ledger. Test-framework agnostic: it returns a report, so one test file runs it on any ledger.
 #ifndef TOLLGATE_TESTING_LEDGER_CONFORMANCE_HPP
