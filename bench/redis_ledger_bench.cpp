@@ -16,6 +16,7 @@
 
 #include <tollgate/ledgers/redis_ledger.hpp>
 #include <tollgate/redis/ledger_scripts.hpp>
+#include <tollgate/redis/lock_id.hpp>
 
 int main(int argc, char** argv) {
   std::string url;
@@ -54,8 +55,9 @@ int main(int argc, char** argv) {
     const auto& lock = tollgate::redis::ledger_scripts::lock();
     fmt::print("EVALSHA\n{}\n5\n", lock.sha1);
     for (const char* key : {"account", "locks", "open", "closed", "keys"}) fmt::print("{}:{{{}}}:{}\n", options.key_prefix, user, key);
-    // amount (1 micro-credit), an idempotency key (redis-benchmark makes it random), TTL, grace, reap limit.
-    fmt::print("1\nrb-__rand_int__\n{}\n{}\n{}\n", options.lock_ttl.count(), options.retention_grace.count(), options.reap_limit);
+    // amount (1 micro-credit), an idempotency key (redis-benchmark makes it random), TTL, grace, reap limit, nonce.
+    fmt::print("1\nrb-__rand_int__\n{}\n{}\n{}\n{}\n", options.lock_ttl.count(), options.retention_grace.count(), options.reap_limit,
+               tollgate::redis::new_lock_nonce());
     return 0;
   }
 

@@ -19,6 +19,7 @@
 #include <tollgate/ledgers/redis_ledger.hpp>
 #include <tollgate/redis/cluster_slot.hpp>
 #include <tollgate/redis/endpoint.hpp>
+#include <tollgate/redis/lock_id.hpp>
 #include <tollgate/testing/ledger_conformance.hpp>
 
 #include <httplib.h>
@@ -216,8 +217,17 @@ TEST_CASE("redis_ledger: what Redis holds, and what it never holds") {
     auto grant = ledger.lock("alice", 1_cr, "");
     REQUIRE(grant);
     CHECK(grant->lock_id.rfind("rl_", 0) == 0);
-    for (std::string forged : {"rl_1_", "rl__YWxpY2U", "rl_x_YWxpY2U", "rl_999_YWxpY2U", "rl_1_!!!", "lk_1_2", ""})
+    for (std::string forged : {"rl_1_", "rl__0123456789ab_YWxpY2U", "rl_x_0123456789ab_YWxpY2U", "rl_999_0123456789ab_YWxpY2U",
+                               "rl_1_0123456789ab_!!!", "rl_1_YWxpY2U", "lk_1_2", ""})
       CHECK(ledger.settle(forged, 0_cr).error().code == ledger_errc::lock_not_found);
+    // The right number and user with another nonce: what a lock lost in a failover and given
+    // again under the same number looks like to its first owner. It must not settle the new one.
+    auto parts = tollgate::redis::parse_lock_id(grant->lock_id);
+    REQUIRE(parts);
+    const std::string other_nonce = parts->nonce == "000000000000" ? "000000000001" : "000000000000";
+    CHECK(ledger.settle(tollgate::redis::format_lock_id(parts->number, other_nonce, parts->user), 1_cr).error().code ==
+          ledger_errc::lock_not_found);
+    CHECK(ledger.balance("alice").value() == 9_cr);  // untouched: still held
     CHECK(ledger.release(grant->lock_id));
   }
 

@@ -165,9 +165,10 @@ write("settlement_journal", "latest_wins", "owe lk_1 1\nowe lk_2 2\nowe lk_1 3\n
 write("settlement_journal", "overflow", "owe lk_1 99999999999999999999\n")
 
 # redis_ids: lock ids and Redis URLs.
-write("redis_ids", "lock_id", "rl_42_" + b64url(b"alice"))
-write("redis_ids", "lock_id_bad", "rl_x_YWxpY2U")
-write("redis_ids", "lock_id_padded", "rl_1_YWxpY2U=")
+write("redis_ids", "lock_id", "rl_42_0123456789ab_" + b64url(b"alice"))
+write("redis_ids", "lock_id_bad", "rl_x_0123456789ab_YWxpY2U")
+write("redis_ids", "lock_id_padded", "rl_1_0123456789ab_YWxpY2U=")
+write("redis_ids", "lock_id_upper_nonce", "rl_1_0123456789AB_YWxpY2U")
 write("redis_ids", "url", "redis://127.0.0.1:6379")
 write("redis_ids", "url_login", "redis://api:p%40ss@cache.internal:7000/3")
 write("redis_ids", "url_ipv6", "redis://[::1]:6390/0")

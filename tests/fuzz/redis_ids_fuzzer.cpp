@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (const auto parts = tollgate::redis::parse_lock_id(input)) {
     TOLLGATE_FUZZ_CHECK(!parts->user.empty());
-    TOLLGATE_FUZZ_CHECK(tollgate::redis::format_lock_id(parts->number, parts->user) == input);
+    TOLLGATE_FUZZ_CHECK(tollgate::redis::format_lock_id(parts->number, parts->nonce, parts->user) == input);
   }
 
   try {

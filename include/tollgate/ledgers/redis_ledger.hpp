@@ -93,7 +93,7 @@ struct credential_registration {
 /// Credits on Redis. Each user's account, locks and idempotency keys share the hash tag `{user}`,
 /// so each lock and each settle is one Lua script on one node: one round trip that checks and
 /// changes everything atomically (no check-then-act between API servers), on one Redis or on a
-/// Redis Cluster. Time comes from Redis. A lock id names its user, so a settle needs no lookup;
+/// Redis Cluster. Time comes from Redis. A lock id names its user (and a nonce), so a settle needs no lookup;
 /// a credential's owner is looked up once and cached (`credential_cache_ttl`).
 ///
 ///     tollgate::redis_ledger ledger{{.url = "redis://127.0.0.1:6379"}};
@@ -138,14 +138,16 @@ class redis_ledger {
     if (!*user) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
     const user_keys keys(options_.key_prefix, **user);
     const std::string amount_text = std::to_string(amount.micros());
-    const std::array<std::string_view, 5> args{amount_text, idempotency_key, ttl_text_, grace_text_, reap_text_};
+    const std::string nonce = redis::new_lock_nonce();  // a replay answers the first lock's nonce instead
+    const std::array<std::string_view, 6> args{amount_text, idempotency_key, ttl_text_, grace_text_, reap_text_, nonce};
     // A keyed lock can be sent twice safely: the second answers the first grant.
     auto answer = client_.eval(redis::ledger_scripts::lock(), keys.all(), args, !idempotency_key.empty());
     if (!answer) return answer.error();
     const redisReply& r = **answer;
     if (redis::is_error(r)) return script_failure(r);
     const std::string_view status = text_at(r, 0);
-    if (status == "ok" || status == "replayed") return lock_grant{lock_id_of(text_at(r, 1), **user), credits::from_micros(int_at(r, 2))};
+    if (status == "ok" || status == "replayed")
+      return lock_grant{redis::format_lock_id(text_at(r, 1), text_at(r, 3), **user), credits::from_micros(int_at(r, 2))};
     if (status == "insufficient_funds")
       return ledger_error{ledger_errc::insufficient_funds, fmt::format("{} available, {} requested", credits::from_micros(int_at(r, 1)), amount)};
     if (status == "unknown_credential") {
@@ -162,7 +164,8 @@ class redis_ledger {
     if (!parsed) return not_found();
     const user_keys keys(options_.key_prefix, parsed->user);
     const std::string cost_text = std::to_string(real_cost.micros());
-    const std::array<std::string_view, 5> args{parsed->number, cost_text, options_.allow_overage ? "1" : "0", grace_text_, reap_text_};
+    const std::array<std::string_view, 6> args{parsed->number, cost_text, options_.allow_overage ? "1" : "0", grace_text_, reap_text_,
+                                               parsed->nonce};
     auto answer = client_.eval(redis::ledger_scripts::settle(), keys.all(), args, true);  // a settle replays: safe to resend
     if (!answer) return answer.error();
     const redisReply& r = **answer;
@@ -196,6 +199,9 @@ class redis_ledger {
   /// Adds a user with a balance; false when the user exists already (its balance is left alone).
   result<bool> add_user(std::string_view user_id, credits balance) {
     if (user_id.empty()) return ledger_error{ledger_errc::misconfigured, "a user id must not be empty"};
+    // "{}x}" would make the hash tag of "<prefix>:{}x}:account" empty: each key would hash whole,
+    // to slots of their own, and no script could touch them together on a cluster.
+    if (user_id.front() == '}') return ledger_error{ledger_errc::misconfigured, "a user id must not start with '}' (a Redis hash tag)"};
     if (balance.is_negative() || balance > max_amount)
       return ledger_error{ledger_errc::invalid_amount, fmt::format("a balance must be between 0 and {}", max_amount)};
     const user_keys keys(options_.key_prefix, user_id);
@@ -318,9 +324,9 @@ class redis_ledger {
       if (!locks) return locks.error();
       const redisReply& r = **locks;
       if (r.type != REDIS_REPLY_ARRAY) return unexpected(r);
-      for (std::size_t i = 0; i + 2 < r.elements; i += 3)
-        out.locks.push_back({lock_id_of(text_at(r, i), user), user, credits::from_micros(int_at(r, i + 1)),
-                             std::chrono::milliseconds(int_at(r, i + 2))});
+      for (std::size_t i = 0; i + 3 < r.elements; i += 4)
+        out.locks.push_back({redis::format_lock_id(text_at(r, i), text_at(r, i + 1), user), user, credits::from_micros(int_at(r, i + 2)),
+                             std::chrono::milliseconds(int_at(r, i + 3))});
     }
     std::sort(out.users.begin(), out.users.end(), [](const auto& a, const auto& b) { return a.user_id < b.user_id; });
     std::sort(out.locks.begin(), out.locks.end(), [](const auto& a, const auto& b) { return a.lock_id < b.lock_id; });
@@ -384,8 +390,6 @@ class redis_ledger {
     c.breaker_open_for = o.breaker_open_for;
     return c;
   }
-
-  static std::string lock_id_of(std::string_view number, std::string_view user) { return redis::format_lock_id(number, user); }
 
   std::string credential_key(std::string_view credential) const {
     return fmt::format("{}:cred:{}", options_.key_prefix, detail::sha256_hex(credential));

@@ -48,9 +48,19 @@ class client {
   /// and a refused login `unauthorized`; other error replies are returned for the caller to read.
   result<reply> run(std::span<const std::string_view> args, std::string_view key, bool retry_safe) {
     if (!breaker_.allow()) return ledger_error{ledger_errc::unavailable, "Redis is unavailable (circuit open after repeated failures)"};
-    auto answer = route(args, key, retry_safe);
+    // Every call ends the breaker's probe one way or the other, or the circuit would stay open for good.
+    result<reply> answer = ledger_error{ledger_errc::unavailable, "no answer"};
+    try {
+      answer = route(args, key, retry_safe);
+    } catch (...) {
+      breaker_.record_failure();
+      throw;
+    }
     if (!answer) {
+      // Only a server out of reach counts against it; a refused login or a bad reply came from a
+      // server that answered (and reopening the circuit would hide the real error).
       if (answer.error().code == ledger_errc::unavailable) breaker_.record_failure();
+      else breaker_.record_success();
       return answer;
     }
     breaker_.record_success();  // the server answered, even if with an error reply
@@ -128,10 +138,14 @@ class client {
         if ((*t)->cluster) forget_topology();  // a node failed: its slots may have a new master
         return answer;
       }
-      if (!(*t)->cluster || !is_error(**answer)) return answer;
+      if (!is_error(**answer)) return answer;
       const std::string_view text = text_of(**answer);
       const bool moved = text.starts_with("MOVED "), ask = text.starts_with("ASK ");
       if (!moved && !ask) return answer;
+      if (!(*t)->cluster) {  // a single server that now redirects: it joined a cluster; look again next call
+        forget_topology();
+        return ledger_error{ledger_errc::unavailable, "Redis redirected the command: the topology changed; retry"};
+      }
       // "MOVED 3999 127.0.0.1:6381": the slot lives there now (ASK: for this one command).
       const auto address = text.substr(text.rfind(' ') + 1);
       node = pool_for(address);
@@ -164,7 +178,15 @@ class client {
     }
     if (!answer) return answer.error();
     auto t = std::make_shared<topology>();
-    if (is_error(**answer)) {  // "ERR This instance has cluster support disabled": one server
+    if (is_error(**answer)) {
+      // Only "ERR This instance has cluster support disabled" means one server; any other refusal
+      // (an ACL without CLUSTER SLOTS, say) is an error to report, not a topology to remember.
+      if (text_of(**answer).find("cluster support disabled") == std::string_view::npos) {
+        const std::string_view text = text_of(**answer);
+        const bool denied = text.starts_with("NOAUTH") || text.starts_with("WRONGPASS") || text.starts_with("NOPERM");
+        return ledger_error{denied ? ledger_errc::unauthorized : ledger_errc::misconfigured,
+                            fmt::format("Redis refused CLUSTER SLOTS, needed to find the node of each key: {}", text)};
+      }
       t->masters.push_back(seed);
     } else {
       t->cluster = true;

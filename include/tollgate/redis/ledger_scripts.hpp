@@ -12,8 +12,9 @@ namespace tollgate::redis::ledger_scripts {
 
 // Every script gets one user's five keys, all sharing the hash tag {user} (one cluster slot):
 //   KEYS[1] account  hash: available, held (integer micro-credits), seq (the last lock number)
-//   KEYS[2] locks    hash: lock number → "state:amount:expires_ms:charged:idempotency key",
-//                    state o(pen) s(ettled) e(xpired)
+//   KEYS[2] locks    hash: lock number → "state:amount:expires_ms:charged:nonce:idempotency key",
+//                    state o(pen) s(ettled) e(xpired); the nonce is also in the lock id, and a
+//                    settle whose id carries another nonce does not find the lock
 //   KEYS[3] open     sorted set: open lock numbers by expiry (ms, server time)
 //   KEYS[4] closed   sorted set: closed lock numbers by when they are forgotten
 //   KEYS[5] keys     hash: idempotency key → lock number
@@ -26,23 +27,26 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 local function int(n) return string.format('%d', n) end
 local function parse(entry)
-  local state, amount, expires, charged, key = string.match(entry, '^(%a):(%d+):(%d+):(%d+):(.*)$')
-  if not state then error('tollgate: corrupt lock record ' .. entry) end
-  return state, tonumber(amount), tonumber(expires), tonumber(charged), key
+  local state, amount, expires, charged, nonce, key = string.match(entry, '^(%a):(%d+):(%d+):(%d+):(%x*):(.*)$')
+  if not state then error('tollgate: corrupt lock record') end
+  return state, tonumber(amount), tonumber(expires), tonumber(charged), key, nonce
 end
-local function close(number, state, amount, expires, charged, key, grace)
-  redis.call('HSET', locks, number, state .. ':' .. int(amount) .. ':' .. int(expires) .. ':' .. int(charged) .. ':' .. key)
+local function record(state, amount, expires, charged, nonce, key)
+  return state .. ':' .. int(amount) .. ':' .. int(expires) .. ':' .. int(charged) .. ':' .. nonce .. ':' .. key
+end
+local function close(number, state, amount, expires, charged, key, nonce, grace)
+  redis.call('HSET', locks, number, record(state, amount, expires, charged, nonce, key))
   redis.call('ZREM', open, number)
   redis.call('ZADD', closed, int(expires + grace), number)
 end
 local function expire(number, grace)
   local entry = redis.call('HGET', locks, number)
   if not entry then redis.call('ZREM', open, number) return end
-  local state, amount, expires, _, key = parse(entry)
+  local state, amount, expires, _, key, nonce = parse(entry)
   if state ~= 'o' then redis.call('ZREM', open, number) return end
   redis.call('HINCRBY', account, 'held', int(-amount))
   redis.call('HINCRBY', account, 'available', int(amount))
-  close(number, 'e', amount, expires, 0, key, grace)
+  close(number, 'e', amount, expires, 0, key, nonce, grace)
 end
 -- Returns the holds that are due to the user, forgets closed locks past retention; at most `limit`
 -- of each per call, so one call stays short whatever the backlog (the sweep takes the rest).
@@ -63,11 +67,12 @@ local function reap(grace, limit)
 end
 )lua";
 
-/// ARGV: amount, idempotency key ('' for none), ttl ms, retention grace ms, reap limit.
-/// → {'ok', number, amount} | {'replayed', number, amount} | {'insufficient_funds', available} | {'unknown_credential'}
+/// ARGV: amount, idempotency key ('' for none), ttl ms, retention grace ms, reap limit, nonce.
+/// → {'ok', number, amount, nonce} | {'replayed', number, amount, nonce} | {'insufficient_funds', available}
+///   | {'unknown_credential'}
 inline const script& lock() {
   static const script s(std::string(prelude) + R"lua(
-local amount, key, ttl, grace = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local amount, key, ttl, grace, nonce = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[6]
 reap(grace, tonumber(ARGV[5]))
 if redis.call('EXISTS', account) == 0 then return {'unknown_credential'} end
 if key ~= '' then
@@ -75,8 +80,8 @@ if key ~= '' then
   if number then
     local entry = redis.call('HGET', locks, number)
     if entry then
-      local _, first = parse(entry)
-      return {'replayed', number, first}
+      local _, first, _, _, _, first_nonce = parse(entry)
+      return {'replayed', number, first, first_nonce}
     end
   end
 end
@@ -85,15 +90,15 @@ if available < amount then return {'insufficient_funds', available} end
 local number = tostring(redis.call('HINCRBY', account, 'seq', 1))
 redis.call('HINCRBY', account, 'available', int(-amount))
 redis.call('HINCRBY', account, 'held', int(amount))
-redis.call('HSET', locks, number, 'o:' .. int(amount) .. ':' .. int(now + ttl) .. ':0:' .. key)
+redis.call('HSET', locks, number, record('o', amount, now + ttl, 0, nonce, key))
 redis.call('ZADD', open, int(now + ttl), number)
 if key ~= '' then redis.call('HSET', keys, key, number) end
-return {'ok', number, amount}
+return {'ok', number, amount, nonce}
 )lua");
   return s;
 }
 
-/// ARGV: lock number, real cost, overage allowed ('1'/'0'), retention grace ms, reap limit.
+/// ARGV: lock number, real cost, overage allowed ('1'/'0'), retention grace ms, reap limit, nonce.
 /// → {'ok'} | {'replayed'} | {'lock_not_found'} | {'expired'} | {'conflicting_settlement', charged}
 ///   | {'invalid_amount', held} | {'insufficient_funds', available}
 inline const script& settle() {
@@ -102,7 +107,8 @@ local number, cost, overage, grace = ARGV[1], tonumber(ARGV[2]), ARGV[3] == '1',
 reap(grace, tonumber(ARGV[5]))
 local entry = redis.call('HGET', locks, number)
 if not entry then return {'lock_not_found'} end
-local state, amount, expires, charged, key = parse(entry)
+local state, amount, expires, charged, key, nonce = parse(entry)
+if nonce ~= ARGV[6] then return {'lock_not_found'} end  -- another lock of that number (after a failover)
 if state == 'o' and expires <= now then
   expire(number, grace)
   state = 'e'
@@ -119,7 +125,7 @@ if cost > amount then
 end
 redis.call('HINCRBY', account, 'held', int(-amount))
 redis.call('HINCRBY', account, 'available', int(amount - cost))
-close(number, 's', amount, expires, cost, key, grace)
+close(number, 's', amount, expires, cost, key, nonce, grace)
 return {'ok'}
 )lua");
   return s;
@@ -163,7 +169,7 @@ return {'ok', tonumber(redis.call('HGET', account, 'available')), tonumber(redis
 }
 
 /// The open locks of one user. ARGV: retention grace ms, reap limit.
-/// → {number, amount, expires in ms, number, amount, expires in ms, ...}
+/// → {number, nonce, amount, expires in ms, number, nonce, amount, expires in ms, ...}
 inline const script& open_locks() {
   static const script s(std::string(prelude) + R"lua(
 reap(tonumber(ARGV[1]), tonumber(ARGV[2]))
@@ -171,8 +177,9 @@ local out = {}
 for _, number in ipairs(redis.call('ZRANGE', open, 0, -1)) do
   local entry = redis.call('HGET', locks, number)
   if entry then
-    local _, amount, expires = parse(entry)
+    local _, amount, expires, _, _, nonce = parse(entry)
     out[#out + 1] = number
+    out[#out + 1] = nonce
     out[#out + 1] = amount
     out[#out + 1] = expires - now
   end

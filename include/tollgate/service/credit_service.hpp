@@ -350,7 +350,7 @@ class credit_service {
 
   // The contract's status, plus the ledger's own case in "code" (an addition the original lacks):
   // several cases share a status, and a client should not have to read the message to tell them apart.
-  static detail::service_reply from_ledger_error(const ledger_error& e, int not_found_status = 404) {
+  detail::service_reply from_ledger_error(const ledger_error& e, int not_found_status = 404) const {
     int status = 500;
     switch (e.code) {
       case ledger_errc::insufficient_funds:
@@ -361,8 +361,12 @@ class credit_service {
       case ledger_errc::unavailable: status = 503; break;  // the store (Redis) is out of reach: retry later
       default: break;
     }
+    if (status == 500) {  // the store's own words (addresses, script errors) stay in the log
+      log_.error("credit service: the store failed: {}: {}", to_string(e.code), e.message);
+      return detail::service_error(500, "internal error: the credit store failed (see the server's log)");
+    }
     auto reply = detail::service_error(status, e.message);
-    if (status != 500) reply.body["code"] = to_string(e.code);
+    reply.body["code"] = to_string(e.code);
     return reply;
   }
 
@@ -402,7 +406,8 @@ class credit_service {
 
   detail::service_reply unlock(const httplib::Request& req) {
     const auto body = detail::parse_object_body(req.body);
-    const std::string lock_id = detail::string_field(body, "lock_id", options_.max_id_length);
+    // Redis lock ids carry the user id in base64url: longer than the ids themselves.
+    const std::string lock_id = detail::string_field(body, "lock_id", credential_max_length());
     const credits real_cost = detail::amount_field(body, "real_cost");
     auto settled = store_.settle(lock_id, real_cost);
     if (!settled) return from_ledger_error(settled.error());
