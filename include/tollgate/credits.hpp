@@ -12,7 +12,9 @@
 #include <string>
 #include <string_view>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
+
+#include <tollgate/detail/text_formatter.hpp>
 
 namespace tollgate {
 
@@ -296,11 +298,10 @@ using namespace literals;  // NOLINT: the literal is part of tollgate's vocabula
 
 /// Formats as the exact decimal: fmt::format("{}", 2.5_cr) == "2.5".
 template <>
-struct fmt::formatter<tollgate::credits> : fmt::formatter<std::string_view> {
+struct fmt::formatter<tollgate::credits> : tollgate::detail::text_formatter {
   template <typename FormatContext>
   auto format(tollgate::credits c, FormatContext& ctx) const -> decltype(ctx.out()) {
-    const std::string text = c.to_string();
-    return fmt::formatter<std::string_view>::format(std::string_view(text), ctx);
+    return write(c.to_string(), ctx);
   }
 };
 

@@ -4,26 +4,30 @@
 #define TOLLGATE_DETAIL_RANDOM_ID_HPP
 
 #include <cstdint>
-#include <random>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include <openssl/rand.h>
+
 namespace tollgate::detail {
 
-/// `prefix` followed by 32 hex digits from a per-thread generator seeded by std::random_device.
-/// Unique and unguessable enough for ids; not a cryptographic token.
+/// `count` bytes from OpenSSL's CSPRNG (the library the log redaction already needs; <random> would
+/// cost every TU that meters a route its parse time for a worse generator).
+inline void random_bytes(unsigned char* out, int count) {
+  if (RAND_bytes(out, count) != 1) throw std::runtime_error("tollgate: no randomness for an id (OpenSSL RAND_bytes failed)");
+}
+
+/// `prefix` followed by 32 hex digits (128 bits) from OpenSSL's CSPRNG: unique and unguessable.
 [[nodiscard]] inline std::string random_id(std::string_view prefix) {
-  thread_local std::mt19937_64 generator{[] {
-    std::random_device device;
-    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
-    return std::mt19937_64(seed);
-  }()};
   static constexpr char hex[] = "0123456789abcdef";
+  unsigned char bits[16];
+  random_bytes(bits, sizeof bits);
   std::string out(prefix);
   out.reserve(prefix.size() + 32);
-  for (int word = 0; word < 2; ++word) {
-    std::uint64_t bits = generator();
-    for (int k = 0; k < 16; ++k) { out.push_back(hex[bits & 0xF]); bits >>= 4; }
+  for (const unsigned char byte : bits) {
+    out.push_back(hex[byte >> 4]);
+    out.push_back(hex[byte & 0xF]);
   }
   return out;
 }
@@ -38,8 +42,10 @@ namespace tollgate::detail {
     char prefix[8];
     std::uint32_t next = 0;
     void draw() {
-      std::random_device device;
-      std::uint64_t bits = (static_cast<std::uint64_t>(device()) << 32) ^ device();
+      unsigned char bytes[8];
+      random_bytes(bytes, sizeof bytes);
+      std::uint64_t bits = 0;
+      for (const unsigned char byte : bytes) bits = (bits << 8) | byte;
       for (char& c : prefix) { c = digits[bits & 63]; bits >>= 6; }
       next = 0;
     }

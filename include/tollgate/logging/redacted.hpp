@@ -10,10 +10,11 @@
 #include <string_view>
 #include <utility>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 #include <openssl/rand.h>
 
 #include <tollgate/detail/hmac_sha256.hpp>
+#include <tollgate/detail/text_formatter.hpp>
 
 namespace tollgate {
 
@@ -58,11 +59,10 @@ class redacted {
 }  // namespace tollgate
 
 template <>
-struct fmt::formatter<tollgate::redacted> : fmt::formatter<std::string_view> {
+struct fmt::formatter<tollgate::redacted> : tollgate::detail::text_formatter {
   template <typename FormatContext>
   auto format(const tollgate::redacted& r, FormatContext& ctx) const -> decltype(ctx.out()) {
-    const std::string text = r.to_string();
-    return fmt::formatter<std::string_view>::format(std::string_view(text), ctx);
+    return write(r.to_string(), ctx);
   }
 };
 
