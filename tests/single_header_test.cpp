@@ -1,7 +1,9 @@
-// Proves the generated single header stands alone: this TU sees only single_include/.
+// Proves the generated single headers stand alone: their tollgate includes resolve in single_include/.
+// (tests/packaging/single_header.cmake goes further: copies of the files, and include/ not on the path.)
 #include <doctest/doctest.h>
 
 #include <tollgate/tollgate.hpp>
+#include <tollgate/plans.hpp>
 
 #ifndef TOLLGATE_SINGLE_HEADER
 #error "single_include/tollgate/tollgate.hpp was not the header found"
@@ -23,7 +25,7 @@ TEST_CASE("single header: the core works from the amalgamated file") {
   CHECK(ledger.balance("u") == 2.75_cr);
 }
 
-TEST_CASE("single header: plan tables and limit checks come with it") {
+TEST_CASE("single header: plan tables and limit checks, from plans.hpp") {
   using plans = tollgate::default_plans;
   static_assert(plans::limit_of<"free", "deployments">() == tollgate::limit_value(1));
   const auto free = *plans::find("free");

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
-// tollgate's core umbrella: metering, policies, the in-process ledger, plan tables. Includes neither JSON nor httplib.
+// tollgate's core umbrella: metering — credits, extractors, estimates, calculators, metered, the in-process
+// ledger, logging. Needs only {fmt}, Boost and libcrypto. Plan tables: tollgate/plans.hpp; the opt-in parts:
+// tollgate/httplib.hpp, tollgate/jwt.hpp, tollgate/billing.hpp, tollgate/redis.hpp.
 #ifndef TOLLGATE_TOLLGATE_HPP
 #define TOLLGATE_TOLLGATE_HPP
 
@@ -36,7 +38,5 @@
 #include <tollgate/metering/options.hpp>
 #include <tollgate/metering/settlement_guard.hpp>
 #include <tollgate/metering/usage.hpp>
-
-#include <tollgate/plans.hpp>
 
 #endif  // TOLLGATE_TOLLGATE_HPP
