@@ -83,6 +83,27 @@ TEST_CASE("hot path: memory_ledger lock + settle allocates nothing once retentio
   CHECK(allocations.load() - before == 0);
 }
 
+TEST_CASE("hot path: memory_ledger's async lock + settle allocate nothing either (inline completion)") {
+  fake_clock clock;
+  tollgate::memory_ledger ledger(steady_options(clock));
+  ledger.add_user("u", tollgate::credits::whole(1'000'000'000));
+  ledger.add_credential("u", "u");
+  std::uint64_t n = 0;
+  char key[16];
+  const auto lock_and_settle = [&] {
+    const auto length = fmt::format_to_n(key, sizeof key, "k{}", ++n).size;
+    ledger.async_lock("u", 1_cr, std::string_view(key, length), [&](tollgate::result<tollgate::lock_grant> grant) {
+      REQUIRE(grant);
+      ledger.async_settle(grant->lock_id, 0.5_cr, [](tollgate::result<tollgate::settlement> settled) { REQUIRE(settled); });
+    });
+  };
+  at_steady_rate(clock, 60, 1'000, lock_and_settle);
+  const long before = allocations.load();
+  at_steady_rate(clock, 40, 1'000, lock_and_settle);
+  CHECK(allocations.load() - before == 0);
+  CHECK(ledger.balance("u") == tollgate::credits::whole(1'000'000'000) - tollgate::credits::whole(50'000));
+}
+
 TEST_CASE("hot path: metered allocates no more than the same steps written by hand") {
   fake_clock clock;
   tollgate::memory_ledger ledger(steady_options(clock));

@@ -19,6 +19,8 @@
 #include <tollgate/ledgers/credit_service_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/ledgers/memory_ledger.hpp>
+#include <tollgate/ledgers/offloading_ledger.hpp>
+#include <tollgate/testing/awaiting_ledger.hpp>
 #include <tollgate/service/credit_service.hpp>
 #include <tollgate/testing/ledger_conformance.hpp>
 
@@ -81,6 +83,18 @@ tollgate::durable_ledger_options quiet_outbox() {
 struct durable_fixture : memory_fixture {
   tollgate::durable_ledger<tollgate::memory_ledger> durable{ledger_, quiet_outbox()};
   tollgate::durable_ledger<tollgate::memory_ledger>& ledger() { return durable; }
+};
+
+// The async forms, seen through awaiting_ledger: memory_ledger's inline completion, and any blocking
+// ledger offloaded to worker threads.
+struct async_memory_fixture : memory_fixture {
+  tollgate::testing::awaiting_ledger<tollgate::memory_ledger> awaiting{ledger_};
+  tollgate::testing::awaiting_ledger<tollgate::memory_ledger>& ledger() { return awaiting; }
+};
+struct offloading_fixture : memory_fixture {
+  tollgate::offloading_ledger<tollgate::memory_ledger> offloaded{ledger_, {.threads = 3, .queue_capacity = 64}};
+  tollgate::testing::awaiting_ledger<tollgate::offloading_ledger<tollgate::memory_ledger>> awaiting{offloaded};
+  auto& ledger() { return awaiting; }
 };
 
 tollgate::credit_service_ledger_options client_options(int port, const char* token) {
@@ -191,6 +205,16 @@ TEST_CASE("conformance: memory_ledger") {
 
 TEST_CASE("conformance: durable_ledger over memory_ledger") {
   durable_fixture f;
+  check_conforms(f);
+}
+
+TEST_CASE("conformance: memory_ledger's async forms (inline completion)") {
+  async_memory_fixture f;
+  check_conforms(f);
+}
+
+TEST_CASE("conformance: offloading_ledger over memory_ledger, async forms on worker threads") {
+  offloading_fixture f;
   check_conforms(f);
 }
 

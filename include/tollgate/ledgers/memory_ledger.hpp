@@ -30,6 +30,7 @@
 
 #include <tollgate/credits.hpp>
 #include <tollgate/detail/flat_index.hpp>
+#include <tollgate/ledgers/async_ledger.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/ledgers/ledger_change.hpp>
 #include <tollgate/ledgers/ledger_summary.hpp>
@@ -120,6 +121,7 @@ struct memory_ledger_state {
 class memory_ledger {
  public:
   using ledger_concept = ledger_t;
+  using async_ledger_concept = async_ledger_t;
   using time_point = std::chrono::steady_clock::time_point;
 
   explicit memory_ledger(memory_ledger_options options = {}) : options_(std::move(options)) {
@@ -275,6 +277,21 @@ class memory_ledger {
   }
 
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
+
+  // The asynchronous forms (async_ledger): the memory ledger never waits, so each completes inline,
+  // on the caller's thread, before returning: no thread hop and no allocation beyond the blocking call.
+  template <class Handler>
+  void async_lock(std::string_view credential, credits amount, std::string_view idempotency_key, Handler&& done) {
+    std::forward<Handler>(done)(lock(credential, amount, idempotency_key));
+  }
+  template <class Handler>
+  void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
+    std::forward<Handler>(done)(settle(lock_id, real_cost));
+  }
+  template <class Handler>
+  void async_release(std::string_view lock_id, Handler&& done) {
+    std::forward<Handler>(done)(release(lock_id));
+  }
 
   [[nodiscard]] bool health() const noexcept { return true; }
 
