@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -167,6 +168,35 @@ TEST_CASE("metered: a refused lock answers the cause's status; the handler never
     CHECK(ledger.settles.empty());
     CHECK_FALSE(logs.contains(secret_key));
   }
+}
+
+TEST_CASE("metered on memory_ledger: a user without a credential gets a 404 that says what is missing") {
+  tollgate::memory_ledger ledger;
+  ledger.add_user("carol", 5_cr);  // the slip: no add_credential("carol", "carol")
+  log_capture logs;
+  bool ran = false;
+  tollgate::metered<user_header, tollgate::estimate<1_cr>> m{
+      ledger, [&](const tollgate::request_ref&, const tollgate::response_ref&) { ran = true; }, {logs.logger(), {}}};
+  const auto answer = [&](std::string id) {
+    const auto req = request_from(std::move(id));
+    tollgate::basic_response res;
+    m(req, res);
+    return std::pair{res.status(), res.body()};
+  };
+  const auto for_carol = answer("carol");
+  CHECK(for_carol.first == 404);
+  CHECK(for_carol.second ==
+        R"json({"detail":"User not found: no user owns this credential (a user id is a credential only once registered as one)"})json");
+  CHECK(answer("nobody-at-all") == for_carol);  // the same words whether or not the id is a user: nothing to enumerate
+  CHECK(logs.contains("add_credential(id, id)"));  // the debug log names the slip
+  CHECK_FALSE(logs.contains("carol"));             // never the value
+  CHECK_FALSE(ran);
+  CHECK(ledger.balance("carol") == 5_cr);
+
+  ledger.add_credential("carol", "carol");  // the documented fix: the id registered as a credential
+  CHECK(answer("carol").first == 200);
+  CHECK(ran);
+  CHECK(ledger.balance("carol") == 4_cr);
 }
 
 TEST_CASE("metered: a ledger that throws on lock is treated as unavailable (503)") {

@@ -31,10 +31,6 @@ namespace detail {
 // 128-bit intermediates keep rate × quantity exact; __extension__ keeps -Wpedantic quiet about it.
 __extension__ using int128 = __int128;
 
-// Called only from consteval code on bad input: the compiler then names this function in its error.
-inline void credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals() {}
-inline void credits_literal_is_too_large() {}
-
 [[noreturn]] inline void throw_amount_overflow(const char* what) {
   throw amount_overflow(std::string("tollgate::credits: ") + what + " overflows the int64 micro-credit range");
 }
@@ -253,8 +249,17 @@ struct credits {
 };
 
 namespace detail {
+enum class credits_literal_problem { none, not_a_plain_decimal, too_large };
+
+struct parsed_credits_literal {
+  std::int64_t micros = 0;
+  credits_literal_problem problem = credits_literal_problem::none;
+};
+
+// Always a constant, even for bad input: the literal operator then refuses it with a static_assert
+// that names the rule, and that message is the only error.
 template <char... Chars>
-constexpr credits parse_credits_literal() {
+constexpr parsed_credits_literal parse_credits_literal() {
   constexpr char text[] = {Chars...};
   std::int64_t units = 0, fraction = 0;
   int fraction_digits = 0;
@@ -262,18 +267,19 @@ constexpr credits parse_credits_literal() {
   for (char c : text) {
     if (c == '\'') continue;
     if (c == '.' && !seen_point) { seen_point = true; continue; }
-    if (c < '0' || c > '9') credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals();
+    if (c < '0' || c > '9') return {0, credits_literal_problem::not_a_plain_decimal};
     if (seen_point) {
-      if (++fraction_digits > credits::decimals) credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals();
+      if (++fraction_digits > credits::decimals) return {0, credits_literal_problem::not_a_plain_decimal};
       fraction = fraction * 10 + (c - '0');
     } else {
-      if (units > (std::numeric_limits<std::int64_t>::max() / credits::scale - (c - '0')) / 10) credits_literal_is_too_large();
+      if (units > (std::numeric_limits<std::int64_t>::max() / credits::scale - (c - '0')) / 10)
+        return {0, credits_literal_problem::too_large};
       units = units * 10 + (c - '0');
     }
   }
   for (int k = fraction_digits; k < credits::decimals; ++k) fraction *= 10;
-  if (units * credits::scale > std::numeric_limits<std::int64_t>::max() - fraction) credits_literal_is_too_large();
-  return credits{units * credits::scale + fraction};
+  if (units * credits::scale > std::numeric_limits<std::int64_t>::max() - fraction) return {0, credits_literal_problem::too_large};
+  return {units * credits::scale + fraction, credits_literal_problem::none};
 }
 }  // namespace detail
 
@@ -286,8 +292,13 @@ namespace literals {
 /// consteval literals inside generic lambdas.)
 template <char... Chars>
 constexpr credits operator""_cr() {
-  constexpr credits amount = detail::parse_credits_literal<Chars...>();
-  return amount;
+  constexpr detail::parsed_credits_literal parsed = detail::parse_credits_literal<Chars...>();
+  static_assert(parsed.problem != detail::credits_literal_problem::not_a_plain_decimal,
+                "tollgate: credits_literal_must_be_a_plain_decimal_with_at_most_6_decimals "
+                "(no exponent, no hexadecimal, nothing finer than a micro-credit)");
+  static_assert(parsed.problem != detail::credits_literal_problem::too_large,
+                "tollgate: credits_literal_is_too_large: it must fit the int64 micro-credit range");
+  return credits{parsed.micros};  // zero after a refusal: a constant still, so no second error follows
 }
 
 }  // namespace literals

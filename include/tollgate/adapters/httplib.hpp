@@ -13,6 +13,7 @@
 
 #include <httplib.h>
 
+#include <tollgate/detail/callable_traits.hpp>
 #include <tollgate/http/request.hpp>
 #include <tollgate/http/response.hpp>
 #include <tollgate/http/stream.hpp>
@@ -113,6 +114,23 @@ struct response_traits<httplib::Response> {
     return true;
   }
 };
+
+/// A handler with an httplib parameter that metered cannot call (swapped, missing, extra or
+/// non-const): one message that spells httplib's own handler signature.
+template <>
+struct detail::handler_diagnostic<httplib::Request> {
+  static constexpr bool known = true;
+  template <class Handler>
+  static constexpr bool refuse() {
+    static_assert(dependent_false<Handler>,
+                  "tollgate: the handler must take (const httplib::Request&, httplib::Response&) or "
+                  "(const httplib::Request&, httplib::Response&, tollgate::metering_context&); "
+                  "const tollgate::request_ref& and const tollgate::response_ref& may stand in for either");
+    return false;
+  }
+};
+template <>
+struct detail::handler_diagnostic<httplib::Response> : detail::handler_diagnostic<httplib::Request> {};
 
 }  // namespace tollgate
 

@@ -30,14 +30,27 @@ struct charge_estimate {
 };
 
 namespace detail {
+/// Requirement 1 of `cost_calculator` in two steps, so a failure says which. Stops at the first
+/// broken step and returns false: its message is then the only error, as long as the caller
+/// branches on the result instead of using the calculator anyway.
 template <class C>
 constexpr bool check_calculator() {
-  static_assert(requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) { c(req, res, ctx); },
-                "tollgate: this cost calculator is not callable as `calc(const request_ref&, const response_ref&, const metering_context&) const`");
-  static_assert(requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) {
+  constexpr bool callable = requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) {
+    c(req, res, ctx);
+  };
+  constexpr bool returns_credits = requires(const C& c, const request_ref& req, const response_ref& res, const metering_context& ctx) {
     { c(req, res, ctx) } -> std::convertible_to<credits>;
-  }, "tollgate: a cost calculator must return tollgate::credits");
-  return true;
+  };
+  if constexpr (!callable) {
+    static_assert(callable,
+                  "tollgate: this cost calculator is not callable as `calc(const request_ref&, const response_ref&, const metering_context&) const`");
+    return false;
+  } else if constexpr (!returns_credits) {
+    static_assert(returns_credits, "tollgate: a cost calculator must return tollgate::credits");
+    return false;
+  } else {
+    return true;
+  }
 }
 }  // namespace detail
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The parameter types of a callable with one non-template call operator (lambdas, functions, functors).
+// The parameter types of a callable with one non-template call operator (lambdas, functions, functors),
+// and the hook through which an adapter words the error for a handler of the wrong shape.
 #ifndef TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP
 #define TOLLGATE_DETAIL_CALLABLE_TRAITS_HPP
 
@@ -40,6 +41,19 @@ struct parameters_of<R(A...), void> { using type = type_list<A...>; };
 
 template <class F>
 concept has_single_signature = requires { typename parameters_of<std::remove_cvref_t<F>>::type; };
+
+/// False, but only once `T` is known: a static_assert on it fires only in a branch that is instantiated.
+template <class T>
+constexpr bool dependent_false = false;
+
+/// How metered words the error for a handler of the wrong shape when one of its parameters is
+/// `Native`. An adapter specialises it for its request and response types, with `known = true`
+/// and a `refuse<Handler>()` whose one static_assert spells that framework's handler signature
+/// (see tollgate/adapters/httplib.hpp). Otherwise metered says it in generic terms.
+template <class Native>
+struct handler_diagnostic {
+  static constexpr bool known = false;
+};
 
 }  // namespace tollgate::detail
 

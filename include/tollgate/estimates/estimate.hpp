@@ -27,13 +27,22 @@ struct estimate {
 };
 
 namespace detail {
+/// Requirement 1 of `estimate_policy` in two steps, so a failure says which. Stops at the first
+/// broken step and returns false: its message is then the only error, as long as the caller
+/// branches on the result instead of using the estimate anyway.
 template <class E>
 constexpr bool check_estimate() {
-  static_assert(requires(const E& e, const request_ref& r) { e(r); },
-                "tollgate: this estimate is not callable as `estimate(const tollgate::request_ref&) const`");
-  static_assert(requires(const E& e, const request_ref& r) { { e(r) } -> std::convertible_to<credits>; },
-                "tollgate: an estimate must return tollgate::credits");
-  return true;
+  constexpr bool callable = requires(const E& e, const request_ref& r) { e(r); };
+  constexpr bool returns_credits = requires(const E& e, const request_ref& r) { { e(r) } -> std::convertible_to<credits>; };
+  if constexpr (!callable) {
+    static_assert(callable, "tollgate: this estimate is not callable as `estimate(const tollgate::request_ref&) const`");
+    return false;
+  } else if constexpr (!returns_credits) {
+    static_assert(returns_credits, "tollgate: an estimate must return tollgate::credits");
+    return false;
+  } else {
+    return true;
+  }
 }
 }  // namespace detail
 

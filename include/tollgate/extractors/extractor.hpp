@@ -25,17 +25,28 @@ concept extractor = requires(const E& e, const request_ref& r) {
 };
 
 namespace detail {
-/// Each requirement of `extractor` on its own, so a failure names the missing piece.
+/// Requirements 2 and 3 of `extractor` on their own, so a failure names the missing piece. Stops
+/// at the first broken one and returns false: its message is then the only error, as long as the
+/// caller branches on the result instead of using the extractor anyway.
 template <class E>
 constexpr bool check_extractor() {
-  static_assert(requires(const E& e, const request_ref& r) { e.extract(r); },
-                "tollgate: this extractor has no `extract(const tollgate::request_ref&) const` member");
-  static_assert(requires(const E& e, const request_ref& r) {
+  constexpr bool has_extract = requires(const E& e, const request_ref& r) { e.extract(r); };
+  constexpr bool extract_returns_optional_string = requires(const E& e, const request_ref& r) {
     { e.extract(r) } -> std::same_as<std::optional<std::string>>;
-  }, "tollgate: an extractor's `extract(request)` must return std::optional<std::string>");
-  static_assert(requires(const E& e) { { e.source() } -> std::convertible_to<std::string_view>; },
-                "tollgate: this extractor has no `source()` member saying where the id is looked for");
-  return true;
+  };
+  constexpr bool has_source = requires(const E& e) { { e.source() } -> std::convertible_to<std::string_view>; };
+  if constexpr (!has_extract) {
+    static_assert(has_extract, "tollgate: this extractor has no `extract(const tollgate::request_ref&) const` member");
+    return false;
+  } else if constexpr (!extract_returns_optional_string) {
+    static_assert(extract_returns_optional_string, "tollgate: an extractor's `extract(request)` must return std::optional<std::string>");
+    return false;
+  } else if constexpr (!has_source) {
+    static_assert(has_source, "tollgate: this extractor has no `source()` member saying where the id is looked for");
+    return false;
+  } else {
+    return true;
+  }
 }
 }  // namespace detail
 

@@ -54,24 +54,46 @@ concept ledger = requires { typename L::ledger_concept; } &&
                  };
 
 namespace detail {
-/// Each requirement of `ledger` on its own, so a failure names the missing piece.
+/// Each requirement of `ledger` on its own (1–5 above; 6 cannot be checked), so a failure names
+/// the missing piece. It stops at the first broken requirement and returns false, so its message
+/// is the only error as long as callers branch on the result instead of using the type anyway.
 template <class L>
 constexpr bool check_ledger() {
-  static_assert(requires { typename L::ledger_concept; },
-                "tollgate: this ledger does not opt in: add `using ledger_concept = tollgate::ledger_t;`");
-  static_assert(requires(L& l, std::string_view s, credits c) { l.lock(s, c, s); },
-                "tollgate: this ledger is missing `lock(credential, amount, idempotency_key)`");
-  static_assert(requires(L& l, std::string_view s, credits c) { { l.lock(s, c, s) } -> std::same_as<result<lock_grant>>; },
-                "tollgate: a ledger's `lock(...)` must return tollgate::result<tollgate::lock_grant>");
-  static_assert(requires(L& l, std::string_view s, credits c) { l.settle(s, c); },
-                "tollgate: this ledger is missing `settle(lock_id, real_cost)`");
-  static_assert(requires(L& l, std::string_view s, credits c) { { l.settle(s, c) } -> std::same_as<result<settlement>>; },
-                "tollgate: a ledger's `settle(...)` must return tollgate::result<tollgate::settlement>");
-  static_assert(requires(L& l, std::string_view s) { { l.release(s) } -> std::same_as<result<settlement>>; },
-                "tollgate: this ledger is missing `release(lock_id)` returning tollgate::result<tollgate::settlement>");
-  static_assert(requires(L& l) { { l.health() } -> std::same_as<bool>; },
-                "tollgate: this ledger is missing `health()` returning bool");
-  return true;
+  // Each is a requires-expression, so evaluating one for a type that misses an earlier piece is harmless.
+  constexpr bool opts_in = requires { requires std::same_as<typename L::ledger_concept, ledger_t>; };
+  constexpr bool has_lock = requires(L& l, std::string_view s, credits c) { l.lock(s, c, s); };
+  constexpr bool lock_returns_grant =
+      requires(L& l, std::string_view s, credits c) { { l.lock(s, c, s) } -> std::same_as<result<lock_grant>>; };
+  constexpr bool has_settle = requires(L& l, std::string_view s, credits c) { l.settle(s, c); };
+  constexpr bool settle_returns_settlement =
+      requires(L& l, std::string_view s, credits c) { { l.settle(s, c) } -> std::same_as<result<settlement>>; };
+  constexpr bool has_release = requires(L& l, std::string_view s) { { l.release(s) } -> std::same_as<result<settlement>>; };
+  constexpr bool has_health = requires(L& l) { { l.health() } -> std::same_as<bool>; };
+
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this ledger does not opt in: add `using ledger_concept = tollgate::ledger_t;`");
+    return false;
+  } else if constexpr (!has_lock) {
+    static_assert(has_lock, "tollgate: this ledger is missing `lock(credential, amount, idempotency_key)`");
+    return false;
+  } else if constexpr (!lock_returns_grant) {
+    static_assert(lock_returns_grant, "tollgate: a ledger's `lock(...)` must return tollgate::result<tollgate::lock_grant>");
+    return false;
+  } else if constexpr (!has_settle) {
+    static_assert(has_settle, "tollgate: this ledger is missing `settle(lock_id, real_cost)`");
+    return false;
+  } else if constexpr (!settle_returns_settlement) {
+    static_assert(settle_returns_settlement, "tollgate: a ledger's `settle(...)` must return tollgate::result<tollgate::settlement>");
+    return false;
+  } else if constexpr (!has_release) {
+    static_assert(has_release, "tollgate: this ledger is missing `release(lock_id)` returning tollgate::result<tollgate::settlement>");
+    return false;
+  } else if constexpr (!has_health) {
+    static_assert(has_health, "tollgate: this ledger is missing `health()` returning bool");
+    return false;
+  } else {
+    return true;
+  }
 }
 }  // namespace detail
 
@@ -107,13 +129,13 @@ class ledger_ref {
       [](void* o) { return static_cast<L*>(o)->health(); },
   };
 
-  // Diagnoses a non-ledger with one readable message instead of errors from deep inside the vtable.
+  // Diagnoses a non-ledger with one readable message, and then instantiates nothing that uses it:
+  // no errors from deep inside the vtable follow the message.
   template <class L>
   static constexpr const vtable* vtable_of() noexcept {
-    if constexpr (ledger<L>) {
+    if constexpr (detail::check_ledger<L>()) {
       return &vtable_for<L>;
     } else {
-      static_assert(detail::check_ledger<L>());
       return nullptr;
     }
   }

@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <utility>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 
 #include <tollgate/calculators/calculator.hpp>
 #include <tollgate/credits.hpp>
@@ -27,6 +27,7 @@
 #include <tollgate/detail/recycling_allocator.hpp>
 #include <tollgate/estimates/estimate.hpp>
 #include <tollgate/extractors/extractor.hpp>
+#include <tollgate/fwd.hpp>
 #include <tollgate/http/request.hpp>
 #include <tollgate/http/response.hpp>
 #include <tollgate/http/stream.hpp>
@@ -53,8 +54,133 @@ inline void write_error(const response_ref& res, int status, std::string_view de
   res.set_content(detail_body(detail), "application/json");
 }
 
+/// Whether `Option` carries one of the two option tags. A requires-expression, so asking it of any
+/// type is safe: one without `metered_option` is simply not an option, not an error. (A variable,
+/// not a concept: clang then names the stray option when a fold over the options fails.)
+template <class Option>
+constexpr bool is_tagged_metered_option = requires {
+  requires std::same_as<typename Option::metered_option, overage_option_tag> ||
+               std::same_as<typename Option::metered_option, status_option_tag>;
+};
+
+/// metered's type arguments, in order: the extractor, the estimate, the calculator, then the
+/// options. Stops at the first mistake and returns false, so its message is the only error.
+template <class Extractor, class Estimate, class Calculator, class... Options>
+constexpr bool check_metered() {
+  // Nested, not `a() || b()`: naming a check instantiates it, and each check that fails says so.
+  if constexpr (!check_extractor<Extractor>()) {
+    return false;
+  } else if constexpr (!check_estimate<Estimate>()) {
+    return false;
+  } else if constexpr (!check_calculator<Calculator>()) {
+    return false;
+  } else if constexpr (!(is_tagged_metered_option<Options> && ...)) {
+    static_assert((is_tagged_metered_option<Options> && ...),
+                  "tollgate: an option given to metered<...> is neither an overage policy nor a status policy "
+                  "(it needs `using metered_option = tollgate::overage_option_tag;` or `status_option_tag`)");
+    return false;
+  } else if constexpr (constexpr bool one_overage = count_option<overage_option_tag, Options...> <= 1; !one_overage) {
+    static_assert(one_overage, "tollgate: metered<...> got two overage policies");
+    return false;
+  } else if constexpr (constexpr bool one_status = count_option<status_option_tag, Options...> <= 1; !one_status) {
+    static_assert(one_status, "tollgate: metered<...> got two status policies");
+    return false;
+  } else {
+    return true;
+  }
+}
+
+/// The option tagged `Tag`, or `Default`. A refused metered takes the defaults without looking:
+/// its options may have no tag to look up, and that would be a second error.
+template <bool WellFormed, class Tag, class Default, class... Options>
+struct chosen_option {
+  using type = Default;
+};
+template <class Tag, class Default, class... Options>
+struct chosen_option<true, Tag, Default, Options...> : find_option<Tag, Default, Options...> {};
+
+/// A type metered can give a handler as its request or response: tollgate's own reference, or a
+/// type tollgate knows how to read (`request_traits`) or write (`response_traits`).
 template <class T>
-constexpr bool dependent_false = false;
+concept handler_request_type = std::same_as<T, request_ref> || requires { sizeof(request_traits<T>); };
+template <class T>
+concept handler_response_type = std::same_as<T, response_ref> || requires { sizeof(response_traits<T>); };
+
+/// Whether these parameters start with a request and a response type.
+template <class RequestParam, class ResponseParam, class... Rest>
+constexpr bool starts_with_request_and_response(type_list<RequestParam, ResponseParam, Rest...>) {
+  return handler_request_type<std::remove_cvref_t<RequestParam>> && handler_response_type<std::remove_cvref_t<ResponseParam>>;
+}
+template <class... Params>
+constexpr bool starts_with_request_and_response(type_list<Params...>) {
+  return false;  // fewer than two parameters
+}
+
+/// Whether a handler whose only signature has these parameters is one metered can call:
+/// (const Request&, Response&) or (const Request&, Response&, metering_context&).
+template <class Handler, class RequestParam, class ResponseParam, class... Rest>
+constexpr bool takes_request_and_response(type_list<RequestParam, ResponseParam, Rest...>) {
+  using Request = std::remove_cvref_t<RequestParam>;
+  using Response = std::remove_cvref_t<ResponseParam>;
+  if constexpr (!starts_with_request_and_response(type_list<RequestParam, ResponseParam>{})) return false;
+  else if constexpr (sizeof...(Rest) == 0) return std::is_invocable_v<Handler&, const Request&, Response&>;
+  else if constexpr (sizeof...(Rest) == 1) return std::is_invocable_v<Handler&, const Request&, Response&, metering_context&>;
+  else return false;
+}
+template <class Handler, class... Params>
+constexpr bool takes_request_and_response(type_list<Params...>) {
+  return false;  // fewer than two parameters
+}
+
+/// The diagnostic of the first parameter type an adapter words its signature for, or void.
+template <class... Params>
+struct adapter_diagnostic {
+  using type = void;
+};
+template <class First, class... Rest>
+struct adapter_diagnostic<First, Rest...> {
+  using type = std::conditional_t<handler_diagnostic<std::remove_cvref_t<First>>::known,
+                                  handler_diagnostic<std::remove_cvref_t<First>>, typename adapter_diagnostic<Rest...>::type>;
+};
+
+/// Refuses a handler of one signature with exactly one message: the framework's signature when a
+/// parameter belongs to a framework whose adapter words it, tollgate's generic one otherwise.
+template <class Handler, class... Params>
+constexpr bool refuse_handler(type_list<Params...>) {
+  using diagnostic = typename adapter_diagnostic<Params...>::type;
+  if constexpr (!std::is_void_v<diagnostic>) {
+    return diagnostic::template refuse<Handler>();
+  } else {
+    static_assert(dependent_false<Handler>,
+                  "tollgate: the handler must take (const Request&, Response&) or (const Request&, Response&, tollgate::metering_context&)");
+    return false;
+  }
+}
+
+/// Whether metered can call `Handler`; when not, says why in one message and returns false.
+template <class Handler>
+constexpr bool check_handler() {
+  if constexpr (has_single_signature<Handler>) {
+    using params = typename parameters_of<Handler>::type;
+    if constexpr (takes_request_and_response<Handler>(params{})) {
+      return true;
+    } else if constexpr (params::size == 3 && starts_with_request_and_response(params{})) {
+      // Right request and response, wrong third parameter: say exactly that.
+      static_assert(dependent_false<Handler>, "tollgate: a handler's third parameter, if any, must be tollgate::metering_context&");
+      return false;
+    } else {
+      return refuse_handler<Handler>(params{});
+    }
+  } else if constexpr (std::is_invocable_v<Handler&, const request_ref&, const response_ref&, metering_context&> ||
+                       std::is_invocable_v<Handler&, const request_ref&, const response_ref&>) {
+    return true;  // a generic lambda or an overloaded functor: called with tollgate's references
+  } else {
+    static_assert(dependent_false<Handler>,
+                  "tollgate: the handler must be callable as (const Request&, Response&) or "
+                  "(const Request&, Response&, tollgate::metering_context&)");
+    return false;
+  }
+}
 }  // namespace detail
 
 /// Makes a handler pay-per-request. It is itself a handler of the framework's signature, so it
@@ -74,19 +200,14 @@ constexpr bool dependent_false = false;
 /// with the framework's types or tollgate's `request_ref`/`response_ref`. Options (in any order):
 /// an overage policy (`overage::clamp` by default) and a status policy (`default_statuses`).
 /// The ledger is held by reference and must outlive the handler.
-template <class Extractor, class Estimate, class Calculator = charge_estimate, class... Options>
+template <class Extractor, class Estimate, class Calculator, class... Options>  // Calculator = charge_estimate: in fwd.hpp
 class metered {
-  static_assert(detail::check_extractor<Extractor>());
-  static_assert(detail::check_estimate<Estimate>());
-  static_assert(detail::check_calculator<Calculator>());
-  static_assert((detail::is_metered_option<Options> && ...),
-                "tollgate: an option given to metered<...> is neither an overage policy nor a status policy "
-                "(it needs `using metered_option = tollgate::overage_option_tag;` or `status_option_tag`)");
-  static_assert(detail::count_option<overage_option_tag, Options...> <= 1, "tollgate: metered<...> got two overage policies");
-  static_assert(detail::count_option<status_option_tag, Options...> <= 1, "tollgate: metered<...> got two status policies");
+  // A type rather than a value, so the checks run as soon as metered<...> is named. When one
+  // fails, its message is the only error: nothing below that would use the type is instantiated.
+  using well_formed = std::bool_constant<detail::check_metered<Extractor, Estimate, Calculator, Options...>()>;
 
-  using overage_policy = typename detail::find_option<overage_option_tag, overage::clamp, Options...>::type;
-  using status_policy = typename detail::find_option<status_option_tag, default_statuses, Options...>::type;
+  using overage_policy = typename detail::chosen_option<well_formed::value, overage_option_tag, overage::clamp, Options...>::type;
+  using status_policy = typename detail::chosen_option<well_formed::value, status_option_tag, default_statuses, Options...>::type;
 
  public:
   using handler_function = std::function<void(const request_ref&, const response_ref&, metering_context&)>;
@@ -99,13 +220,12 @@ class metered {
   template <class Ledger, class Handler>
   metered(Ledger& ledger, Handler handler, Extractor extractor, Estimate estimate = {}, Calculator calculator = {},
           metered_config config = {})
-      : state_(std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
-                                                   std::move(calculator), std::move(config),
-                                                   make_invoker(std::move(handler))})) {}
+      : state_(make_state(ledger, std::move(handler), std::move(extractor), std::move(estimate), std::move(calculator),
+                          std::move(config))) {}
 
   template <class Request, class Response>
   void operator()(const Request& req, Response& res) const {
-    run(request_ref(req), response_ref(res));
+    if constexpr (well_formed::value) run(request_ref(req), response_ref(res));  // a refused metered never runs
   }
 
  private:
@@ -327,7 +447,9 @@ class metered {
         break;
       case ledger_errc::unknown_credential:
         log.debug("lock refused for {}: {}", who, error.message);  // the ledger may say what is missing
-        detail = "User not found: the ledger knows no user for this credential";
+        // The same words for every unknown credential (no user enumeration), and they name the usual
+        // slip: a user added to the ledger without registering a credential for them.
+        detail = "User not found: no user owns this credential (a user id is a credential only once registered as one)";
         break;
       case ledger_errc::unavailable:
         log.warn("lock failed for {}: ledger unavailable: {}", who, error.message);
@@ -346,6 +468,23 @@ class metered {
     detail::write_error(res, status, detail);
   }
 
+  // Builds the state only for a well-formed metered, and only around a handler it can call: after a
+  // refusal, constructing the ledger reference or the invoker would add errors to the one message.
+  // (Nested, not `&&`: naming check_handler would run it, and it would speak up too.)
+  template <class Ledger, class Handler>
+  static std::shared_ptr<const state> make_state(Ledger& ledger, Handler handler, Extractor extractor, Estimate estimate,
+                                                 Calculator calculator, metered_config config) {
+    if constexpr (!well_formed::value) {
+      return nullptr;
+    } else if constexpr (!detail::check_handler<Handler>()) {
+      return nullptr;
+    } else {
+      return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
+                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler))});
+    }
+  }
+
+  // `Handler` passed check_handler: one of the shapes below fits.
   template <class Handler>
   static handler_function make_invoker(Handler handler) {
     auto shared = std::make_shared<Handler>(std::move(handler));  // any handler, even move-only
@@ -353,13 +492,8 @@ class metered {
       return typed_invoker(std::move(shared), typename detail::parameters_of<Handler>::type{});
     } else if constexpr (std::is_invocable_v<Handler&, const request_ref&, const response_ref&, metering_context&>) {
       return [shared](const request_ref& req, const response_ref& res, metering_context& ctx) { (*shared)(req, res, ctx); };
-    } else if constexpr (std::is_invocable_v<Handler&, const request_ref&, const response_ref&>) {
-      return [shared](const request_ref& req, const response_ref& res, metering_context&) { (*shared)(req, res); };
     } else {
-      static_assert(detail::dependent_false<Handler>,
-                    "tollgate: the handler must be callable as (const Request&, Response&) or "
-                    "(const Request&, Response&, tollgate::metering_context&)");
-      return {};
+      return [shared](const request_ref& req, const response_ref& res, metering_context&) { (*shared)(req, res); };
     }
   }
 
@@ -367,8 +501,6 @@ class metered {
   static handler_function typed_invoker(std::shared_ptr<Handler> handler, detail::type_list<RequestParam, ResponseParam, Rest...>) {
     using Request = std::remove_cvref_t<RequestParam>;
     using Response = std::remove_cvref_t<ResponseParam>;
-    static_assert(sizeof...(Rest) == 0 || (sizeof...(Rest) == 1 && (std::is_same_v<std::remove_cvref_t<Rest>, metering_context> && ...)),
-                  "tollgate: a handler's third parameter, if any, must be tollgate::metering_context&");
     return [handler](const request_ref& req, const response_ref& res, metering_context& ctx) {
       const Request* native_req = nullptr;
       Response* native_res = nullptr;
@@ -379,13 +511,6 @@ class metered {
         throw std::logic_error("tollgate::metered: the handler was called with another framework's request/response types");
       if constexpr (sizeof...(Rest) == 1) (*handler)(*native_req, *native_res, ctx); else (*handler)(*native_req, *native_res);
     };
-  }
-
-  template <class Handler, class... Params>
-  static handler_function typed_invoker(std::shared_ptr<Handler>, detail::type_list<Params...>) {
-    static_assert(detail::dependent_false<Handler>,
-                  "tollgate: the handler must take (const Request&, Response&) or (const Request&, Response&, tollgate::metering_context&)");
-    return {};
   }
 
   std::shared_ptr<const state> state_;

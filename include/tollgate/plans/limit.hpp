@@ -50,20 +50,43 @@ inline constexpr bool is_valid_limit_max = [] {
     return Max >= 0 && static_cast<std::uintmax_t>(Max) <= static_cast<std::uintmax_t>(INT64_MAX);
   else return false;
 }();
+
+/// limit<Name, Max>'s rules, in order. Stops at the first broken one and returns false, so its
+/// message is the only error.
+template <fixed_string Name, auto Max>
+constexpr bool check_limit() {
+  constexpr bool named = Name.size() > 0;
+  if constexpr (!named) {
+    static_assert(named, "tollgate: a limit's name must not be empty");
+    return false;
+  } else if constexpr (!is_valid_limit_max<Max>) {
+    static_assert(is_valid_limit_max<Max>,
+                  "tollgate: a limit's maximum must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
+    return false;
+  } else {
+    return true;
+  }
+}
 }  // namespace detail
 
 /// One limit of a plan: a name and a maximum, `limit<"deployments", 1>` or
 /// `limit<"self_hosted_workers", tollgate::unlimited>`.
 template <fixed_string Name, auto Max>
 struct limit {
-  static_assert(Name.size() > 0, "tollgate: a limit's name must not be empty");
-  static_assert(detail::is_valid_limit_max<Max>,
-                "tollgate: a limit's maximum must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
+ private:
+  // A type rather than a value, so the rules are checked as soon as the limit is named.
+  using well_formed = std::bool_constant<detail::check_limit<Name, Max>()>;
 
+ public:
   static constexpr std::string_view name = Name.view();
   static constexpr limit_value max = [] {
-    if constexpr (std::same_as<std::remove_cvref_t<decltype(Max)>, unlimited_t>) return limit_value(unlimited);
-    else return limit_value(static_cast<std::int64_t>(Max));
+    using type = std::remove_cvref_t<decltype(Max)>;
+    if constexpr (std::same_as<type, unlimited_t>) return limit_value(unlimited);
+    else if constexpr (well_formed::value) return limit_value(static_cast<std::int64_t>(Max));
+    // Refused above: the nearest maximum a limit can hold stands in, so code reading it adds no
+    // second error (above INT64_MAX is as good as unlimited; below zero, or not a number, is zero).
+    else if constexpr (std::integral<type> && !std::same_as<type, bool>) return Max > 0 ? limit_value(unlimited) : limit_value(0);
+    else return limit_value(0);
   }();
 };
 

@@ -26,8 +26,24 @@
 namespace tollgate {
 
 namespace detail {
+/// Stands in for what is not a plan in a refused table, so code using the table adds no second error.
+using stand_in_plan = plan<"(not a plan)">;
+
+/// A plan whose arguments after the name are all limits: one plan<> itself can build.
+template <class T>
+inline constexpr bool is_sound_plan = false;
+template <fixed_string Name, class... Limits>
+inline constexpr bool is_sound_plan<plan<Name, Limits...>> = (is_limit<Limits> && ...);
+
+/// The plan an entry declares, or the stand-in when it is not one plan<> can build.
+template <class Entry>
+using plan_of_entry =
+    std::conditional_t<is_sound_plan<typename unwrap_default<Entry>::type>, typename unwrap_default<Entry>::type, stand_in_plan>;
+
+template <class... Plans>
+struct first_plan_of { using type = stand_in_plan; };  // no plans: refused by check_plan_table
 template <class First, class... Rest>
-struct first_plan_of { using type = First; };
+struct first_plan_of<First, Rest...> { using type = First; };
 
 /// Every plan declares exactly the limit names of `names` (the first plan's).
 template <std::size_t L, class... Plans>
@@ -39,6 +55,48 @@ constexpr bool same_limits(const std::array<std::string_view, L>& names) noexcep
     return true;
   };
   return (covers.template operator()<Plans>() && ...);
+}
+
+/// plan_table's rules, in order. Stops at the first broken one and returns false, so its message
+/// is the only error.
+template <class... Entries>
+constexpr bool check_plan_table() {
+  constexpr bool has_plans = sizeof...(Entries) > 0;
+  constexpr bool only_plans = (is_plan<typename unwrap_default<Entries>::type> && ...);
+  constexpr bool one_default = (0 + ... + int{unwrap_default<Entries>::marked}) <= 1;
+  if constexpr (!has_plans) {
+    static_assert(has_plans, "tollgate: a plan_table needs at least one plan");
+    return false;
+  } else if constexpr (!only_plans) {
+    static_assert((is_plan<typename unwrap_default<Entries>::type> && ...),  // clang names the stray entry
+                  "tollgate: plan_table<...> takes only tollgate::plan<...> or tollgate::as_default<plan<...>> arguments");
+    return false;
+  } else if constexpr (!(is_sound_plan<typename unwrap_default<Entries>::type> && ...)) {
+    // plan<>'s own rule, said here so that plan<> is never instantiated: its members would fail too.
+    static_assert((is_sound_plan<typename unwrap_default<Entries>::type> && ...),
+                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+    return false;
+  } else if constexpr (!one_default) {
+    static_assert(one_default, "tollgate: a plan_table can mark only one plan as_default<>");
+    return false;
+  } else {
+    // Only now are the entries known to be plans, with names and limits to compare.
+    using first = typename first_plan_of<typename unwrap_default<Entries>::type...>::type;
+    constexpr bool distinct_names =
+        all_distinct(std::array<std::string_view, sizeof...(Entries)>{unwrap_default<Entries>::type::name...});
+    constexpr bool same_limit_names = same_limits<first::limit_count, typename unwrap_default<Entries>::type...>(first::limit_names);
+    if constexpr (!distinct_names) {
+      static_assert(distinct_names, "tollgate: duplicate plan name: two plans of this plan_table have the same name");
+      return false;
+    } else if constexpr (!same_limit_names) {
+      static_assert(same_limit_names,
+                    "tollgate: missing limit: a plan of this plan_table does not declare a limit that another plan "
+                    "declares (every plan must declare the same limit names)");
+      return false;
+    } else {
+      return true;
+    }
+  }
 }
 }  // namespace detail
 
@@ -52,29 +110,21 @@ constexpr bool same_limits(const std::array<std::string_view, L>& names) noexcep
 ///     auto team = my_plans::lookup("team");   // run time: a lookup_result<plan_limits>
 template <class... Entries>
 class plan_table {
-  static_assert(sizeof...(Entries) > 0, "tollgate: a plan_table needs at least one plan");
-  static_assert((detail::is_plan<typename detail::unwrap_default<Entries>::type> && ...),
-                "tollgate: plan_table<...> takes only tollgate::plan<...> or tollgate::as_default<plan<...>> arguments");
-  static_assert((0 + ... + int{detail::unwrap_default<Entries>::marked}) <= 1,
-                "tollgate: a plan_table can mark only one plan as_default<>");
+  // A type rather than a value, so the rules are checked as soon as the table is named. A refused
+  // table is still built (an entry that is not a plan becomes detail::stand_in_plan), so code
+  // using it adds no second error.
+  using well_formed = std::bool_constant<detail::check_plan_table<Entries...>()>;
 
-  using first_plan = typename detail::first_plan_of<typename detail::unwrap_default<Entries>::type...>::type;
+  using first_plan = typename detail::first_plan_of<detail::plan_of_entry<Entries>...>::type;
 
  public:
   /// The plans as Boost.Hana types, for compile-time iteration.
-  static constexpr auto plan_types = boost::hana::tuple_t<typename detail::unwrap_default<Entries>::type...>;
+  static constexpr auto plan_types = boost::hana::tuple_t<detail::plan_of_entry<Entries>...>;
   static constexpr std::size_t plan_count = sizeof...(Entries);
-  static constexpr std::array<std::string_view, plan_count> plan_names{
-      detail::unwrap_default<Entries>::type::name...};
+  static constexpr std::array<std::string_view, plan_count> plan_names{detail::plan_of_entry<Entries>::name...};
   static constexpr std::size_t limit_count = first_plan::limit_count;
   /// The limit names in the first plan's order: the order the endpoint writes them in.
   static constexpr std::array<std::string_view, limit_count> limit_names = first_plan::limit_names;
-
-  static_assert(detail::all_distinct(plan_names),
-                "tollgate: duplicate plan name: two plans of this plan_table have the same name");
-  static_assert(detail::same_limits<limit_count, typename detail::unwrap_default<Entries>::type...>(limit_names),
-                "tollgate: missing limit: a plan of this plan_table does not declare a limit that another plan "
-                "declares (every plan must declare the same limit names)");
 
   /// Index (in `plan_names`) of the default plan.
   static constexpr std::size_t default_index = [] {
@@ -83,7 +133,7 @@ class plan_table {
       if (marked[i]) return i;
     return std::size_t{0};
   }();
-  static constexpr std::string_view default_plan_name = plan_names[default_index];
+  static constexpr std::string_view default_plan_name = plan_count == 0 ? std::string_view() : plan_names[default_index];
 
   template <fixed_string Plan>
   static constexpr bool has_plan = detail::find_name(plan_names, Plan.view()) != detail::no_index;
@@ -93,23 +143,28 @@ class plan_table {
   /// The maximum of `Limit` in plan `Plan`, checked at compile time: `default_plans::limit_of<"free", "deployments">()`.
   template <fixed_string Plan, fixed_string Limit>
   [[nodiscard]] static consteval limit_value limit_of() {
-    static_assert(has_plan<Plan>, "tollgate: unknown plan name: limit_of<Plan, Limit> names a plan this plan_table does not declare");
-    static_assert(has_limit<Limit>, "tollgate: unknown limit name: limit_of<Plan, Limit> names a limit this plan_table does not declare");
-    if constexpr (has_plan<Plan> && has_limit<Limit>) {
+    if constexpr (!well_formed::value) {
+      return limit_value(0);  // the table is refused already: its names prove nothing
+    } else if constexpr (!has_plan<Plan>) {
+      static_assert(has_plan<Plan>, "tollgate: unknown plan name: limit_of<Plan, Limit> names a plan this plan_table does not declare");
+      return limit_value(0);
+    } else if constexpr (!has_limit<Limit>) {
+      static_assert(has_limit<Limit>, "tollgate: unknown limit name: limit_of<Plan, Limit> names a limit this plan_table does not declare");
+      return limit_value(0);
+    } else {
       constexpr auto found = boost::hana::find_if(plan_types, [](auto type) {
         return boost::hana::bool_c<decltype(type)::type::name == Plan.view()>;
       });
       using found_plan = typename std::remove_cvref_t<decltype(found.value())>::type;
       return found_plan::max_of(Limit.view());
-    } else {
-      return limit_value(0);
     }
   }
 
   /// Compile-time check that `Limit` is a limit of this table; returns its name.
   template <fixed_string Limit>
   [[nodiscard]] static consteval std::string_view limit_name() {
-    static_assert(has_limit<Limit>, "tollgate: unknown limit name: this plan_table declares no limit of that name");
+    // A refused table proves nothing about its names: its own message stays the only one.
+    static_assert(!well_formed::value || has_limit<Limit>, "tollgate: unknown limit name: this plan_table declares no limit of that name");
     return Limit.view();
   }
 
@@ -142,7 +197,7 @@ class plan_table {
  private:
   // values_[plan][limit], limits in `limit_names` order whatever order each plan declared them in.
   static constexpr std::array<std::array<limit_value, limit_count>, plan_count> values_{[] {
-    using plan_type = typename detail::unwrap_default<Entries>::type;
+    using plan_type = detail::plan_of_entry<Entries>;
     std::array<limit_value, limit_count> row{};
     for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::max_of(limit_names[l]);
     return row;
