@@ -26,6 +26,7 @@ class stream_observer;
 
 // ledgers/
 struct ledger_t;
+struct async_ledger_t;
 enum class ledger_errc;
 struct ledger_error;
 class bad_result_access;
@@ -44,8 +45,14 @@ struct credit_service_ledger_options;
 class credit_service_ledger;
 struct redis_ledger_options;
 class redis_ledger;
+struct offloading_options;
+template <class Inner> class offloading_ledger;
 
 // metering/
+struct charge_estimate;
+// The default argument lives here only (a template's defaults may be given once): metered.hpp includes this.
+template <class Extractor, class Estimate, class Calculator = charge_estimate, class... Options>
+class metered;
 class metering_context;
 struct token_usage;
 class bad_request;
