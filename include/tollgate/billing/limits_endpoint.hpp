@@ -30,11 +30,11 @@ namespace tollgate::billing {
 struct endpoint_options {
   /// The HS256 secret shared with callers. Empty: authenticated requests get the contract's 500
   /// ("no secret configured"); an empty secret never turns authentication off.
-  redacted secret;
+  redacted secret{};
   /// Turns authentication off (any Authorization header is then ignored). Only this flag does.
   bool disable_auth = false;
   /// Token rules: audience "worker", ver "1", leeway 0 s by default (the contract's); the clock.
-  jwt::verify_options jwt;
+  jwt::verify_options jwt{};
   /// Where warnings go. Tokens and the secret never do.
   logger log{log_level::info};
 
@@ -84,7 +84,7 @@ namespace detail {
 }
 }  // namespace detail
 
-/// The billing-limits endpoint of the contract (docs/plan-limits.md): `GET` → 200
+/// The billing-limits endpoint of the contract (docs/billing-limits.md): `GET` → 200
 /// `{"tenant_id":…,"limits":{<limits in table order>…,"plan_type":…}}`, `null` meaning unlimited;
 /// 401/500 from authentication first, then 422 for header errors; 405 for other methods.
 /// `Table` lists the plans; `Resolver` finds a tenant's plan (by default the `x-plan-type` header).

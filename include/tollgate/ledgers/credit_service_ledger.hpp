@@ -57,7 +57,7 @@ struct credit_service_summary {
 /// Settings of a credit_service_ledger.
 struct credit_service_ledger_options {
   std::string base_url = "http://localhost:3000";  ///< with or without a trailing '/'
-  redacted api_token;                             ///< sent as `Authorization: Bearer …`; required
+  redacted api_token{};                           ///< sent as `Authorization: Bearer …`; required
   std::chrono::milliseconds timeout{10'000};      ///< bounds one whole call: connect, send, receive
   std::chrono::milliseconds connect_timeout{3'000};
   std::chrono::milliseconds read_timeout{10'000};  ///< per socket read, within `timeout`

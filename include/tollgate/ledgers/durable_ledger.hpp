@@ -29,7 +29,7 @@ namespace tollgate {
 struct durable_ledger_options {
   /// The outbox journal (append-only, fsync'd). Without one, owed settlements live in memory only
   /// and any still owed at shutdown are logged as errors with their lock id and cost.
-  std::optional<std::string> journal_path;
+  std::optional<std::string> journal_path{};
   std::chrono::milliseconds first_retry{200};   ///< backoff doubles from here…
   std::chrono::milliseconds max_retry{30'000};  ///< …up to this
   std::chrono::milliseconds shutdown_grace{3'000};  ///< how long the destructor keeps trying

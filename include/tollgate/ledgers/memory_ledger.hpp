@@ -69,7 +69,7 @@ struct memory_ledger_options {
   std::function<std::chrono::steady_clock::time_point()> now = detail::coarse_steady_now;
   /// Called with every change while it is made, under the lock of the user it touches (so one
   /// user's changes arrive in order): how a journal records the ledger. Keep it cheap.
-  std::function<void(const ledger_change&)> on_change;
+  std::function<void(const ledger_change&)> on_change{};
 };
 
 /// Everything a memory_ledger holds, for persisting it (e.g. the reference credit server's

@@ -36,7 +36,7 @@ struct credit_service_options {
   /// The snapshot of the state, loaded at construction with the journal segments after it
   /// (`<state_file>.journal.<N>`, appended to on every change); empty: memory only. Needs the
   /// constructor that builds the ledger, so that the ledger's changes reach the journal.
-  std::string state_file;
+  std::string state_file{};
   /// A journal segment growing past this many bytes is compacted into a new snapshot.
   std::uint64_t compact_after_bytes = std::uint64_t{64} << 20;
   /// Request bodies above this answer 413.
@@ -149,7 +149,7 @@ inline void check_identifier(std::string_view name, std::string_view value, std:
 
 }  // namespace detail
 
-/// Serves the credit-service contract (docs/credit-service-api.md) from a credit_store on a
+/// Serves the credit-service contract (docs/credit-server.md) from a credit_store on a
 /// cpp-httplib server: lock (private and public credentials), unlock, health, summary, users,
 /// top-up and credentials, behind a bearer token. On a memory ledger it is optionally durable:
 /// every change is journaled and a reply is sent only once the changes it reflects are on disk.

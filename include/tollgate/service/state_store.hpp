@@ -40,7 +40,7 @@ namespace tollgate::detail {
 /// Settings of a state_store.
 struct state_store_options {
   /// The snapshot; journal segments are `<snapshot_path>.journal.<N>` next to it.
-  std::string snapshot_path;
+  std::string snapshot_path{};
   /// A journal segment growing past this many bytes starts a compaction (a snapshot, a new segment).
   std::uint64_t compact_after_bytes = std::uint64_t{64} << 20;
   /// After a journal failure, the first retry of the recovering snapshot; doubles up to 10 s.
