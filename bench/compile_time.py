@@ -26,7 +26,8 @@ COMPARISONS = [
     ("metering umbrella vs nlohmann/json", "nlohmann/json.hpp", "tollgate/tollgate.hpp"),
     ("forward header vs <string>", "string", "tollgate/fwd.hpp"),
     ("plans umbrella vs nlohmann/json", "nlohmann/json.hpp", "tollgate/plans.hpp"),
-    ("httplib part vs httplib.h", "httplib.h", "tollgate/httplib.hpp"),
+    ("httplib adapter vs httplib.h", "httplib.h", "tollgate/adapters/httplib.hpp"),
+    ("httplib part (adapter, credit client, JSON) vs httplib.h", "httplib.h", "tollgate/httplib.hpp"),
     ("metered server vs plain server (-O2)", "plain_server.cpp", "metered_server.cpp"),
 ]
 

@@ -1,6 +1,8 @@
-// The smallest metered httplib server: plain_server.cpp plus what tollgate adds.
+// The smallest metered httplib server: plain_server.cpp plus what tollgate adds (the adapter, not the
+// whole httplib part with its credit client and JSON).
 #include <tollgate/tollgate.hpp>
-#include <tollgate/httplib.hpp>
+#include <tollgate/adapters/httplib.hpp>         // metered routes on httplib::Server
+#include <tollgate/adapters/httplib_tuning.hpp>  // tollgate::tune
 
 int main() {
   using namespace tollgate::literals;
