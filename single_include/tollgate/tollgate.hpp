@@ -2336,8 +2336,9 @@ class memory_ledger {
   // --- inspection -----------------------------------------------------------------------------
 
   /// Balances of every user and the open locks.
-  [[nodiscard]] ledger_summary summary() {
-    ledger_summary out;
+  template <class Summary = ledger_summary>  // a template for the reason export_state is one
+  [[nodiscard]] Summary summary() {
+    Summary out;
     const time_point now = options_.now();
     for (shard& s : shards_) {
       std::lock_guard guard(s.mutex);
@@ -2465,7 +2466,8 @@ class memory_ledger {
   /// Replays one change recorded by `on_change` (a journal after a restart), exactly, without
   /// reaping by the clock and without reporting it to `on_change`. Throws std::invalid_argument
   /// when the change does not fit the state.
-  void apply(const ledger_change& change) {
+  template <class Change = ledger_change>  // a template for the reason export_state is one
+  void apply(const std::type_identity_t<Change>& change) {
     using kind = ledger_change::kind;
     const auto fail = [&](std::string_view why) {
       throw std::invalid_argument(fmt::format("cannot replay {} of user '{}': {}", to_string(change.what), change.user_id, why));
