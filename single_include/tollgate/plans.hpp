@@ -172,6 +172,7 @@ class lookup_result {
 #include <array>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
@@ -197,24 +198,62 @@ template <std::size_t N>
       if (names[i] == names[j]) return false;
   return true;
 }
+
+/// Whether a limit passes limit<>'s rules. Asking runs them, and a broken one prints its message.
+template <class Limit>
+struct is_sound_limit : std::false_type {};
+template <fixed_string Name, auto Max>
+struct is_sound_limit<limit<Name, Max>> : std::bool_constant<check_limit<Name, Max>()> {};
+
+/// Stands in for the limits of a refused plan, so code reading the plan adds no second error.
+using stand_in_limit = limit<"(not a limit)", 0>;
+
+/// plan<Name, Limits...>'s rules, in order. Stops at the first broken one and returns false, so its
+/// message is the only error.
+template <fixed_string Name, class... Limits>
+constexpr bool check_plan() {
+  constexpr bool named = Name.size() > 0;
+  if constexpr (!named) {
+    static_assert(named, "tollgate: a plan's name must not be empty");
+    return false;
+  } else if constexpr (!(is_limit<Limits> && ...)) {
+    static_assert((is_limit<Limits> && ...),  // clang names the stray argument
+                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+    return false;
+  } else if constexpr (!std::conjunction_v<is_sound_limit<Limits>...>) {
+    // The first refused limit said why; conjunction stops there, so the ones after it stay quiet.
+    return false;
+  } else {
+    // Only now are the arguments known to be limits, with names to compare.
+    constexpr bool distinct = all_distinct(std::array<std::string_view, sizeof...(Limits)>{Limits::name...});
+    if constexpr (!distinct) {
+      static_assert(distinct, "tollgate: a plan declares the same limit name twice");
+      return false;
+    } else {
+      return true;
+    }
+  }
+}
 }  // namespace detail
 
 /// A plan: a name and its limits, `plan<"free", limit<"deployments", 1>, limit<"self_hosted_workers", 5>>`.
 /// Every plan of a table must declare the same limit names (in any order).
 template <fixed_string Name, class... Limits>
 struct plan {
-  static_assert(Name.size() > 0, "tollgate: a plan's name must not be empty");
-  static_assert((detail::is_limit<Limits> && ...),
-                "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+ private:
+  // A type rather than a value, so the rules are checked as soon as the plan is named. A refused
+  // plan is still built, from detail::stand_in_limit, so code using it adds no second error.
+  using well_formed = std::bool_constant<detail::check_plan<Name, Limits...>()>;
+  template <class Limit>
+  using limit_or_stand_in = std::conditional_t<well_formed::value, Limit, detail::stand_in_limit>;
 
+ public:
   static constexpr std::string_view name = Name.view();
   static constexpr std::size_t limit_count = sizeof...(Limits);
   /// The limits as Boost.Hana types, for compile-time iteration.
-  static constexpr auto limit_types = boost::hana::tuple_t<Limits...>;
-  static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{Limits::name...};
-  static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{Limits::max...};
-
-  static_assert(detail::all_distinct(limit_names), "tollgate: a plan declares the same limit name twice");
+  static constexpr auto limit_types = boost::hana::tuple_t<limit_or_stand_in<Limits>...>;
+  static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{limit_or_stand_in<Limits>::name...};
+  static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{limit_or_stand_in<Limits>::max...};
 
   /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
   [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
@@ -233,6 +272,12 @@ template <class T>
 inline constexpr bool is_plan = false;
 template <fixed_string Name, class... Limits>
 inline constexpr bool is_plan<plan<Name, Limits...>> = true;
+
+/// Whether a plan passes plan<>'s rules. Asking runs them, and a broken one prints its message.
+template <class Plan>
+struct is_sound_plan : std::false_type {};
+template <fixed_string Name, class... Limits>
+struct is_sound_plan<plan<Name, Limits...>> : std::bool_constant<check_plan<Name, Limits...>()> {};
 
 template <class T>
 struct unwrap_default { using type = T; static constexpr bool marked = false; };
@@ -320,19 +365,13 @@ class plan_limits {
 namespace tollgate {
 
 namespace detail {
-/// Stands in for what is not a plan in a refused table, so code using the table adds no second error.
+/// Stands in for every entry of a refused table, so code using the table adds no second error.
 using stand_in_plan = plan<"(not a plan)">;
 
-/// A plan whose arguments after the name are all limits: one plan<> itself can build.
-template <class T>
-inline constexpr bool is_sound_plan = false;
-template <fixed_string Name, class... Limits>
-inline constexpr bool is_sound_plan<plan<Name, Limits...>> = (is_limit<Limits> && ...);
-
-/// The plan an entry declares, or the stand-in when it is not one plan<> can build.
-template <class Entry>
-using plan_of_entry =
-    std::conditional_t<is_sound_plan<typename unwrap_default<Entry>::type>, typename unwrap_default<Entry>::type, stand_in_plan>;
+/// The plan an entry declares, or the stand-in when the table is refused: then an entry may be no
+/// plan, or one the table's checks never reached, whose own message would be a second one.
+template <bool Accepted, class Entry>
+using plan_of_entry = std::conditional_t<Accepted, typename unwrap_default<Entry>::type, stand_in_plan>;
 
 template <class... Plans>
 struct first_plan_of { using type = stand_in_plan; };  // no plans: refused by check_plan_table
@@ -365,10 +404,8 @@ constexpr bool check_plan_table() {
     static_assert((is_plan<typename unwrap_default<Entries>::type> && ...),  // clang names the stray entry
                   "tollgate: plan_table<...> takes only tollgate::plan<...> or tollgate::as_default<plan<...>> arguments");
     return false;
-  } else if constexpr (!(is_sound_plan<typename unwrap_default<Entries>::type> && ...)) {
-    // plan<>'s own rule, said here so that plan<> is never instantiated: its members would fail too.
-    static_assert((is_sound_plan<typename unwrap_default<Entries>::type> && ...),
-                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+  } else if constexpr (!std::conjunction_v<is_sound_plan<typename unwrap_default<Entries>::type>...>) {
+    // The first refused plan said why; conjunction stops there, so the ones after it stay quiet.
     return false;
   } else if constexpr (!one_default) {
     static_assert(one_default, "tollgate: a plan_table can mark only one plan as_default<>");
@@ -405,17 +442,19 @@ constexpr bool check_plan_table() {
 template <class... Entries>
 class plan_table {
   // A type rather than a value, so the rules are checked as soon as the table is named. A refused
-  // table is still built (an entry that is not a plan becomes detail::stand_in_plan), so code
-  // using it adds no second error.
+  // table is still built (every entry becomes detail::stand_in_plan), so code using it adds no
+  // second error.
   using well_formed = std::bool_constant<detail::check_plan_table<Entries...>()>;
+  template <class Entry>
+  using plan_of = detail::plan_of_entry<well_formed::value, Entry>;
 
-  using first_plan = typename detail::first_plan_of<detail::plan_of_entry<Entries>...>::type;
+  using first_plan = typename detail::first_plan_of<plan_of<Entries>...>::type;
 
  public:
   /// The plans as Boost.Hana types, for compile-time iteration.
-  static constexpr auto plan_types = boost::hana::tuple_t<detail::plan_of_entry<Entries>...>;
+  static constexpr auto plan_types = boost::hana::tuple_t<plan_of<Entries>...>;
   static constexpr std::size_t plan_count = sizeof...(Entries);
-  static constexpr std::array<std::string_view, plan_count> plan_names{detail::plan_of_entry<Entries>::name...};
+  static constexpr std::array<std::string_view, plan_count> plan_names{plan_of<Entries>::name...};
   static constexpr std::size_t limit_count = first_plan::limit_count;
   /// The limit names in the first plan's order: the order the endpoint writes them in.
   static constexpr std::array<std::string_view, limit_count> limit_names = first_plan::limit_names;
@@ -491,7 +530,7 @@ class plan_table {
  private:
   // values_[plan][limit], limits in `limit_names` order whatever order each plan declared them in.
   static constexpr std::array<std::array<limit_value, limit_count>, plan_count> values_{[] {
-    using plan_type = detail::plan_of_entry<Entries>;
+    using plan_type = plan_of<Entries>;
     std::array<limit_value, limit_count> row{};
     for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::max_of(limit_names[l]);
     return row;
@@ -504,6 +543,19 @@ class plan_table {
     return plan_limits(plan_names[i], std::move(entries));
   }
 };
+
+namespace detail {
+template <class... Entries>
+constexpr bool accepted_table(const plan_table<Entries...>*) { return check_plan_table<Entries...>(); }
+constexpr bool accepted_table(const void*) { return true; }  // not a plan_table: its own errors say so
+
+/// Whether plan_table `Table` (or a class derived from one) passed its checks. Code built on a
+/// table asks before checking names against it: a refused table has said why, and its names prove
+/// nothing, so a second message would only repeat the first mistake. (Qualified, so no argument-
+/// dependent lookup: it would complete the table's plans, even those the checks never reached.)
+template <class Table>
+inline constexpr bool is_accepted_table = detail::accepted_table(static_cast<const Table*>(nullptr));
+}  // namespace detail
 
 }  // namespace tollgate
 
@@ -555,8 +607,13 @@ class tenant_overrides {
   /// Sets tenant's maximum of `Limit`, a name checked at compile time.
   template <fixed_string Limit>
   void set(std::string tenant, limit_value max) {
-    static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
-    store(std::move(tenant), detail::find_name(Table::limit_names, Limit.view()), max);
+    if constexpr (!detail::is_accepted_table<Table>) {
+      return;  // the table was refused and said why: its names prove nothing about `Limit`
+    } else if constexpr (!Table::template has_limit<Limit>) {
+      static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
+    } else {
+      store(std::move(tenant), detail::find_name(Table::limit_names, Limit.view()), max);
+    }
   }
   /// Sets tenant's maximum of limit `limit` (a run-time name, e.g. from a database); an error names
   /// the known limits when `limit` is not one of them.
@@ -669,8 +726,15 @@ struct limit_decision {
 /// `check_limit<default_plans, "deployments">(limits, usage)`.
 template <class Table, fixed_string Limit>
 [[nodiscard]] limit_decision check_limit(const plan_limits& limits, std::int64_t usage, std::int64_t requested = 1) {
-  static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
-  return check_limit(limits.find(Limit.view()).value_or(limit_value(0)), usage, requested);
+  if constexpr (!detail::is_accepted_table<Table>) {
+    // The table was refused and said why: its names prove nothing about `Limit`. Zero grants nothing.
+    return check_limit(limit_value(0), usage, requested);
+  } else if constexpr (!Table::template has_limit<Limit>) {
+    static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
+    return check_limit(limit_value(0), usage, requested);
+  } else {
+    return check_limit(limits.find(Limit.view()).value_or(limit_value(0)), usage, requested);
+  }
 }
 
 }  // namespace tollgate

@@ -12,6 +12,7 @@
 #include <tollgate/plans/limit.hpp>
 #include <tollgate/plans/lookup_result.hpp>
 #include <tollgate/plans/plan_limits.hpp>
+#include <tollgate/plans/plan_table.hpp>
 
 namespace tollgate {
 
@@ -56,8 +57,15 @@ struct limit_decision {
 /// `check_limit<default_plans, "deployments">(limits, usage)`.
 template <class Table, fixed_string Limit>
 [[nodiscard]] limit_decision check_limit(const plan_limits& limits, std::int64_t usage, std::int64_t requested = 1) {
-  static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
-  return check_limit(limits.find(Limit.view()).value_or(limit_value(0)), usage, requested);
+  if constexpr (!detail::is_accepted_table<Table>) {
+    // The table was refused and said why: its names prove nothing about `Limit`. Zero grants nothing.
+    return check_limit(limit_value(0), usage, requested);
+  } else if constexpr (!Table::template has_limit<Limit>) {
+    static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
+    return check_limit(limit_value(0), usage, requested);
+  } else {
+    return check_limit(limits.find(Limit.view()).value_or(limit_value(0)), usage, requested);
+  }
 }
 
 }  // namespace tollgate

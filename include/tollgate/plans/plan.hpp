@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <string_view>
+#include <type_traits>
 
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
@@ -33,24 +34,62 @@ template <std::size_t N>
       if (names[i] == names[j]) return false;
   return true;
 }
+
+/// Whether a limit passes limit<>'s rules. Asking runs them, and a broken one prints its message.
+template <class Limit>
+struct is_sound_limit : std::false_type {};
+template <fixed_string Name, auto Max>
+struct is_sound_limit<limit<Name, Max>> : std::bool_constant<check_limit<Name, Max>()> {};
+
+/// Stands in for the limits of a refused plan, so code reading the plan adds no second error.
+using stand_in_limit = limit<"(not a limit)", 0>;
+
+/// plan<Name, Limits...>'s rules, in order. Stops at the first broken one and returns false, so its
+/// message is the only error.
+template <fixed_string Name, class... Limits>
+constexpr bool check_plan() {
+  constexpr bool named = Name.size() > 0;
+  if constexpr (!named) {
+    static_assert(named, "tollgate: a plan's name must not be empty");
+    return false;
+  } else if constexpr (!(is_limit<Limits> && ...)) {
+    static_assert((is_limit<Limits> && ...),  // clang names the stray argument
+                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+    return false;
+  } else if constexpr (!std::conjunction_v<is_sound_limit<Limits>...>) {
+    // The first refused limit said why; conjunction stops there, so the ones after it stay quiet.
+    return false;
+  } else {
+    // Only now are the arguments known to be limits, with names to compare.
+    constexpr bool distinct = all_distinct(std::array<std::string_view, sizeof...(Limits)>{Limits::name...});
+    if constexpr (!distinct) {
+      static_assert(distinct, "tollgate: a plan declares the same limit name twice");
+      return false;
+    } else {
+      return true;
+    }
+  }
+}
 }  // namespace detail
 
 /// A plan: a name and its limits, `plan<"free", limit<"deployments", 1>, limit<"self_hosted_workers", 5>>`.
 /// Every plan of a table must declare the same limit names (in any order).
 template <fixed_string Name, class... Limits>
 struct plan {
-  static_assert(Name.size() > 0, "tollgate: a plan's name must not be empty");
-  static_assert((detail::is_limit<Limits> && ...),
-                "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+ private:
+  // A type rather than a value, so the rules are checked as soon as the plan is named. A refused
+  // plan is still built, from detail::stand_in_limit, so code using it adds no second error.
+  using well_formed = std::bool_constant<detail::check_plan<Name, Limits...>()>;
+  template <class Limit>
+  using limit_or_stand_in = std::conditional_t<well_formed::value, Limit, detail::stand_in_limit>;
 
+ public:
   static constexpr std::string_view name = Name.view();
   static constexpr std::size_t limit_count = sizeof...(Limits);
   /// The limits as Boost.Hana types, for compile-time iteration.
-  static constexpr auto limit_types = boost::hana::tuple_t<Limits...>;
-  static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{Limits::name...};
-  static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{Limits::max...};
-
-  static_assert(detail::all_distinct(limit_names), "tollgate: a plan declares the same limit name twice");
+  static constexpr auto limit_types = boost::hana::tuple_t<limit_or_stand_in<Limits>...>;
+  static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{limit_or_stand_in<Limits>::name...};
+  static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{limit_or_stand_in<Limits>::max...};
 
   /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
   [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
@@ -69,6 +108,12 @@ template <class T>
 inline constexpr bool is_plan = false;
 template <fixed_string Name, class... Limits>
 inline constexpr bool is_plan<plan<Name, Limits...>> = true;
+
+/// Whether a plan passes plan<>'s rules. Asking runs them, and a broken one prints its message.
+template <class Plan>
+struct is_sound_plan : std::false_type {};
+template <fixed_string Name, class... Limits>
+struct is_sound_plan<plan<Name, Limits...>> : std::bool_constant<check_plan<Name, Limits...>()> {};
 
 template <class T>
 struct unwrap_default { using type = T; static constexpr bool marked = false; };

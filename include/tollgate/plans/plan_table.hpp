@@ -26,19 +26,13 @@
 namespace tollgate {
 
 namespace detail {
-/// Stands in for what is not a plan in a refused table, so code using the table adds no second error.
+/// Stands in for every entry of a refused table, so code using the table adds no second error.
 using stand_in_plan = plan<"(not a plan)">;
 
-/// A plan whose arguments after the name are all limits: one plan<> itself can build.
-template <class T>
-inline constexpr bool is_sound_plan = false;
-template <fixed_string Name, class... Limits>
-inline constexpr bool is_sound_plan<plan<Name, Limits...>> = (is_limit<Limits> && ...);
-
-/// The plan an entry declares, or the stand-in when it is not one plan<> can build.
-template <class Entry>
-using plan_of_entry =
-    std::conditional_t<is_sound_plan<typename unwrap_default<Entry>::type>, typename unwrap_default<Entry>::type, stand_in_plan>;
+/// The plan an entry declares, or the stand-in when the table is refused: then an entry may be no
+/// plan, or one the table's checks never reached, whose own message would be a second one.
+template <bool Accepted, class Entry>
+using plan_of_entry = std::conditional_t<Accepted, typename unwrap_default<Entry>::type, stand_in_plan>;
 
 template <class... Plans>
 struct first_plan_of { using type = stand_in_plan; };  // no plans: refused by check_plan_table
@@ -71,10 +65,8 @@ constexpr bool check_plan_table() {
     static_assert((is_plan<typename unwrap_default<Entries>::type> && ...),  // clang names the stray entry
                   "tollgate: plan_table<...> takes only tollgate::plan<...> or tollgate::as_default<plan<...>> arguments");
     return false;
-  } else if constexpr (!(is_sound_plan<typename unwrap_default<Entries>::type> && ...)) {
-    // plan<>'s own rule, said here so that plan<> is never instantiated: its members would fail too.
-    static_assert((is_sound_plan<typename unwrap_default<Entries>::type> && ...),
-                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+  } else if constexpr (!std::conjunction_v<is_sound_plan<typename unwrap_default<Entries>::type>...>) {
+    // The first refused plan said why; conjunction stops there, so the ones after it stay quiet.
     return false;
   } else if constexpr (!one_default) {
     static_assert(one_default, "tollgate: a plan_table can mark only one plan as_default<>");
@@ -111,17 +103,19 @@ constexpr bool check_plan_table() {
 template <class... Entries>
 class plan_table {
   // A type rather than a value, so the rules are checked as soon as the table is named. A refused
-  // table is still built (an entry that is not a plan becomes detail::stand_in_plan), so code
-  // using it adds no second error.
+  // table is still built (every entry becomes detail::stand_in_plan), so code using it adds no
+  // second error.
   using well_formed = std::bool_constant<detail::check_plan_table<Entries...>()>;
+  template <class Entry>
+  using plan_of = detail::plan_of_entry<well_formed::value, Entry>;
 
-  using first_plan = typename detail::first_plan_of<detail::plan_of_entry<Entries>...>::type;
+  using first_plan = typename detail::first_plan_of<plan_of<Entries>...>::type;
 
  public:
   /// The plans as Boost.Hana types, for compile-time iteration.
-  static constexpr auto plan_types = boost::hana::tuple_t<detail::plan_of_entry<Entries>...>;
+  static constexpr auto plan_types = boost::hana::tuple_t<plan_of<Entries>...>;
   static constexpr std::size_t plan_count = sizeof...(Entries);
-  static constexpr std::array<std::string_view, plan_count> plan_names{detail::plan_of_entry<Entries>::name...};
+  static constexpr std::array<std::string_view, plan_count> plan_names{plan_of<Entries>::name...};
   static constexpr std::size_t limit_count = first_plan::limit_count;
   /// The limit names in the first plan's order: the order the endpoint writes them in.
   static constexpr std::array<std::string_view, limit_count> limit_names = first_plan::limit_names;
@@ -197,7 +191,7 @@ class plan_table {
  private:
   // values_[plan][limit], limits in `limit_names` order whatever order each plan declared them in.
   static constexpr std::array<std::array<limit_value, limit_count>, plan_count> values_{[] {
-    using plan_type = detail::plan_of_entry<Entries>;
+    using plan_type = plan_of<Entries>;
     std::array<limit_value, limit_count> row{};
     for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::max_of(limit_names[l]);
     return row;
@@ -210,6 +204,19 @@ class plan_table {
     return plan_limits(plan_names[i], std::move(entries));
   }
 };
+
+namespace detail {
+template <class... Entries>
+constexpr bool accepted_table(const plan_table<Entries...>*) { return check_plan_table<Entries...>(); }
+constexpr bool accepted_table(const void*) { return true; }  // not a plan_table: its own errors say so
+
+/// Whether plan_table `Table` (or a class derived from one) passed its checks. Code built on a
+/// table asks before checking names against it: a refused table has said why, and its names prove
+/// nothing, so a second message would only repeat the first mistake. (Qualified, so no argument-
+/// dependent lookup: it would complete the table's plans, even those the checks never reached.)
+template <class Table>
+inline constexpr bool is_accepted_table = detail::accepted_table(static_cast<const Table*>(nullptr));
+}  // namespace detail
 
 }  // namespace tollgate
 

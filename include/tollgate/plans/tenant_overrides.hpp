@@ -16,6 +16,7 @@
 #include <tollgate/plans/lookup_result.hpp>
 #include <tollgate/plans/plan.hpp>
 #include <tollgate/plans/plan_limits.hpp>
+#include <tollgate/plans/plan_table.hpp>
 
 namespace tollgate {
 
@@ -31,8 +32,13 @@ class tenant_overrides {
   /// Sets tenant's maximum of `Limit`, a name checked at compile time.
   template <fixed_string Limit>
   void set(std::string tenant, limit_value max) {
-    static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
-    store(std::move(tenant), detail::find_name(Table::limit_names, Limit.view()), max);
+    if constexpr (!detail::is_accepted_table<Table>) {
+      return;  // the table was refused and said why: its names prove nothing about `Limit`
+    } else if constexpr (!Table::template has_limit<Limit>) {
+      static_assert(Table::template has_limit<Limit>, "tollgate: unknown limit name: the plan_table declares no limit of that name");
+    } else {
+      store(std::move(tenant), detail::find_name(Table::limit_names, Limit.view()), max);
+    }
   }
   /// Sets tenant's maximum of limit `limit` (a run-time name, e.g. from a database); an error names
   /// the known limits when `limit` is not one of them.
