@@ -6,8 +6,11 @@
 
 #include <concepts>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include <tollgate/credits.hpp>
+#include <tollgate/detail/unique_function.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/ledgers/ledger_error.hpp>
 
@@ -90,6 +93,53 @@ constexpr bool check_async_ledger() {
   }
 }
 }  // namespace detail
+
+/// A non-owning, type-erased reference to any async ledger, what metered's non-blocking path holds.
+/// Handlers are type-erased into a move-only function (one allocation per call). The ledger must
+/// outlive every reference to it.
+class async_ledger_ref {
+ public:
+  using async_ledger_concept = async_ledger_t;
+  using lock_handler = detail::unique_function<void(result<lock_grant>)>;
+  using settle_handler = detail::unique_function<void(result<settlement>)>;
+
+  template <class L>
+    requires(!std::same_as<std::remove_cvref_t<L>, async_ledger_ref>)
+  async_ledger_ref(L& l) noexcept : object_(&l), vtable_(vtable_of<L>()) {}  // NOLINT: implicit by design
+
+  void async_lock(std::string_view credential, credits amount, std::string_view key, lock_handler done) const {
+    vtable_->lock(object_, credential, amount, key, std::move(done));
+  }
+  void async_settle(std::string_view lock_id, credits real_cost, settle_handler done) const {
+    vtable_->settle(object_, lock_id, real_cost, std::move(done));
+  }
+  void async_release(std::string_view lock_id, settle_handler done) const { vtable_->release(object_, lock_id, std::move(done)); }
+
+ private:
+  struct vtable {
+    void (*lock)(void*, std::string_view, credits, std::string_view, lock_handler);
+    void (*settle)(void*, std::string_view, credits, settle_handler);
+    void (*release)(void*, std::string_view, settle_handler);
+  };
+  template <class L>
+  static constexpr vtable vtable_for{
+      [](void* o, std::string_view c, credits a, std::string_view k, lock_handler h) { static_cast<L*>(o)->async_lock(c, a, k, std::move(h)); },
+      [](void* o, std::string_view id, credits c, settle_handler h) { static_cast<L*>(o)->async_settle(id, c, std::move(h)); },
+      [](void* o, std::string_view id, settle_handler h) { static_cast<L*>(o)->async_release(id, std::move(h)); },
+  };
+  // One readable message for a type that is not an async ledger, and nothing instantiated after it.
+  template <class L>
+  static constexpr const vtable* vtable_of() noexcept {
+    if constexpr (detail::check_async_ledger<L>()) {
+      return &vtable_for<L>;
+    } else {
+      return nullptr;
+    }
+  }
+
+  void* object_;
+  const vtable* vtable_;
+};
 
 }  // namespace tollgate
 

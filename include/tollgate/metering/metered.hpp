@@ -24,6 +24,7 @@
 #include <tollgate/detail/callable_traits.hpp>
 #include <tollgate/detail/json_text.hpp>
 #include <tollgate/detail/random_id.hpp>
+#include <tollgate/detail/unique_function.hpp>
 #include <tollgate/detail/recycling_allocator.hpp>
 #include <tollgate/estimates/estimate.hpp>
 #include <tollgate/extractors/extractor.hpp>
@@ -31,9 +32,11 @@
 #include <tollgate/http/request.hpp>
 #include <tollgate/http/response.hpp>
 #include <tollgate/http/stream.hpp>
+#include <tollgate/ledgers/async_ledger.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
+#include <tollgate/metering/async_settlement.hpp>
 #include <tollgate/metering/bad_request.hpp>
 #include <tollgate/metering/context.hpp>
 #include <tollgate/metering/options.hpp>
@@ -228,6 +231,28 @@ class metered {
     if constexpr (well_formed::value) run(request_ref(req), response_ref(res));  // a refused metered never runs
   }
 
+  /// A unit of work `async_call` hands to `resume`, and the completion it reports to `done`.
+  using task = detail::unique_function<void()>;
+
+  /// The non-blocking path, for event-loop servers; the ledger must model `async_ledger` (wrap a
+  /// blocking one in `offloading_ledger`). Nothing here waits: the lock is asked for and, when the
+  /// ledger answers (on whatever thread it answers on), `resume(task)` is called with the rest of
+  /// the work; `resume` must run `task` where the request may be served (an event loop posts it to
+  /// the connection's executor; calling it at once is fine where any thread may serve).
+  /// `done()` is called exactly once — from such a task, or before `async_call` returns when no
+  /// ledger call is needed (no user id → 401) — when the response is complete and may be sent; the
+  /// settle may still be in flight then, with the same guarantees as the blocking path: the handler
+  /// never runs on a refused lock, a throwing handler is refunded in full (and answered 500), every
+  /// lock is settled exactly once, and a stream is settled when it ends. `req` and `res` must live
+  /// until `done()`.
+  template <class Request, class Response, class Resume, class Done>
+  void async_call(const Request& req, Response& res, Resume resume, Done done) const {
+    if constexpr (well_formed::value) {
+      async_run(state_, request_ref(req), response_ref(res), detail::unique_function<void(task)>(std::move(resume)),
+                task(std::move(done)));
+    }
+  }
+
  private:
   struct state {
     ledger_ref ledger;
@@ -236,19 +261,23 @@ class metered {
     Calculator calculator;
     metered_config config;
     handler_function handler;
+    std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
   // streamed body is still being sent, and settled when the stream ends. It borrows the route's
   // state; only a stream, which may outlive the route, takes shared ownership of it.
-  struct charge final : stream_observer {
-    charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
-           credits amount_)
+  // The same on both paths but for its guard: the blocking path's settlement_guard borrows from the
+  // route; the non-blocking path's async_settlement owns copies, as answers may outlive the request.
+  template <bool Async>
+  struct basic_charge final : stream_observer {
+    using guard_type = std::conditional_t<Async, async_settlement, settlement_guard>;
+
+    basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
+                 credits amount_)
         : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(owner_.ledger, ctx.lock_id(), ctx.user_id(), owner_.config.log, owner_.config.on_settle_failure,
-                settlement_guard::borrow),
-          amount(amount_) {}
-    ~charge() override {
+          guard(make_guard(owner_, ctx)), amount(amount_) {}
+    ~basic_charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
     }
 
@@ -276,12 +305,19 @@ class metered {
       }
     }
 
+    static guard_type make_guard(const state& o, const metering_context& c) {
+      if constexpr (Async)
+        return async_settlement(*o.async_ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure);
+      else
+        return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
+    }
+
     const state* owner;
-    std::shared_ptr<const state> keep_alive;  // set only for a stream, which may outlive the route
+    std::shared_ptr<const state> keep_alive;  // set for a stream or an async request, which may outlive the route
     request_ref req;
     response_ref res;
     metering_context ctx;
-    settlement_guard guard;
+    guard_type guard;
     credits amount;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<std::size_t> delivered_bytes{0};
@@ -290,9 +326,17 @@ class metered {
     std::mutex failure_mutex;
     std::string failure;
   };
+  using charge = basic_charge<false>;
+  using async_charge = basic_charge<true>;
 
-  void run(const request_ref& req, const response_ref& res) const {
-    const state& s = *state_;
+  // The request's payer and what to hold for it: steps 1 and 2 of both paths.
+  struct payer {
+    redacted who;
+    credits amount;
+  };
+
+  // Nullopt when the request was answered already (no user id, a bad request, a broken policy).
+  static std::optional<payer> identify(const state& s, const request_ref& req, const response_ref& res) {
     const logger& log = s.config.log;
 
     // 1. Who pays.
@@ -300,30 +344,45 @@ class metered {
     try {
       user = s.extractor.extract(req);
     } catch (const bad_request& e) {
-      return detail::write_error(res, 400, e.what());
+      detail::write_error(res, 400, e.what());
+      return std::nullopt;
     } catch (const std::exception& e) {
       log.error("user-id extractor failed on {} {}: {}", req.method(), req.path(), e.what());
-      return detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      return std::nullopt;
     }
     if (!user) {
-      return detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      return std::nullopt;
     }
-    redacted who(std::move(*user));
 
     // 2. How much to hold.
     credits amount;
     try {
       amount = s.estimate(req);
     } catch (const bad_request& e) {
-      return detail::write_error(res, 400, e.what());
+      detail::write_error(res, 400, e.what());
+      return std::nullopt;
     } catch (const std::exception& e) {
       log.error("estimate failed on {} {}: {}", req.method(), req.path(), e.what());
-      return detail::write_error(res, 500, "Could not estimate the cost of this request");
+      detail::write_error(res, 500, "Could not estimate the cost of this request");
+      return std::nullopt;
     }
     if (amount.is_negative()) {
       log.error("estimate for {} {} is negative ({}); refusing the request", req.method(), req.path(), amount);
-      return detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      return std::nullopt;
     }
+    return payer{redacted(std::move(*user)), amount};
+  }
+
+  void run(const request_ref& req, const response_ref& res) const {
+    const state& s = *state_;
+    const logger& log = s.config.log;
+    std::optional<payer> asked = identify(s, req, res);
+    if (!asked) return;
+    redacted who = std::move(asked->who);
+    const credits amount = asked->amount;
 
     // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
     std::optional<result<lock_grant>> grant;
@@ -369,8 +428,96 @@ class metered {
     settle_actual(*held, /*can_withhold=*/true);
   }
 
-  // Prices the request, applies the overage policy and settles the lock.
-  static void settle_actual(charge& c, bool can_withhold) {
+  // --- the non-blocking path ---------------------------------------------------------------------
+
+  // One request between its lock call and the ledger's answer. On the heap: the credential passed to
+  // async_lock must stay put while the handler that will carry it is built.
+  struct pending_request {
+    std::shared_ptr<const state> owner;
+    request_ref req;
+    response_ref res;
+    redacted who;
+    credits amount;
+    detail::unique_function<void(task)> resume;
+    task done;
+    std::atomic<bool> answered{false};
+  };
+
+  static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
+                        detail::unique_function<void(task)> resume, task done) {
+    const state& s = *owner;
+    if (!s.async_ledger) {
+      s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
+      detail::write_error(res, 500, "Metering misconfigured: the ledger has no non-blocking form");
+      return std::move(done)();
+    }
+    std::optional<payer> asked = identify(s, req, res);
+    if (!asked) return std::move(done)();
+    // `new` and braces: built in place, as the atomic cannot be moved.
+    std::shared_ptr<pending_request> pending(
+        new pending_request{owner, req, res, std::move(asked->who), asked->amount, std::move(resume), std::move(done)});
+    try {
+      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
+        pending->answered = true;
+        std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
+      });
+    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
+      if (!pending->answered.exchange(true))
+        after_lock(*pending, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+    }
+  }
+
+  // Steps 3 to 5 once the ledger answered, on the request's executor.
+  static void after_lock(pending_request& p, result<lock_grant> grant) {
+    const state& s = *p.owner;
+    const logger& log = s.config.log;
+    if (!grant) {
+      refuse(p.res, grant.error(), p.who, log);
+      return std::move(p.done)();
+    }
+    std::shared_ptr<async_charge> held;
+    try {
+      held = std::make_shared<async_charge>(s, p.req, p.res, std::move(p.who), std::move(grant->lock_id), p.amount);
+    } catch (...) {  // out of memory before a settlement owned the lock: release it here
+      async_settlement(*s.async_ledger, grant->lock_id, p.who, log, s.config.on_settle_failure).settle(credits{});
+      detail::write_error(p.res, 500, "Internal server error");
+      return std::move(p.done)();
+    }
+    held->keep_alive = p.owner;
+
+    // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
+    // there is no framework frame to rethrow into, so it is answered here.
+    try {
+      s.handler(p.req, p.res, held->ctx);
+    } catch (const std::exception& e) {
+      p.res.abandon_stream();
+      log.error("lock {}: handler threw ({}); the hold is released in full", held->ctx.lock_id(), e.what());
+      held.reset();
+      detail::write_error(p.res, 500, "Internal server error");
+      return std::move(p.done)();
+    } catch (...) {
+      p.res.abandon_stream();
+      log.error("lock {}: handler threw; the hold is released in full", held->ctx.lock_id());
+      held.reset();
+      detail::write_error(p.res, 500, "Internal server error");
+      return std::move(p.done)();
+    }
+
+    // 5. A streamed body is priced and settled when the stream ends; anything else now.
+    held->streaming = true;
+    if (p.res.observe_stream(held)) return std::move(p.done)();
+    held->streaming = false;
+    held->finished_once = true;
+    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
+    settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
+    std::move(p.done)();
+  }
+
+  // Prices the request, applies the overage policy and settles the lock (on the non-blocking path,
+  // asks the ledger to: its answer is reported by the async_settlement).
+  template <bool Async>
+  static void settle_actual(basic_charge<Async>& c, bool can_withhold) {
     const state& s = *c.owner;
     const logger& log = s.config.log;
     metering_context& ctx = c.ctx;
@@ -387,6 +534,9 @@ class metered {
         // A stream is already delivered: it cannot be withheld, so it is charged up to the hold.
         log.warn("lock {}: streamed cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;
+      } else if constexpr (overage_policy::value == overage::mode::charge_actual && Async) {
+        c.guard.settle_or(cost, amount);  // the same probe, as a chain of answers
+        return;
       } else if constexpr (overage_policy::value == overage::mode::charge_actual) {
         // Probe the overage first: a refusal (no allowance, or a balance that does not cover it)
         // leaves the guard open, so the estimate is settled instead and only that is reported.
@@ -404,7 +554,10 @@ class metered {
         cost = amount;
       }
     }
-    if (auto outcome = c.guard.settle(cost); outcome && *outcome) {
+    if constexpr (Async) {
+      c.guard.settle(cost);
+      return;
+    } else if (auto outcome = c.guard.settle(cost); outcome && *outcome) {
       if ((*outcome)->deferred)
         log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", ctx.lock_id(), cost);
       else
@@ -479,8 +632,11 @@ class metered {
     } else if constexpr (!detail::check_handler<Handler>()) {
       return nullptr;
     } else {
+      std::optional<async_ledger_ref> async;
+      if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
-                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler))});
+                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler)),
+                                                 std::move(async)});
     }
   }
 
