@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -13,6 +14,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <fmt/core.h>
 
 #include <tollgate/ledgers/async_ledger.hpp>
 #include <tollgate/ledgers/memory_ledger.hpp>
@@ -38,7 +41,7 @@ struct gated_ledger {
 
   result<lock_grant> lock(std::string_view credential, tollgate::credits amount, std::string_view) {
     pass();
-    return lock_grant{"lk-" + std::string(credential), amount};
+    return lock_grant{fmt::format("lk-{}", credential), amount};
   }
   result<settlement> settle(std::string_view, tollgate::credits cost) {
     pass();
@@ -141,10 +144,10 @@ TEST_CASE("offloading_ledger: a full queue answers unavailable at once, memory s
   completions done(calls);
   {
     tollgate::offloading_ledger offloaded(slow, {.threads = workers, .queue_capacity = capacity});
-    for (std::size_t i = 0; i < workers; ++i) offloaded.async_lock("c" + std::to_string(i), 1_cr, "k", done.handler(i));
+    for (std::size_t i = 0; i < workers; ++i) offloaded.async_lock(fmt::format("c{}", i), 1_cr, "k", done.handler(i));
     slow.wait_for_waiting(static_cast<int>(workers));  // both workers are stuck in the ledger
     const auto caller = std::this_thread::get_id();
-    for (std::size_t i = workers; i < calls; ++i) offloaded.async_lock("c" + std::to_string(i), 1_cr, "k", done.handler(i));
+    for (std::size_t i = workers; i < calls; ++i) offloaded.async_lock(fmt::format("c{}", i), 1_cr, "k", done.handler(i));
     CHECK(offloaded.queued() == capacity);
     // The calls that found the queue full completed already, on the caller's thread, with unavailable.
     for (std::size_t i = workers + capacity; i < calls; ++i) {
@@ -161,7 +164,7 @@ TEST_CASE("offloading_ledger: a full queue answers unavailable at once, memory s
       CAPTURE(i);
       std::lock_guard guard(done.mutex);
       REQUIRE(*done.results[i]);
-      CHECK((*done.results[i])->lock_id == "lk-c" + std::to_string(i));
+      CHECK((*done.results[i])->lock_id == fmt::format("lk-c{}", i));
       CHECK(done.threads[i] != caller);  // completed on a worker
     }
   }
@@ -169,17 +172,69 @@ TEST_CASE("offloading_ledger: a full queue answers unavailable at once, memory s
   for (int t : done.times_called) CHECK(t == 1);
 }
 
-TEST_CASE("offloading_ledger: destruction runs every queued call, so no handler is dropped") {
+TEST_CASE("offloading_ledger: destruction refuses waiting locks at once, runs waiting settles, drops no handler") {
   gated_ledger slow;
-  completions done(6);
+  completions locks(6);
+  std::atomic<int> settled{0};
+  std::thread destroying;
   {
-    tollgate::offloading_ledger offloaded(slow, {.threads = 1, .queue_capacity = 16});
-    for (std::size_t i = 0; i < 6; ++i) offloaded.async_lock("c", 1_cr, "k", done.handler(i));
-    slow.wait_for_waiting(1);
+    auto offloaded = std::make_unique<tollgate::offloading_ledger<gated_ledger>>(slow, tollgate::offloading_options{.threads = 1, .queue_capacity = 16});
+    for (std::size_t i = 0; i < 6; ++i) offloaded->async_lock(fmt::format("c{}", i), 1_cr, "k", locks.handler(i));
+    slow.wait_for_waiting(1);  // the one worker is stuck in the first lock; five locks wait behind it
+    for (int i = 0; i < 2; ++i) offloaded->async_settle("lk-c0", 1_cr, [&](result<settlement> r) { settled += r ? 1 : 100; });
+    destroying = std::thread([&] { offloaded.reset(); });  // blocks joining the stuck worker
+    // The waiting locks are refused without waiting for the ledger, which is still stuck.
+    for (std::size_t i = 1; i < 6; ++i) {
+      CAPTURE(i);
+      std::unique_lock guard(locks.mutex);
+      REQUIRE(locks.changed.wait_for(guard, std::chrono::seconds(10), [&] { return locks.times_called[i] == 1; }));
+      CHECK(locks.results[i]->error().code == ledger_errc::unavailable);
+      CHECK(locks.results[i]->error().message.find("shutting down") != std::string::npos);
+    }
     slow.let_through();
-  }  // the destructor drains the queue and joins
-  for (int t : done.times_called) CHECK(t == 1);
-  CHECK(slow.calls == 6);
+    destroying.join();
+  }
+  locks.wait_all();
+  for (int t : locks.times_called) CHECK(t == 1);
+  CHECK(*locks.results[0]);      // the lock that was running finished normally
+  CHECK(settled == 2);           // both settles ran, against the ledger
+  CHECK(slow.calls == 3);        // one lock and two settles reached it
+}
+
+TEST_CASE("offloading_ledger: settles are queued even when locks are refused for a full queue") {
+  gated_ledger slow;
+  completions locks(3);
+  std::atomic<int> settled{0};
+  {
+    tollgate::offloading_ledger offloaded(slow, {.threads = 1, .queue_capacity = 1});
+    offloaded.async_lock("a", 1_cr, "k", locks.handler(0));
+    slow.wait_for_waiting(1);
+    offloaded.async_lock("b", 1_cr, "k", locks.handler(1));  // fills the queue
+    offloaded.async_lock("c", 1_cr, "k", locks.handler(2));  // refused
+    {
+      std::lock_guard guard(locks.mutex);
+      CHECK(locks.times_called[2] == 1);
+      CHECK(locks.results[2]->error().message.find("queue full") != std::string::npos);
+    }
+    for (int i = 0; i < 3; ++i) offloaded.async_settle("lk-a", 1_cr, [&](result<settlement> r) { settled += r ? 1 : 100; });
+    CHECK(offloaded.queued() == 4);  // one lock and three settles: a settle ends a granted lock, never dropped
+    slow.let_through();
+    locks.wait_all();
+  }
+  CHECK(settled == 3);
+}
+
+TEST_CASE("offloading_ledger: a completion handler may destroy the ledger") {
+  gated_ledger open_ledger;
+  open_ledger.let_through();
+  std::promise<void> destroyed;
+  auto offloaded = new tollgate::offloading_ledger<gated_ledger>(open_ledger, {.threads = 2, .queue_capacity = 4});
+  offloaded->async_lock("c", 1_cr, "k", [&, offloaded](result<lock_grant> r) {
+    CHECK(r);
+    delete offloaded;  // on one of its own workers: that one is detached, the other joined
+    destroyed.set_value();
+  });
+  REQUIRE(destroyed.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
 }
 
 TEST_CASE("offloading_ledger: a throwing ledger completes with unavailable; a throwing handler is logged, not fatal") {

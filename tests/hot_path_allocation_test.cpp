@@ -64,44 +64,43 @@ void at_steady_rate(const fake_clock& clock, int steps, int per_step, Operation&
 void handler(const tollgate::basic_request&, tollgate::basic_response& res) { res.set_content("{\"ok\":true}", "application/json"); }
 }  // namespace
 
-TEST_CASE("hot path: memory_ledger lock + settle allocates nothing once retention has reached its plateau") {
+// What `lock_and_settle(ledger, fresh_key)` allocates at a steady rate, counted once retention has
+// reached its plateau (6 s in: past the 2 s retention, the ring is at its size).
+template <class LockAndSettle>
+long allocations_at_plateau(LockAndSettle&& lock_and_settle) {
   fake_clock clock;
   tollgate::memory_ledger ledger(steady_options(clock));
   ledger.add_user("u", tollgate::credits::whole(1'000'000'000));
   ledger.add_credential("u", "u");
   std::uint64_t n = 0;
   char key[16];
-  const auto lock_and_settle = [&] {
+  const auto step = [&] {
     const auto length = fmt::format_to_n(key, sizeof key, "k{}", ++n).size;
-    auto grant = ledger.lock("u", 1_cr, std::string_view(key, length));
-    REQUIRE(grant);
-    REQUIRE(ledger.settle(grant->lock_id, 0.5_cr));
+    lock_and_settle(ledger, std::string_view(key, length));
   };
-  at_steady_rate(clock, 60, 1'000, lock_and_settle);  // 6 s: past the 2 s retention, the ring is at its size
+  at_steady_rate(clock, 60, 1'000, step);
   const long before = allocations.load();
-  at_steady_rate(clock, 40, 1'000, lock_and_settle);
-  CHECK(allocations.load() - before == 0);
+  at_steady_rate(clock, 40, 1'000, step);
+  const long allocated = allocations.load() - before;
+  CHECK(ledger.balance("u") == tollgate::credits::whole(1'000'000'000) - tollgate::credits::whole(50'000));
+  return allocated;
+}
+
+TEST_CASE("hot path: memory_ledger lock + settle allocates nothing once retention has reached its plateau") {
+  CHECK(allocations_at_plateau([](tollgate::memory_ledger& ledger, std::string_view key) {
+          auto grant = ledger.lock("u", 1_cr, key);
+          REQUIRE(grant);
+          REQUIRE(ledger.settle(grant->lock_id, 0.5_cr));
+        }) == 0);
 }
 
 TEST_CASE("hot path: memory_ledger's async lock + settle allocate nothing either (inline completion)") {
-  fake_clock clock;
-  tollgate::memory_ledger ledger(steady_options(clock));
-  ledger.add_user("u", tollgate::credits::whole(1'000'000'000));
-  ledger.add_credential("u", "u");
-  std::uint64_t n = 0;
-  char key[16];
-  const auto lock_and_settle = [&] {
-    const auto length = fmt::format_to_n(key, sizeof key, "k{}", ++n).size;
-    ledger.async_lock("u", 1_cr, std::string_view(key, length), [&](tollgate::result<tollgate::lock_grant> grant) {
-      REQUIRE(grant);
-      ledger.async_settle(grant->lock_id, 0.5_cr, [](tollgate::result<tollgate::settlement> settled) { REQUIRE(settled); });
-    });
-  };
-  at_steady_rate(clock, 60, 1'000, lock_and_settle);
-  const long before = allocations.load();
-  at_steady_rate(clock, 40, 1'000, lock_and_settle);
-  CHECK(allocations.load() - before == 0);
-  CHECK(ledger.balance("u") == tollgate::credits::whole(1'000'000'000) - tollgate::credits::whole(50'000));
+  CHECK(allocations_at_plateau([](tollgate::memory_ledger& ledger, std::string_view key) {
+          ledger.async_lock("u", 1_cr, key, [&ledger](tollgate::result<tollgate::lock_grant> grant) {
+            REQUIRE(grant);
+            ledger.async_settle(grant->lock_id, 0.5_cr, [](tollgate::result<tollgate::settlement> settled) { REQUIRE(settled); });
+          });
+        }) == 0);
 }
 
 TEST_CASE("hot path: metered allocates no more than the same steps written by hand") {

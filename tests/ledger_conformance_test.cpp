@@ -211,11 +211,15 @@ TEST_CASE("conformance: durable_ledger over memory_ledger") {
 TEST_CASE("conformance: memory_ledger's async forms (inline completion)") {
   async_memory_fixture f;
   check_conforms(f);
+  CHECK(f.awaiting.extra_completions() == 0);
+  CHECK(f.awaiting.missing_completions() == 0);
 }
 
 TEST_CASE("conformance: offloading_ledger over memory_ledger, async forms on worker threads") {
   offloading_fixture f;
   check_conforms(f);
+  CHECK(f.awaiting.extra_completions() == 0);
+  CHECK(f.awaiting.missing_completions() == 0);
 }
 
 TEST_CASE("conformance: credit_service_ledger over the in-process credit service on loopback") {

@@ -4,6 +4,7 @@
 #ifndef TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
 #define TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -29,49 +30,52 @@
 namespace tollgate {
 
 struct offloading_options {
-  std::size_t threads = 4;           ///< workers: how many ledger calls wait on the network at once
-  std::size_t queue_capacity = 1024; ///< calls waiting for a worker; one more completes at once with `unavailable`
-  logger log{};                      ///< where a completion handler that throws is reported
+  std::size_t threads = 4;            ///< workers: how many ledger calls may wait on the ledger at once
+  std::size_t queue_capacity = 1024;  ///< locks waiting for a worker; one more completes at once with `unavailable`
+  logger log{};                       ///< where a completion handler that throws is reported
 };
 
 /// Adapts a blocking `ledger` to `async_ledger`: each async call is queued and run by one of
-/// `threads` workers, which then calls the handler (on that worker's thread: an event loop posts
-/// the result back to its own executor). The queue is bounded: when it is full the handler is
-/// called at once, on the caller's thread, with `unavailable` ("offloading queue full"), so memory
-/// stays bounded however slow the ledger gets and the caller's loop is never blocked.
+/// `threads` workers, which then calls the handler on its own thread (an event loop posts the
+/// result back to its executor, as metered::async_call's `resume` does).
+///
+/// Bounded: at most `queue_capacity` locks wait; one more completes at once, on the caller's thread,
+/// with `unavailable` ("offloading queue full"), so a slow ledger costs bounded memory and never
+/// blocks the caller. Settles and releases are always queued: each ends a lock already granted
+/// (so they are bounded by the locks), and refusing one would strand its hold until it expires.
 ///
 ///     tollgate::credit_service_ledger remote{...};
 ///     tollgate::offloading_ledger async_remote{remote, {.threads = 8, .queue_capacity = 4096}};
-///     async_remote.async_lock(key, 5_cr, request_key, [](tollgate::result<tollgate::lock_grant> r) { ... });
 ///
-/// It is a blocking ledger too: `lock`, `settle`, `release` and `health` call the inner ledger directly.
-/// The destructor stops taking calls, runs every queued one (each handler still called exactly
-/// once) and joins the workers. The inner ledger must outlive it.
+/// It is a blocking ledger too: `lock`, `settle`, `release` and `health` call the inner ledger
+/// directly. Put a `durable_ledger` *inside* it (offloading_ledger<durable_ledger<L>>) so a settle
+/// that fails is journaled. Destruction stops taking calls, completes every queued lock with
+/// `unavailable` at once, runs the queued settles and releases, and joins the workers; it may run in
+/// a completion handler. The inner ledger must outlive it.
 template <class Inner>
 class offloading_ledger {
-  static_assert(detail::check_ledger<Inner>());
+  // A type, so the check runs as soon as the class is named; its message is then the only error.
+  using well_formed = std::bool_constant<detail::check_ledger<Inner>()>;
 
  public:
   using ledger_concept = ledger_t;
   using async_ledger_concept = async_ledger_t;
 
   explicit offloading_ledger(Inner& inner, offloading_options options = {})
-      : inner_(inner), capacity_(options.queue_capacity), log_(std::move(options.log)) {
+      : inner_(inner), shared_(std::make_shared<shared_state>(options.queue_capacity, std::move(options.log))) {
     if (options.threads == 0) throw std::invalid_argument("tollgate: offloading_ledger needs at least one thread");
-    if (capacity_ == 0) throw std::invalid_argument("tollgate: offloading_ledger needs a queue capacity of at least 1");
-    workers_.reserve(options.threads);
-    for (std::size_t i = 0; i < options.threads; ++i) workers_.emplace_back([this] { work(); });
+    if (options.queue_capacity == 0) throw std::invalid_argument("tollgate: offloading_ledger needs a queue capacity of at least 1");
+    try {
+      workers_.reserve(options.threads);
+      for (std::size_t i = 0; i < options.threads; ++i) workers_.emplace_back([s = shared_] { s->work(); });
+    } catch (...) {  // a thread that could not start: stop the ones that did, then report
+      stop();
+      throw;
+    }
   }
   offloading_ledger(const offloading_ledger&) = delete;
   offloading_ledger& operator=(const offloading_ledger&) = delete;
-  ~offloading_ledger() {
-    {
-      std::lock_guard guard(mutex_);
-      stopping_ = true;
-    }
-    ready_.notify_all();
-    for (std::thread& t : workers_) t.join();
-  }
+  ~offloading_ledger() { stop(); }
 
   // --- the blocking ledger: straight through -----------------------------------------------------
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return inner_.lock(credential, amount, key); }
@@ -82,100 +86,156 @@ class offloading_ledger {
   // --- the asynchronous ledger -------------------------------------------------------------------
   template <class Handler>
   void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
-    submit<lock_grant>(std::forward<Handler>(done), [this, credential = std::string(credential), amount, key = std::string(key)] {
-      return inner_.lock(credential, amount, key);
-    });
+    submit<lock_grant>(/*may_refuse=*/true, std::forward<Handler>(done),
+                       [inner = &inner_, credential = std::string(credential), amount, key = std::string(key)] {
+                         return inner->lock(credential, amount, key);
+                       });
   }
   template <class Handler>
   void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
-    submit<settlement>(std::forward<Handler>(done), [this, lock_id = std::string(lock_id), real_cost] {
-      return inner_.settle(lock_id, real_cost);
-    });
+    submit<settlement>(/*may_refuse=*/false, std::forward<Handler>(done),
+                       [inner = &inner_, lock_id = std::string(lock_id), real_cost] { return inner->settle(lock_id, real_cost); });
   }
   template <class Handler>
   void async_release(std::string_view lock_id, Handler&& done) {
-    submit<settlement>(std::forward<Handler>(done), [this, lock_id = std::string(lock_id)] { return inner_.release(lock_id); });
+    submit<settlement>(/*may_refuse=*/false, std::forward<Handler>(done),
+                       [inner = &inner_, lock_id = std::string(lock_id)] { return inner->release(lock_id); });
   }
 
   /// Calls queued now (not counting those a worker is running).
   [[nodiscard]] std::size_t queued() const {
-    std::lock_guard guard(mutex_);
-    return queue_.size();
+    std::lock_guard guard(shared_->mutex);
+    return shared_->queue.size();
   }
 
  private:
-  // A queued call: move-only, because handlers may be (C++20 has no std::move_only_function).
+  // A queued call. `run` calls the ledger and then the handler; `refuse` calls the handler with
+  // `unavailable` instead. Move-only, because handlers may be (C++20 has no std::move_only_function).
   struct task {
     virtual ~task() = default;
-    virtual void run() = 0;
+    virtual void run(const logger& log) noexcept = 0;
+    virtual void refuse(std::string_view why, const logger& log) noexcept = 0;
+    bool may_refuse = true;  // a lock; settles and releases are never dropped
   };
-  template <class Call>
-  struct task_of final : task {
-    explicit task_of(Call c) : call(std::move(c)) {}
-    void run() override { call(); }
-    Call call;
-  };
-
   template <class T, class Handler, class Operation>
-  void submit(Handler&& done, Operation operation) {
-    using handler_type = std::decay_t<Handler>;
-    std::unique_lock guard(mutex_);
-    if (stopping_ || queue_.size() >= capacity_) {
-      const bool full = !stopping_;
-      guard.unlock();
-      std::forward<Handler>(done)(result<T>(ledger_error{
-          ledger_errc::unavailable, full ? fmt::format("offloading queue full ({} calls waiting)", capacity_)
-                                         : std::string("offloading ledger is shutting down")}));
-      return;
+  struct task_of final : task {
+    template <class H>
+    task_of(H&& h, Operation o) : handler(std::forward<H>(h)), operation(std::move(o)) {}
+    void run(const logger& log) noexcept override { complete(call_inner(), log); }
+    void refuse(std::string_view why, const logger& log) noexcept override {
+      complete(ledger_error{ledger_errc::unavailable, std::string(why)}, log);
     }
-    auto call = [this, operation = std::move(operation), handler = handler_type(std::forward<Handler>(done))]() mutable {
-      result<T> outcome = run_inner<T>(operation);
+    result<T> call_inner() noexcept {
+      try {
+        return operation();
+      } catch (const std::exception& e) {  // the inner ledger's exceptions become unavailable, as metered treats them
+        return ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()};
+      } catch (...) {
+        return ledger_error{ledger_errc::unavailable, "the ledger threw"};
+      }
+    }
+    void complete(result<T> outcome, const logger& log) noexcept {
       try {
         std::move(handler)(std::move(outcome));
       } catch (const std::exception& e) {
-        log_.error("offloading_ledger: a completion handler threw: {}", e.what());
+        log.error("offloading_ledger: a completion handler threw: {}", e.what());
       } catch (...) {
-        log_.error("offloading_ledger: a completion handler threw");
+        log.error("offloading_ledger: a completion handler threw");
       }
-    };
-    queue_.push_back(std::make_unique<task_of<decltype(call)>>(std::move(call)));
-    guard.unlock();
-    ready_.notify_one();
-  }
-
-  // The inner ledger's exceptions become `unavailable`, as metered treats a throwing ledger.
-  template <class T, class Operation>
-  static result<T> run_inner(Operation& operation) {
-    try {
-      return operation();
-    } catch (const std::exception& e) {
-      return ledger_error{ledger_errc::unavailable, fmt::format("the ledger threw: {}", e.what())};
-    } catch (...) {
-      return ledger_error{ledger_errc::unavailable, "the ledger threw"};
     }
+    Handler handler;
+    Operation operation;
+  };
+
+  // What the workers use: shared with them, so a worker that is running the handler which destroys
+  // this ledger can still find the queue when the handler returns.
+  struct shared_state {
+    shared_state(std::size_t c, logger l) : capacity(c), log(std::move(l)) {}
+    const std::size_t capacity;
+    const logger log;
+    mutable std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::unique_ptr<task>> queue;
+    std::size_t queued_locks = 0;
+    bool stopping = false;
+
+    void work() {
+      for (;;) {
+        std::unique_ptr<task> next;
+        {
+          std::unique_lock guard(mutex);
+          ready.wait(guard, [this] { return stopping || !queue.empty(); });
+          if (queue.empty()) return;  // stopping, and every queued call has run
+          next = std::move(queue.front());
+          queue.pop_front();
+          if (next->may_refuse) --queued_locks;
+        }
+        next->run(log);
+      }
+    }
+  };
+
+  template <class T, class Handler, class Operation>
+  void submit(bool may_refuse, Handler&& done, Operation operation) {
+    using boxed_task = task_of<T, std::decay_t<Handler>, Operation>;
+    std::unique_ptr<task> boxed;
+    try {  // built before the lock is taken, so a handler's move never runs under it; make_unique
+           // allocates before it moves the handler, so an allocation failure leaves `done` to call
+      boxed = std::make_unique<boxed_task>(std::forward<Handler>(done), std::move(operation));
+    } catch (...) {
+      return std::forward<Handler>(done)(result<T>(ledger_error{ledger_errc::unavailable, "offloading_ledger: out of memory"}));
+    }
+    boxed->may_refuse = may_refuse;
+    // A local reference: once the task is queued, a worker may run it and its handler may destroy
+    // this ledger, so nothing below touches `this`.
+    const std::shared_ptr<shared_state> shared = shared_;
+    std::unique_lock guard(shared->mutex);
+    const char* refusal = nullptr;
+    if (shared->stopping) refusal = "offloading ledger is shutting down";
+    else if (may_refuse && shared->queued_locks >= shared->capacity) refusal = "offloading queue full";
+    if (refusal == nullptr) {
+      try {
+        shared->queue.push_back(std::move(boxed));
+        if (may_refuse) ++shared->queued_locks;
+      } catch (...) {
+        refusal = "offloading_ledger: out of memory";  // push_back left `boxed` ours
+      }
+    }
+    guard.unlock();
+    if (refusal != nullptr) {
+      boxed->refuse(refusal == std::string_view("offloading queue full")
+                        ? fmt::format("offloading queue full ({} locks waiting)", shared->capacity)
+                        : std::string(refusal),
+                    shared->log);
+      return;
+    }
+    shared->ready.notify_one();
   }
 
-  void work() {
-    for (;;) {
-      std::unique_ptr<task> next;
-      {
-        std::unique_lock guard(mutex_);
-        ready_.wait(guard, [this] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and every queued call has run
-        next = std::move(queue_.front());
-        queue_.pop_front();
-      }
-      next->run();
+  // Refuses the queued locks now, lets the workers run the queued settles and releases, and joins
+  // them; a worker running this (from a completion handler) is detached and ends on its own.
+  void stop() noexcept {
+    std::vector<std::unique_ptr<task>> refused;
+    {
+      std::lock_guard guard(shared_->mutex);
+      shared_->stopping = true;
+      auto& q = shared_->queue;
+      for (auto& t : q)
+        if (t->may_refuse) refused.push_back(std::move(t));
+      q.erase(std::remove(q.begin(), q.end(), nullptr), q.end());
+      shared_->queued_locks = 0;
+    }
+    shared_->ready.notify_all();
+    for (auto& t : refused) t->refuse("offloading ledger is shutting down", shared_->log);
+    for (std::thread& w : workers_) {
+      if (!w.joinable()) continue;
+      if (w.get_id() == std::this_thread::get_id()) w.detach();  // it returns to work() and finds the queue done
+      else w.join();
     }
   }
 
   Inner& inner_;
-  const std::size_t capacity_;
-  logger log_;
-  mutable std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<std::unique_ptr<task>> queue_;
-  bool stopping_ = false;
+  std::shared_ptr<shared_state> shared_;
   std::vector<std::thread> workers_;
 };
 
