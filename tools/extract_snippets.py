@@ -39,7 +39,9 @@ import re
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,})\s*(?P<lang>[A-Za-z0-9_+-]*)\s*$")
+# Any fence (``` or ~~~, CommonMark), with any info string: its first word is the language, so a
+# block such as ```cpp title="x" is still a C++ block and cannot slip past the compiler.
+FENCE_OPEN = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`]*?)\s*$")
 ANNOTATION = re.compile(r"^\s*<!--\s*snippet:(?P<words>.*?)-->\s*$")
 HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
 MAIN = re.compile(r"\bint\s+main\s*\(")
@@ -147,11 +149,12 @@ def parse(root, path):
         line = lines[i]
         opened = FENCE_OPEN.match(line)
         if opened:
-            indent, fence, lang = opened.group("indent"), opened.group("fence"), opened.group("lang").lower()
+            indent, fence = opened.group("indent"), opened.group("fence")
+            lang = (opened.group("info").split() or [""])[0].lower()
             start = i + 1
             body = []
             i += 1
-            while i < len(lines) and not re.match(r"^\s*" + fence + r"`*\s*$", lines[i]):
+            while i < len(lines) and not re.match(r"^\s*" + re.escape(fence) + re.escape(fence[0]) + r"*\s*$", lines[i]):
                 text = lines[i]
                 body.append(text[len(indent):] if text.startswith(indent) else text.lstrip())
                 i += 1

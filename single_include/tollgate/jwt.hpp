@@ -212,7 +212,7 @@ struct verify_options {
   /// Clock tolerance for `exp`, `nbf` and `iat`.
   std::chrono::seconds leeway{0};
   /// The current Unix time in seconds; empty means the system clock. Injectable for tests.
-  std::function<std::int64_t()> now;
+  std::function<std::int64_t()> now{};
 };
 
 /// The outcome of `verifier::verify`: the claims, or the reason the token was refused.

@@ -64,6 +64,10 @@ class text_formatter {
     const auto begin = ctx.begin();
     const auto end = validator_.parse(ctx);
     for (auto it = begin; it != end; ++it) {
+      if (*it == '{') {  // a dynamic width or precision names an argument the replay would not have
+        ctx.on_error("tollgate: a dynamic width or precision ({:>{}}) is not supported for this type; use a number");
+        return end;
+      }
       if (spec_size_ == sizeof spec_ - 3) {
         ctx.on_error("tollgate: format spec too long");  // throws (a compile error in a checked format string)
         return end;
@@ -1894,7 +1898,60 @@ class flat_index {
 
 #include <concepts>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
+// ---- begin tollgate/detail/unique_function.hpp ----
+// A move-only, type-erased callable: what std::move_only_function (C++23) is, for completion handlers.
+#ifndef TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
+#define TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace tollgate::detail {
+
+template <class Signature>
+class unique_function;
+
+/// Holds any callable with this signature, copyable or not (a handler capturing a unique_ptr, an
+/// Asio completion handler), and calls it once, as an rvalue: `std::move(f)(args...)`, as completion
+/// handlers are called. Empty when default-constructed or moved from.
+template <class R, class... Args>
+class unique_function<R(Args...)> {
+ public:
+  unique_function() noexcept = default;
+  template <class F>
+    requires(!std::is_same_v<std::decay_t<F>, unique_function> && std::is_invocable_r_v<R, std::decay_t<F>&&, Args...>)
+  unique_function(F&& f) : callable_(std::make_unique<holder<std::decay_t<F>>>(std::forward<F>(f))) {}  // NOLINT: implicit like std::function
+
+  unique_function(unique_function&&) noexcept = default;
+  unique_function& operator=(unique_function&&) noexcept = default;
+
+  explicit operator bool() const noexcept { return callable_ != nullptr; }
+  R operator()(Args... args) && { return callable_->call(std::forward<Args>(args)...); }
+
+ private:
+  struct base {
+    virtual ~base() = default;
+    virtual R call(Args... args) = 0;
+  };
+  template <class F>
+  struct holder final : base {
+    explicit holder(F&& f) : f(std::move(f)) {}
+    explicit holder(const F& f) : f(f) {}
+    R call(Args... args) override { return std::move(f)(std::forward<Args>(args)...); }
+    F f;
+  };
+
+  std::unique_ptr<base> callable_;
+};
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
+// ---- end tollgate/detail/unique_function.hpp ----
 
 namespace tollgate {
 
@@ -1975,6 +2032,53 @@ constexpr bool check_async_ledger() {
   }
 }
 }  // namespace detail
+
+/// A non-owning, type-erased reference to any async ledger, what metered's non-blocking path holds.
+/// Handlers are type-erased into a move-only function (one allocation per call). The ledger must
+/// outlive every reference to it.
+class async_ledger_ref {
+ public:
+  using async_ledger_concept = async_ledger_t;
+  using lock_handler = detail::unique_function<void(result<lock_grant>)>;
+  using settle_handler = detail::unique_function<void(result<settlement>)>;
+
+  template <class L>
+    requires(!std::same_as<std::remove_cvref_t<L>, async_ledger_ref>)
+  async_ledger_ref(L& l) noexcept : object_(&l), vtable_(vtable_of<L>()) {}  // NOLINT: implicit by design
+
+  void async_lock(std::string_view credential, credits amount, std::string_view key, lock_handler done) const {
+    vtable_->lock(object_, credential, amount, key, std::move(done));
+  }
+  void async_settle(std::string_view lock_id, credits real_cost, settle_handler done) const {
+    vtable_->settle(object_, lock_id, real_cost, std::move(done));
+  }
+  void async_release(std::string_view lock_id, settle_handler done) const { vtable_->release(object_, lock_id, std::move(done)); }
+
+ private:
+  struct vtable {
+    void (*lock)(void*, std::string_view, credits, std::string_view, lock_handler);
+    void (*settle)(void*, std::string_view, credits, settle_handler);
+    void (*release)(void*, std::string_view, settle_handler);
+  };
+  template <class L>
+  static constexpr vtable vtable_for{
+      [](void* o, std::string_view c, credits a, std::string_view k, lock_handler h) { static_cast<L*>(o)->async_lock(c, a, k, std::move(h)); },
+      [](void* o, std::string_view id, credits c, settle_handler h) { static_cast<L*>(o)->async_settle(id, c, std::move(h)); },
+      [](void* o, std::string_view id, settle_handler h) { static_cast<L*>(o)->async_release(id, std::move(h)); },
+  };
+  // One readable message for a type that is not an async ledger, and nothing instantiated after it.
+  template <class L>
+  static constexpr const vtable* vtable_of() noexcept {
+    if constexpr (detail::check_async_ledger<L>()) {
+      return &vtable_for<L>;
+    } else {
+      return nullptr;
+    }
+  }
+
+  void* object_;
+  const vtable* vtable_;
+};
 
 }  // namespace tollgate
 
@@ -3274,82 +3378,16 @@ template <class Table> class tenant_overrides;
 
 #endif  // TOLLGATE_FWD_HPP
 // ---- end tollgate/fwd.hpp ----
-// ---- begin tollgate/metering/options.hpp ----
-// metered's optional policies, found by tag so their order does not matter: overage and statuses.
-#ifndef TOLLGATE_METERING_OPTIONS_HPP
-#define TOLLGATE_METERING_OPTIONS_HPP
+// ---- begin tollgate/metering/async_settlement.hpp ----
+// async_settlement: the settlement_guard of metered's non-blocking path.
+#ifndef TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
+#define TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 
-#include <type_traits>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
 
-
-namespace tollgate {
-
-struct overage_option_tag {};
-struct status_option_tag {};
-
-/// What happens when the actual cost exceeds the estimate that was locked.
-namespace overage {
-enum class mode { clamp, charge_actual, reject };
-
-/// Charge the estimate at most (the default): the hold is the ceiling the caller agreed to.
-struct clamp {
-  using metered_option = overage_option_tag;
-  static constexpr mode value = mode::clamp;
-};
-/// Charge the actual cost when the ledger allows it (the balance covers the difference);
-/// otherwise charge the estimate and log it.
-struct charge_actual {
-  using metered_option = overage_option_tag;
-  static constexpr mode value = mode::charge_actual;
-};
-/// Withhold the response: answer 402 and charge nothing.
-struct reject {
-  using metered_option = overage_option_tag;
-  static constexpr mode value = mode::reject;
-};
-}  // namespace overage
-
-/// The statuses a refused lock answers with. Replace it with your own type of the same shape:
-///   `using metered_option = tollgate::status_option_tag;`
-///   `static constexpr int status_for(tollgate::ledger_errc);`
-///   `static constexpr int retry_after_seconds;` (sent with 503)
-struct default_statuses {
-  using metered_option = status_option_tag;
-  static constexpr int retry_after_seconds = 1;
-  [[nodiscard]] static constexpr int status_for(ledger_errc e) noexcept {
-    switch (e) {
-      case ledger_errc::insufficient_funds: return 402;
-      case ledger_errc::unknown_credential: return 404;
-      case ledger_errc::unavailable: return 503;
-      default: return 500;
-    }
-  }
-};
-
-namespace detail {
-template <class Tag, class Default, class... Options>
-struct find_option {
-  using type = Default;
-};
-template <class Tag, class Default, class First, class... Rest>
-struct find_option<Tag, Default, First, Rest...> {
-  using type = std::conditional_t<std::is_same_v<typename First::metered_option, Tag>, First,
-                                  typename find_option<Tag, Default, Rest...>::type>;
-};
-
-template <class Option>
-constexpr bool is_metered_option = requires { typename Option::metered_option; } &&
-    (std::is_same_v<typename Option::metered_option, overage_option_tag> ||
-     std::is_same_v<typename Option::metered_option, status_option_tag>);
-
-template <class Tag, class... Options>
-constexpr int count_option = (0 + ... + int(std::is_same_v<typename Options::metered_option, Tag>));
-}  // namespace detail
-
-}  // namespace tollgate
-
-#endif  // TOLLGATE_METERING_OPTIONS_HPP
-// ---- end tollgate/metering/options.hpp ----
 // ---- begin tollgate/metering/settlement_guard.hpp ----
 // settlement_guard: settles a lock exactly once — explicitly, or as a full refund when it goes out of scope.
 #ifndef TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
@@ -3473,6 +3511,183 @@ class settlement_guard {
 
 #endif  // TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
 // ---- end tollgate/metering/settlement_guard.hpp ----
+
+namespace tollgate {
+
+/// Owns one lock on the non-blocking path until it is settled. `settle(cost)` asks the async
+/// ledger and, when the answer comes, logs a failure (lock id, never the credential) and hands it
+/// to the failure hook, as settlement_guard does; if `settle` never happens (the handler threw, a
+/// stream was dropped) the destructor releases the lock in full. Either way the ledger hears about
+/// the lock exactly once from it. The answer may come after the request is gone, so it keeps its
+/// own copies of what reporting needs; the ledger must outlive every answer.
+class async_settlement {
+ public:
+  async_settlement(async_ledger_ref ledger, std::string lock_id, redacted user, logger log, settle_failure_handler on_failure)
+      : ledger_(ledger),
+        parts_(std::make_shared<const parts>(parts{std::move(lock_id), std::move(user), std::move(log), std::move(on_failure)})) {}
+  async_settlement(const async_settlement&) = delete;
+  async_settlement& operator=(const async_settlement&) = delete;
+  ~async_settlement() {
+    if (!settled_) settle(credits{});
+  }
+
+  /// Settles for `cost` (a release for zero). The first call asks the ledger; later calls do nothing.
+  void settle(credits cost) noexcept {
+    if (settled_) return;
+    settled_ = true;
+    send(ledger_, parts_, cost);
+  }
+
+  /// The charge_actual overage: tries `cost`; a refusal that is not transient (no allowance, a
+  /// balance that does not cover it) settles `fallback` (the hold) instead and reports only that;
+  /// a transient one tries `cost` once more, then takes the usual failure path.
+  void settle_or(credits cost, credits fallback) noexcept {
+    if (settled_) return;
+    settled_ = true;
+    try {
+      ledger_.async_settle(parts_->lock_id, cost, [ledger = ledger_, p = parts_, cost, fallback](result<settlement> outcome) {
+        if (outcome) return report(*p, cost, outcome);
+        if (is_transient(outcome.error().code)) return send(ledger, p, cost);
+        p->log.warn("lock {}: overage {} refused by the ledger ({}); settling for the estimate {}", p->lock_id, cost,
+                    outcome.error().message, fallback);
+        send(ledger, p, fallback);
+      });
+    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
+      report(*parts_, cost, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+    } catch (...) {
+      report(*parts_, cost, ledger_error{ledger_errc::unavailable, "the ledger threw"});
+    }
+  }
+
+  [[nodiscard]] bool settled() const noexcept { return settled_; }
+  [[nodiscard]] const std::string& lock_id() const noexcept { return parts_->lock_id; }
+
+ private:
+  struct parts {
+    std::string lock_id;
+    redacted user;
+    logger log;
+    settle_failure_handler on_failure;
+  };
+
+  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost) noexcept {
+    try {
+      auto done = [p, cost](result<settlement> outcome) { report(*p, cost, outcome); };
+      if (cost == credits{})
+        ledger.async_release(p->lock_id, std::move(done));
+      else
+        ledger.async_settle(p->lock_id, cost, std::move(done));
+    } catch (const std::exception& e) {
+      report(*p, cost, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+    } catch (...) {
+      report(*p, cost, ledger_error{ledger_errc::unavailable, "the ledger threw"});
+    }
+  }
+
+  static void report(const parts& p, credits cost, const result<settlement>& outcome) noexcept {
+    try {
+      if (outcome) {
+        if (outcome->deferred)
+          p.log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", p.lock_id, cost);
+        else
+          p.log.debug("lock {} settled: charged {} (user {})", p.lock_id, outcome->charged, p.user);
+        return;
+      }
+      p.log.error("settle failed for lock {} (user {}, cost {}): {}: {}", p.lock_id, p.user, cost,
+                  to_string(outcome.error().code), outcome.error().message);
+      if (p.on_failure) p.on_failure(failed_settlement{p.lock_id, cost, outcome.error()});
+    } catch (const std::exception& e) {
+      p.log.error("settle-failure hook threw for lock {}: {}", p.lock_id, e.what());
+    } catch (...) {
+      p.log.error("settle-failure hook threw for lock {}", p.lock_id);
+    }
+  }
+
+  async_ledger_ref ledger_;
+  std::shared_ptr<const parts> parts_;
+  bool settled_ = false;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
+// ---- end tollgate/metering/async_settlement.hpp ----
+// ---- begin tollgate/metering/options.hpp ----
+// metered's optional policies, found by tag so their order does not matter: overage and statuses.
+#ifndef TOLLGATE_METERING_OPTIONS_HPP
+#define TOLLGATE_METERING_OPTIONS_HPP
+
+#include <type_traits>
+
+
+namespace tollgate {
+
+struct overage_option_tag {};
+struct status_option_tag {};
+
+/// What happens when the actual cost exceeds the estimate that was locked.
+namespace overage {
+enum class mode { clamp, charge_actual, reject };
+
+/// Charge the estimate at most (the default): the hold is the ceiling the caller agreed to.
+struct clamp {
+  using metered_option = overage_option_tag;
+  static constexpr mode value = mode::clamp;
+};
+/// Charge the actual cost when the ledger allows it (the balance covers the difference);
+/// otherwise charge the estimate and log it.
+struct charge_actual {
+  using metered_option = overage_option_tag;
+  static constexpr mode value = mode::charge_actual;
+};
+/// Withhold the response: answer 402 and charge nothing.
+struct reject {
+  using metered_option = overage_option_tag;
+  static constexpr mode value = mode::reject;
+};
+}  // namespace overage
+
+/// The statuses a refused lock answers with. Replace it with your own type of the same shape:
+///   `using metered_option = tollgate::status_option_tag;`
+///   `static constexpr int status_for(tollgate::ledger_errc);`
+///   `static constexpr int retry_after_seconds;` (sent with 503)
+struct default_statuses {
+  using metered_option = status_option_tag;
+  static constexpr int retry_after_seconds = 1;
+  [[nodiscard]] static constexpr int status_for(ledger_errc e) noexcept {
+    switch (e) {
+      case ledger_errc::insufficient_funds: return 402;
+      case ledger_errc::unknown_credential: return 404;
+      case ledger_errc::unavailable: return 503;
+      default: return 500;
+    }
+  }
+};
+
+namespace detail {
+template <class Tag, class Default, class... Options>
+struct find_option {
+  using type = Default;
+};
+template <class Tag, class Default, class First, class... Rest>
+struct find_option<Tag, Default, First, Rest...> {
+  using type = std::conditional_t<std::is_same_v<typename First::metered_option, Tag>, First,
+                                  typename find_option<Tag, Default, Rest...>::type>;
+};
+
+template <class Option>
+constexpr bool is_metered_option = requires { typename Option::metered_option; } &&
+    (std::is_same_v<typename Option::metered_option, overage_option_tag> ||
+     std::is_same_v<typename Option::metered_option, status_option_tag>);
+
+template <class Tag, class... Options>
+constexpr int count_option = (0 + ... + int(std::is_same_v<typename Options::metered_option, Tag>));
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_METERING_OPTIONS_HPP
+// ---- end tollgate/metering/options.hpp ----
 
 namespace tollgate {
 
@@ -3663,6 +3878,28 @@ class metered {
     if constexpr (well_formed::value) run(request_ref(req), response_ref(res));  // a refused metered never runs
   }
 
+  /// A unit of work `async_call` hands to `resume`, and the completion it reports to `done`.
+  using task = detail::unique_function<void()>;
+
+  /// The non-blocking path, for event-loop servers; the ledger must model `async_ledger` (wrap a
+  /// blocking one in `offloading_ledger`). Nothing here waits: the lock is asked for and, when the
+  /// ledger answers (on whatever thread it answers on), `resume(task)` is called with the rest of
+  /// the work; `resume` must run `task` where the request may be served (an event loop posts it to
+  /// the connection's executor; calling it at once is fine where any thread may serve).
+  /// `done()` is called exactly once — from such a task, or before `async_call` returns when no
+  /// ledger call is needed (no user id → 401) — when the response is complete and may be sent; the
+  /// settle may still be in flight then, with the same guarantees as the blocking path: the handler
+  /// never runs on a refused lock, a throwing handler is refunded in full (and answered 500), every
+  /// lock is settled exactly once, and a stream is settled when it ends. `req` and `res` must live
+  /// until `done()`.
+  template <class Request, class Response, class Resume, class Done>
+  void async_call(const Request& req, Response& res, Resume resume, Done done) const {
+    if constexpr (well_formed::value) {
+      async_run(state_, request_ref(req), response_ref(res), detail::unique_function<void(task)>(std::move(resume)),
+                task(std::move(done)));
+    }
+  }
+
  private:
   struct state {
     ledger_ref ledger;
@@ -3671,19 +3908,23 @@ class metered {
     Calculator calculator;
     metered_config config;
     handler_function handler;
+    std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
   // streamed body is still being sent, and settled when the stream ends. It borrows the route's
   // state; only a stream, which may outlive the route, takes shared ownership of it.
-  struct charge final : stream_observer {
-    charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
-           credits amount_)
+  // The same on both paths but for its guard: the blocking path's settlement_guard borrows from the
+  // route; the non-blocking path's async_settlement owns copies, as answers may outlive the request.
+  template <bool Async>
+  struct basic_charge final : stream_observer {
+    using guard_type = std::conditional_t<Async, async_settlement, settlement_guard>;
+
+    basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
+                 credits amount_)
         : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(owner_.ledger, ctx.lock_id(), ctx.user_id(), owner_.config.log, owner_.config.on_settle_failure,
-                settlement_guard::borrow),
-          amount(amount_) {}
-    ~charge() override {
+          guard(make_guard(owner_, ctx)), amount(amount_) {}
+    ~basic_charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
     }
 
@@ -3711,12 +3952,19 @@ class metered {
       }
     }
 
+    static guard_type make_guard(const state& o, const metering_context& c) {
+      if constexpr (Async)
+        return async_settlement(*o.async_ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure);
+      else
+        return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
+    }
+
     const state* owner;
-    std::shared_ptr<const state> keep_alive;  // set only for a stream, which may outlive the route
+    std::shared_ptr<const state> keep_alive;  // set for a stream or an async request, which may outlive the route
     request_ref req;
     response_ref res;
     metering_context ctx;
-    settlement_guard guard;
+    guard_type guard;
     credits amount;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<std::size_t> delivered_bytes{0};
@@ -3725,9 +3973,17 @@ class metered {
     std::mutex failure_mutex;
     std::string failure;
   };
+  using charge = basic_charge<false>;
+  using async_charge = basic_charge<true>;
 
-  void run(const request_ref& req, const response_ref& res) const {
-    const state& s = *state_;
+  // The request's payer and what to hold for it: steps 1 and 2 of both paths.
+  struct payer {
+    redacted who;
+    credits amount;
+  };
+
+  // Nullopt when the request was answered already (no user id, a bad request, a broken policy).
+  static std::optional<payer> identify(const state& s, const request_ref& req, const response_ref& res) {
     const logger& log = s.config.log;
 
     // 1. Who pays.
@@ -3735,30 +3991,45 @@ class metered {
     try {
       user = s.extractor.extract(req);
     } catch (const bad_request& e) {
-      return detail::write_error(res, 400, e.what());
+      detail::write_error(res, 400, e.what());
+      return std::nullopt;
     } catch (const std::exception& e) {
       log.error("user-id extractor failed on {} {}: {}", req.method(), req.path(), e.what());
-      return detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      return std::nullopt;
     }
     if (!user) {
-      return detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      return std::nullopt;
     }
-    redacted who(std::move(*user));
 
     // 2. How much to hold.
     credits amount;
     try {
       amount = s.estimate(req);
     } catch (const bad_request& e) {
-      return detail::write_error(res, 400, e.what());
+      detail::write_error(res, 400, e.what());
+      return std::nullopt;
     } catch (const std::exception& e) {
       log.error("estimate failed on {} {}: {}", req.method(), req.path(), e.what());
-      return detail::write_error(res, 500, "Could not estimate the cost of this request");
+      detail::write_error(res, 500, "Could not estimate the cost of this request");
+      return std::nullopt;
     }
     if (amount.is_negative()) {
       log.error("estimate for {} {} is negative ({}); refusing the request", req.method(), req.path(), amount);
-      return detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      return std::nullopt;
     }
+    return payer{redacted(std::move(*user)), amount};
+  }
+
+  void run(const request_ref& req, const response_ref& res) const {
+    const state& s = *state_;
+    const logger& log = s.config.log;
+    std::optional<payer> asked = identify(s, req, res);
+    if (!asked) return;
+    redacted who = std::move(asked->who);
+    const credits amount = asked->amount;
 
     // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
     std::optional<result<lock_grant>> grant;
@@ -3804,8 +4075,96 @@ class metered {
     settle_actual(*held, /*can_withhold=*/true);
   }
 
-  // Prices the request, applies the overage policy and settles the lock.
-  static void settle_actual(charge& c, bool can_withhold) {
+  // --- the non-blocking path ---------------------------------------------------------------------
+
+  // One request between its lock call and the ledger's answer. On the heap: the credential passed to
+  // async_lock must stay put while the handler that will carry it is built.
+  struct pending_request {
+    std::shared_ptr<const state> owner;
+    request_ref req;
+    response_ref res;
+    redacted who;
+    credits amount;
+    detail::unique_function<void(task)> resume;
+    task done;
+    std::atomic<bool> answered{false};
+  };
+
+  static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
+                        detail::unique_function<void(task)> resume, task done) {
+    const state& s = *owner;
+    if (!s.async_ledger) {
+      s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
+      detail::write_error(res, 500, "Metering misconfigured: the ledger has no non-blocking form");
+      return std::move(done)();
+    }
+    std::optional<payer> asked = identify(s, req, res);
+    if (!asked) return std::move(done)();
+    // `new` and braces: built in place, as the atomic cannot be moved.
+    std::shared_ptr<pending_request> pending(
+        new pending_request{owner, req, res, std::move(asked->who), asked->amount, std::move(resume), std::move(done)});
+    try {
+      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
+        pending->answered = true;
+        std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
+      });
+    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
+      if (!pending->answered.exchange(true))
+        after_lock(*pending, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+    }
+  }
+
+  // Steps 3 to 5 once the ledger answered, on the request's executor.
+  static void after_lock(pending_request& p, result<lock_grant> grant) {
+    const state& s = *p.owner;
+    const logger& log = s.config.log;
+    if (!grant) {
+      refuse(p.res, grant.error(), p.who, log);
+      return std::move(p.done)();
+    }
+    std::shared_ptr<async_charge> held;
+    try {
+      held = std::make_shared<async_charge>(s, p.req, p.res, std::move(p.who), std::move(grant->lock_id), p.amount);
+    } catch (...) {  // out of memory before a settlement owned the lock: release it here
+      async_settlement(*s.async_ledger, grant->lock_id, p.who, log, s.config.on_settle_failure).settle(credits{});
+      detail::write_error(p.res, 500, "Internal server error");
+      return std::move(p.done)();
+    }
+    held->keep_alive = p.owner;
+
+    // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
+    // there is no framework frame to rethrow into, so it is answered here.
+    try {
+      s.handler(p.req, p.res, held->ctx);
+    } catch (const std::exception& e) {
+      p.res.abandon_stream();
+      log.error("lock {}: handler threw ({}); the hold is released in full", held->ctx.lock_id(), e.what());
+      held.reset();
+      detail::write_error(p.res, 500, "Internal server error");
+      return std::move(p.done)();
+    } catch (...) {
+      p.res.abandon_stream();
+      log.error("lock {}: handler threw; the hold is released in full", held->ctx.lock_id());
+      held.reset();
+      detail::write_error(p.res, 500, "Internal server error");
+      return std::move(p.done)();
+    }
+
+    // 5. A streamed body is priced and settled when the stream ends; anything else now.
+    held->streaming = true;
+    if (p.res.observe_stream(held)) return std::move(p.done)();
+    held->streaming = false;
+    held->finished_once = true;
+    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
+    settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
+    std::move(p.done)();
+  }
+
+  // Prices the request, applies the overage policy and settles the lock (on the non-blocking path,
+  // asks the ledger to: its answer is reported by the async_settlement).
+  template <bool Async>
+  static void settle_actual(basic_charge<Async>& c, bool can_withhold) {
     const state& s = *c.owner;
     const logger& log = s.config.log;
     metering_context& ctx = c.ctx;
@@ -3822,6 +4181,9 @@ class metered {
         // A stream is already delivered: it cannot be withheld, so it is charged up to the hold.
         log.warn("lock {}: streamed cost {} above the estimate {}; charging the estimate", ctx.lock_id(), cost, amount);
         cost = amount;
+      } else if constexpr (overage_policy::value == overage::mode::charge_actual && Async) {
+        c.guard.settle_or(cost, amount);  // the same probe, as a chain of answers
+        return;
       } else if constexpr (overage_policy::value == overage::mode::charge_actual) {
         // Probe the overage first: a refusal (no allowance, or a balance that does not cover it)
         // leaves the guard open, so the estimate is settled instead and only that is reported.
@@ -3839,7 +4201,10 @@ class metered {
         cost = amount;
       }
     }
-    if (auto outcome = c.guard.settle(cost); outcome && *outcome) {
+    if constexpr (Async) {
+      c.guard.settle(cost);
+      return;
+    } else if (auto outcome = c.guard.settle(cost); outcome && *outcome) {
       if ((*outcome)->deferred)
         log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", ctx.lock_id(), cost);
       else
@@ -3914,8 +4279,11 @@ class metered {
     } else if constexpr (!detail::check_handler<Handler>()) {
       return nullptr;
     } else {
+      std::optional<async_ledger_ref> async;
+      if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
-                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler))});
+                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler)),
+                                                 std::move(async)});
     }
   }
 

@@ -22,6 +22,10 @@ class text_formatter {
     const auto begin = ctx.begin();
     const auto end = validator_.parse(ctx);
     for (auto it = begin; it != end; ++it) {
+      if (*it == '{') {  // a dynamic width or precision names an argument the replay would not have
+        ctx.on_error("tollgate: a dynamic width or precision ({:>{}}) is not supported for this type; use a number");
+        return end;
+      }
       if (spec_size_ == sizeof spec_ - 3) {
         ctx.on_error("tollgate: format spec too long");  // throws (a compile error in a checked format string)
         return end;
