@@ -3,9 +3,11 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
-#include <cstdlib>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -207,6 +209,48 @@ TEST_CASE("credit_service_ledger: concurrent calls to a silent service are each 
   }
   for (auto& t : callers) t.join();
   CHECK(bounded == 6);
+}
+
+TEST_CASE("credit_service_ledger: the async forms return at once while the service is silent; the pool is bounded") {
+  tollgate::testing::black_hole hole;
+  auto o = options_for(hole.port());
+  o.breaker_failures = 100;
+  o.timeout = std::chrono::seconds(2);  // a call that waited would take this long: far above the bound below
+  o.async_threads = 1;
+  o.async_queue_capacity = 1;
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<tollgate::result<tollgate::lock_grant>> answers;
+  const auto record = [&](tollgate::result<tollgate::lock_grant> r) {
+    std::lock_guard guard(mutex);
+    answers.push_back(std::move(r));
+    changed.notify_all();
+  };
+  {
+    tollgate::credit_service_ledger ledger(o);
+    const auto started = std::chrono::steady_clock::now();
+    ledger.async_lock("k", 1_cr, "i1", record);  // taken by the one worker, which waits on the silence
+    ledger.async_lock("k", 1_cr, "i2", record);  // queued
+    ledger.async_lock("k", 1_cr, "i3", record);  // the queue is full: answered at once
+    CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(1));  // none waited for the 2 s timeout
+    {
+      std::unique_lock guard(mutex);
+      // The refusal came back before async_lock returned (the others may be answered by now too).
+      REQUIRE_FALSE(answers.empty());
+      bool refused = false;
+      for (const auto& a : answers) {
+        INFO((a ? std::string("granted") : a.error().message));
+        refused = refused || (!a && a.error().message.find("queue full") != std::string::npos);
+      }
+      CHECK(refused);
+      REQUIRE(changed.wait_for(guard, std::chrono::seconds(15), [&] { return answers.size() == 3; }));
+    }
+  }
+  for (const auto& a : answers) {
+    REQUIRE_FALSE(a);
+    CAPTURE(a.error().message);
+    CHECK(a.error().code == ledger_errc::unavailable);
+  }
 }
 
 TEST_CASE("credit_service_ledger: after repeated failures the breaker answers at once, then a probe closes it") {

@@ -120,6 +120,13 @@ struct service_fixture : memory_fixture {
   tollgate::result<credits> available(const std::string& user) { return client->balance(user); }
 };
 
+// The credit-service client's async forms (its bounded worker pool), through awaiting_ledger.
+struct async_service_fixture : service_fixture {
+  std::optional<tollgate::testing::awaiting_ledger<tollgate::credit_service_ledger>> awaiting;
+  async_service_fixture() { awaiting.emplace(*client); }
+  tollgate::testing::awaiting_ledger<tollgate::credit_service_ledger>& ledger() { return *awaiting; }
+};
+
 std::vector<std::string> credit_server_arguments(const std::vector<std::string>& extra) {
   std::vector<std::string> argv{TOLLGATE_CREDIT_SERVER_BINARY, "--port", "0", "--token", "conformance-token", "--lock-ttl", "1.5", "--log-level", "error"};
   argv.insert(argv.end(), extra.begin(), extra.end());
@@ -220,6 +227,13 @@ TEST_CASE("conformance: offloading_ledger over memory_ledger, async forms on wor
   check_conforms(f);
   CHECK(f.awaiting.extra_completions() == 0);
   CHECK(f.awaiting.missing_completions() == 0);
+}
+
+TEST_CASE("conformance: credit_service_ledger's async forms, over the in-process credit service on loopback") {
+  async_service_fixture f;
+  check_conforms(f);
+  CHECK(f.awaiting->extra_completions() == 0);
+  CHECK(f.awaiting->missing_completions() == 0);
 }
 
 TEST_CASE("conformance: credit_service_ledger over the in-process credit service on loopback") {

@@ -776,6 +776,246 @@ class deadline_watchdog {
 
 #endif  // TOLLGATE_DETAIL_DEADLINE_WATCHDOG_HPP
 // ---- end tollgate/detail/deadline_watchdog.hpp ----
+// ---- begin tollgate/ledgers/offloading_ledger.hpp ----
+// offloading_ledger<L>: any blocking ledger as an asynchronous one, its calls run by a small pool of
+// worker threads behind a bounded queue.
+#ifndef TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
+#define TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+
+
+namespace tollgate {
+
+struct offloading_options {
+  std::size_t threads = 4;            ///< workers: how many ledger calls may wait on the ledger at once
+  std::size_t queue_capacity = 1024;  ///< locks waiting for a worker; one more completes at once with `unavailable`
+  logger log{};                       ///< where a completion handler that throws is reported
+};
+
+/// Adapts a blocking `ledger` to `async_ledger`: each async call is queued and run by one of
+/// `threads` workers, which then calls the handler on its own thread (an event loop posts the
+/// result back to its executor, as metered::async_call's `resume` does).
+///
+/// Bounded: at most `queue_capacity` locks wait; one more completes at once, on the caller's thread,
+/// with `unavailable` ("offloading queue full"), so a slow ledger costs bounded memory and never
+/// blocks the caller. Settles and releases are always queued: each ends a lock already granted
+/// (so they are bounded by the locks), and refusing one would strand its hold until it expires.
+///
+///     tollgate::credit_service_ledger remote{...};
+///     tollgate::offloading_ledger async_remote{remote, {.threads = 8, .queue_capacity = 4096}};
+///
+/// It is a blocking ledger too: `lock`, `settle`, `release` and `health` call the inner ledger
+/// directly. Put a `durable_ledger` *inside* it (offloading_ledger<durable_ledger<L>>) so a settle
+/// that fails is journaled. Destruction stops taking calls, completes every queued lock with
+/// `unavailable` at once, runs the queued settles and releases, and joins the workers; it may run in
+/// a completion handler. The inner ledger must outlive it.
+template <class Inner>
+class offloading_ledger {
+  // A type, so the check runs as soon as the class is named; its message is then the only error.
+  using well_formed = std::bool_constant<detail::check_ledger<Inner>()>;
+
+ public:
+  using ledger_concept = ledger_t;
+  using async_ledger_concept = async_ledger_t;
+
+  explicit offloading_ledger(Inner& inner, offloading_options options = {})
+      : inner_(inner), shared_(std::make_shared<shared_state>(options.queue_capacity, std::move(options.log))) {
+    if (options.threads == 0) throw std::invalid_argument("tollgate: offloading_ledger needs at least one thread");
+    if (options.queue_capacity == 0) throw std::invalid_argument("tollgate: offloading_ledger needs a queue capacity of at least 1");
+    try {
+      workers_.reserve(options.threads);
+      for (std::size_t i = 0; i < options.threads; ++i) workers_.emplace_back([s = shared_] { s->work(); });
+    } catch (...) {  // a thread that could not start: stop the ones that did, then report
+      stop();
+      throw;
+    }
+  }
+  offloading_ledger(const offloading_ledger&) = delete;
+  offloading_ledger& operator=(const offloading_ledger&) = delete;
+  ~offloading_ledger() { stop(); }
+
+  // --- the blocking ledger: straight through -----------------------------------------------------
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return inner_.lock(credential, amount, key); }
+  result<settlement> settle(std::string_view lock_id, credits real_cost) { return inner_.settle(lock_id, real_cost); }
+  result<settlement> release(std::string_view lock_id) { return inner_.release(lock_id); }
+  [[nodiscard]] bool health() { return inner_.health(); }
+
+  // --- the asynchronous ledger -------------------------------------------------------------------
+  template <class Handler>
+  void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
+    submit<lock_grant>(/*may_refuse=*/true, std::forward<Handler>(done),
+                       [inner = &inner_, credential = std::string(credential), amount, key = std::string(key)] {
+                         return inner->lock(credential, amount, key);
+                       });
+  }
+  template <class Handler>
+  void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
+    submit<settlement>(/*may_refuse=*/false, std::forward<Handler>(done),
+                       [inner = &inner_, lock_id = std::string(lock_id), real_cost] { return inner->settle(lock_id, real_cost); });
+  }
+  template <class Handler>
+  void async_release(std::string_view lock_id, Handler&& done) {
+    submit<settlement>(/*may_refuse=*/false, std::forward<Handler>(done),
+                       [inner = &inner_, lock_id = std::string(lock_id)] { return inner->release(lock_id); });
+  }
+
+  /// Calls queued now (not counting those a worker is running).
+  [[nodiscard]] std::size_t queued() const {
+    std::lock_guard guard(shared_->mutex);
+    return shared_->queue.size();
+  }
+
+ private:
+  // A queued call. `run` calls the ledger and then the handler; `refuse` calls the handler with
+  // `unavailable` instead. Move-only, because handlers may be (C++20 has no std::move_only_function).
+  struct task {
+    virtual ~task() = default;
+    virtual void run(const logger& log) noexcept = 0;
+    virtual void refuse(std::string_view why, const logger& log) noexcept = 0;
+    bool may_refuse = true;  // a lock; settles and releases are never dropped
+  };
+  template <class T, class Handler, class Operation>
+  struct task_of final : task {
+    template <class H>
+    task_of(H&& h, Operation o) : handler(std::forward<H>(h)), operation(std::move(o)) {}
+    void run(const logger& log) noexcept override { complete(call_inner(), log); }
+    void refuse(std::string_view why, const logger& log) noexcept override {
+      complete(ledger_error{ledger_errc::unavailable, std::string(why)}, log);
+    }
+    result<T> call_inner() noexcept {
+      try {
+        return operation();
+      } catch (const std::exception& e) {  // the inner ledger's exceptions become unavailable, as metered treats them
+        return ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()};
+      } catch (...) {
+        return ledger_error{ledger_errc::unavailable, "the ledger threw"};
+      }
+    }
+    void complete(result<T> outcome, const logger& log) noexcept {
+      try {
+        std::move(handler)(std::move(outcome));
+      } catch (const std::exception& e) {
+        log.error("offloading_ledger: a completion handler threw: {}", e.what());
+      } catch (...) {
+        log.error("offloading_ledger: a completion handler threw");
+      }
+    }
+    Handler handler;
+    Operation operation;
+  };
+
+  // What the workers use: shared with them, so a worker that is running the handler which destroys
+  // this ledger can still find the queue when the handler returns.
+  struct shared_state {
+    shared_state(std::size_t c, logger l) : capacity(c), log(std::move(l)) {}
+    const std::size_t capacity;
+    const logger log;
+    mutable std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::unique_ptr<task>> queue;
+    std::size_t queued_locks = 0;
+    bool stopping = false;
+
+    void work() {
+      for (;;) {
+        std::unique_ptr<task> next;
+        {
+          std::unique_lock guard(mutex);
+          ready.wait(guard, [this] { return stopping || !queue.empty(); });
+          if (queue.empty()) return;  // stopping, and every queued call has run
+          next = std::move(queue.front());
+          queue.pop_front();
+          if (next->may_refuse) --queued_locks;
+        }
+        next->run(log);
+      }
+    }
+  };
+
+  template <class T, class Handler, class Operation>
+  void submit(bool may_refuse, Handler&& done, Operation operation) {
+    using boxed_task = task_of<T, std::decay_t<Handler>, Operation>;
+    std::unique_ptr<task> boxed;
+    try {  // built before the lock is taken, so a handler's move never runs under it; make_unique
+           // allocates before it moves the handler, so an allocation failure leaves `done` to call
+      boxed = std::make_unique<boxed_task>(std::forward<Handler>(done), std::move(operation));
+    } catch (...) {
+      return std::forward<Handler>(done)(result<T>(ledger_error{ledger_errc::unavailable, "offloading_ledger: out of memory"}));
+    }
+    boxed->may_refuse = may_refuse;
+    // A local reference: once the task is queued, a worker may run it and its handler may destroy
+    // this ledger, so nothing below touches `this`.
+    const std::shared_ptr<shared_state> shared = shared_;
+    std::unique_lock guard(shared->mutex);
+    const char* refusal = nullptr;
+    if (shared->stopping) refusal = "offloading ledger is shutting down";
+    else if (may_refuse && shared->queued_locks >= shared->capacity) refusal = "offloading queue full";
+    if (refusal == nullptr) {
+      try {
+        shared->queue.push_back(std::move(boxed));
+        if (may_refuse) ++shared->queued_locks;
+      } catch (...) {
+        refusal = "offloading_ledger: out of memory";  // push_back left `boxed` ours
+      }
+    }
+    guard.unlock();
+    if (refusal != nullptr) {
+      boxed->refuse(refusal == std::string_view("offloading queue full")
+                        ? fmt::format("offloading queue full ({} locks waiting)", shared->capacity)
+                        : std::string(refusal),
+                    shared->log);
+      return;
+    }
+    shared->ready.notify_one();
+  }
+
+  // Refuses the queued locks now, lets the workers run the queued settles and releases, and joins
+  // them; a worker running this (from a completion handler) is detached and ends on its own.
+  void stop() noexcept {
+    std::vector<std::unique_ptr<task>> refused;
+    {
+      std::lock_guard guard(shared_->mutex);
+      shared_->stopping = true;
+      auto& q = shared_->queue;
+      for (auto& t : q)
+        if (t->may_refuse) refused.push_back(std::move(t));
+      q.erase(std::remove(q.begin(), q.end(), nullptr), q.end());
+      shared_->queued_locks = 0;
+    }
+    shared_->ready.notify_all();
+    for (auto& t : refused) t->refuse("offloading ledger is shutting down", shared_->log);
+    for (std::thread& w : workers_) {
+      if (!w.joinable()) continue;
+      if (w.get_id() == std::this_thread::get_id()) w.detach();  // it returns to work() and finds the queue done
+      else w.join();
+    }
+  }
+
+  Inner& inner_;
+  std::shared_ptr<shared_state> shared_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
+// ---- end tollgate/ledgers/offloading_ledger.hpp ----
 
 namespace tollgate {
 
@@ -817,6 +1057,12 @@ struct credit_service_ledger_options {
   /// it up to this, so a service that is back is called again within this long.
   std::chrono::milliseconds breaker_open_for{1'000};
   logger log{};
+  /// The async forms (async_lock, async_settle, async_release) run on a pool of this many threads,
+  /// started at the first async call, behind a queue of at most `async_queue_capacity` locks (one
+  /// more completes at once with `unavailable`). A pool rather than a non-blocking client: the
+  /// client is cpp-httplib's, which blocks, and each worker holds one keep-alive connection.
+  std::size_t async_threads = 8;
+  std::size_t async_queue_capacity = 1024;
 
   /// From CREDIT_SERVICE_URL (default http://localhost:3000), CREDIT_API_TOKEN (required) and
   /// CREDIT_TIMEOUT (seconds, fractions allowed; default 10). Throws configuration_error.
@@ -851,6 +1097,7 @@ struct credit_service_ledger_options {
 class credit_service_ledger {
  public:
   using ledger_concept = ledger_t;
+  using async_ledger_concept = async_ledger_t;
 
   explicit credit_service_ledger(credit_service_ledger_options options)
       : options_(std::move(options)), breaker_(options_.breaker_failures, options_.breaker_open_for) {
@@ -899,6 +1146,21 @@ class credit_service_ledger {
   }
 
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
+
+  // The async forms: the same calls on a bounded worker pool (see credit_service_ledger_options),
+  // so an event loop never waits on the network; each handler is called on a worker thread.
+  template <class Handler>
+  void async_lock(std::string_view credential, credits amount, std::string_view idempotency_key, Handler&& done) {
+    offloaded().async_lock(credential, amount, idempotency_key, std::forward<Handler>(done));
+  }
+  template <class Handler>
+  void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
+    offloaded().async_settle(lock_id, real_cost, std::forward<Handler>(done));
+  }
+  template <class Handler>
+  void async_release(std::string_view lock_id, Handler&& done) {
+    offloaded().async_release(lock_id, std::forward<Handler>(done));
+  }
 
   /// GET /v1/health: true when the service answers 200 in time.
   [[nodiscard]] bool health() {
@@ -1098,9 +1360,21 @@ class credit_service_ledger {
   detail::deadline_watchdog watchdog_;
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<httplib::Client>> idle_;
+  // Last, so it is destroyed first: its workers finish their settles while the pool above is alive.
+  std::once_flag async_started_;
+  std::unique_ptr<offloading_ledger<credit_service_ledger>> async_;
+
+  offloading_ledger<credit_service_ledger>& offloaded() {
+    std::call_once(async_started_, [this] {
+      async_ = std::make_unique<offloading_ledger<credit_service_ledger>>(
+          *this, offloading_options{.threads = options_.async_threads, .queue_capacity = options_.async_queue_capacity, .log = options_.log});
+    });
+    return *async_;
+  }
 };
 
 static_assert(ledger<credit_service_ledger>);
+static_assert(async_ledger<credit_service_ledger>);
 
 }  // namespace tollgate
 

@@ -24,7 +24,9 @@
 #include <tollgate/detail/circuit_breaker.hpp>
 #include <tollgate/detail/deadline_watchdog.hpp>
 #include <tollgate/json/credits.hpp>
+#include <tollgate/ledgers/async_ledger.hpp>
 #include <tollgate/ledgers/ledger.hpp>
+#include <tollgate/ledgers/offloading_ledger.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
 
@@ -68,6 +70,12 @@ struct credit_service_ledger_options {
   /// it up to this, so a service that is back is called again within this long.
   std::chrono::milliseconds breaker_open_for{1'000};
   logger log{};
+  /// The async forms (async_lock, async_settle, async_release) run on a pool of this many threads,
+  /// started at the first async call, behind a queue of at most `async_queue_capacity` locks (one
+  /// more completes at once with `unavailable`). A pool rather than a non-blocking client: the
+  /// client is cpp-httplib's, which blocks, and each worker holds one keep-alive connection.
+  std::size_t async_threads = 8;
+  std::size_t async_queue_capacity = 1024;
 
   /// From CREDIT_SERVICE_URL (default http://localhost:3000), CREDIT_API_TOKEN (required) and
   /// CREDIT_TIMEOUT (seconds, fractions allowed; default 10). Throws configuration_error.
@@ -102,6 +110,7 @@ struct credit_service_ledger_options {
 class credit_service_ledger {
  public:
   using ledger_concept = ledger_t;
+  using async_ledger_concept = async_ledger_t;
 
   explicit credit_service_ledger(credit_service_ledger_options options)
       : options_(std::move(options)), breaker_(options_.breaker_failures, options_.breaker_open_for) {
@@ -150,6 +159,21 @@ class credit_service_ledger {
   }
 
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
+
+  // The async forms: the same calls on a bounded worker pool (see credit_service_ledger_options),
+  // so an event loop never waits on the network; each handler is called on a worker thread.
+  template <class Handler>
+  void async_lock(std::string_view credential, credits amount, std::string_view idempotency_key, Handler&& done) {
+    offloaded().async_lock(credential, amount, idempotency_key, std::forward<Handler>(done));
+  }
+  template <class Handler>
+  void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
+    offloaded().async_settle(lock_id, real_cost, std::forward<Handler>(done));
+  }
+  template <class Handler>
+  void async_release(std::string_view lock_id, Handler&& done) {
+    offloaded().async_release(lock_id, std::forward<Handler>(done));
+  }
 
   /// GET /v1/health: true when the service answers 200 in time.
   [[nodiscard]] bool health() {
@@ -349,9 +373,21 @@ class credit_service_ledger {
   detail::deadline_watchdog watchdog_;
   std::mutex pool_mutex_;
   std::vector<std::unique_ptr<httplib::Client>> idle_;
+  // Last, so it is destroyed first: its workers finish their settles while the pool above is alive.
+  std::once_flag async_started_;
+  std::unique_ptr<offloading_ledger<credit_service_ledger>> async_;
+
+  offloading_ledger<credit_service_ledger>& offloaded() {
+    std::call_once(async_started_, [this] {
+      async_ = std::make_unique<offloading_ledger<credit_service_ledger>>(
+          *this, offloading_options{.threads = options_.async_threads, .queue_capacity = options_.async_queue_capacity, .log = options_.log});
+    });
+    return *async_;
+  }
 };
 
 static_assert(ledger<credit_service_ledger>);
+static_assert(async_ledger<credit_service_ledger>);
 
 }  // namespace tollgate
 
