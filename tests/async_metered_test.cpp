@@ -81,12 +81,12 @@ struct funded {
 };
 
 // Resumes at once, on the thread that got the ledger's answer.
-const auto inline_resume = [](tollgate::detail::unique_function<void()> task) { std::move(task)(); };
+const auto inline_resume = [](tollgate::unique_task task) { std::move(task)(); };
 
 // The event loop of a test: tasks posted from any thread, run by the thread that calls run_one.
 class manual_executor {
  public:
-  void post(tollgate::detail::unique_function<void()> task) {
+  void post(tollgate::unique_task task) {
     {
       std::lock_guard guard(mutex_);
       tasks_.push_back(std::move(task));
@@ -94,11 +94,11 @@ class manual_executor {
     ready_.notify_all();
   }
   auto resumer() {
-    return [this](tollgate::detail::unique_function<void()> task) { post(std::move(task)); };
+    return [this](tollgate::unique_task task) { post(std::move(task)); };
   }
   // Runs one task, waiting up to 10 s for it; false when none came.
   bool run_one() {
-    tollgate::detail::unique_function<void()> task;
+    tollgate::unique_task task;
     {
       std::unique_lock guard(mutex_);
       if (!ready_.wait_for(guard, std::chrono::seconds(10), [this] { return !tasks_.empty(); })) return false;
@@ -116,7 +116,7 @@ class manual_executor {
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::deque<tollgate::detail::unique_function<void()>> tasks_;
+  std::deque<tollgate::unique_task> tasks_;
 };
 
 // A ledger with only the blocking forms.
@@ -177,7 +177,7 @@ TEST_CASE("async_call: no user id answers 401 before returning, without calling 
                                                               }};
   tollgate::basic_request req;
   tollgate::basic_response res;
-  m.async_call(req, res, [&](tollgate::detail::unique_function<void()> task) { ++resumed; std::move(task)(); }, [&] { ++done; });
+  m.async_call(req, res, [&](tollgate::unique_task task) { ++resumed; std::move(task)(); }, [&] { ++done; });
   CHECK(done == 1);
   CHECK(resumed == 0);
   CHECK(res.status() == 401);

@@ -44,6 +44,13 @@ struct request_traits<R> {
   static std::string_view path(const R& r) { return r.path(); }
 };
 
+/// For a framework whose request lacks what tollgate reads (Beast keeps the query undecoded in the
+/// target), the adapter serves a wrapper that derives from the framework's type and names it here:
+/// `template <> struct request_wrapper<Native> { using type = Wrapper; };`. Handlers may then take
+/// the framework's own type, and `request_ref::native<Native>()` finds it inside the wrapper.
+template <class Native>
+struct request_wrapper {};
+
 /// A plain request, for tests and for frameworks without an adapter.
 struct basic_request {
   std::string method_ = "GET";
@@ -97,7 +104,10 @@ class request_ref {
   /// The framework's own request, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] const T* native() const noexcept {
-    if constexpr (requires { sizeof(request_traits<T>); }) {
+    if constexpr (requires { typename request_wrapper<T>::type; }) {
+      using wrapper = typename request_wrapper<T>::type;
+      return vtable_ == &vtable_for<wrapper> ? static_cast<const T*>(static_cast<const wrapper*>(object_)) : nullptr;
+    } else if constexpr (requires { sizeof(request_traits<T>); }) {
       return vtable_ == &vtable_for<T> ? static_cast<const T*>(object_) : nullptr;
     } else {
       return nullptr;  // not a request type at all

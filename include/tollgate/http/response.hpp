@@ -50,6 +50,12 @@ struct response_traits<R> {
   static std::optional<std::string_view> header(const R& r, std::string_view n) { return r.header(n); }
 };
 
+/// The response side of `request_wrapper`: an adapter whose framework response needs more than it
+/// holds (Beast's has no streamed body of this shape) names its wrapper, deriving from the
+/// framework's type: `template <> struct response_wrapper<Native> { using type = Wrapper; };`.
+template <class Native>
+struct response_wrapper {};
+
 /// A plain response, for tests and for frameworks without an adapter.
 struct basic_response {
   int status_ = 200;
@@ -101,7 +107,10 @@ class response_ref {
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
-    if constexpr (requires { sizeof(response_traits<T>); }) {
+    if constexpr (requires { typename response_wrapper<T>::type; }) {
+      using wrapper = typename response_wrapper<T>::type;
+      return vtable_ == &vtable_for<wrapper> ? static_cast<T*>(static_cast<wrapper*>(object_)) : nullptr;
+    } else if constexpr (requires { sizeof(response_traits<T>); }) {
       return vtable_ == &vtable_for<T> ? static_cast<T*>(object_) : nullptr;
     } else {
       return nullptr;  // not a response type at all

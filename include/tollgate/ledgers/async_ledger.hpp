@@ -10,7 +10,7 @@
 #include <utility>
 
 #include <tollgate/credits.hpp>
-#include <tollgate/detail/unique_function.hpp>
+#include <tollgate/unique_function.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/ledgers/ledger_error.hpp>
 
@@ -100,8 +100,8 @@ constexpr bool check_async_ledger() {
 class async_ledger_ref {
  public:
   using async_ledger_concept = async_ledger_t;
-  using lock_handler = detail::unique_function<void(result<lock_grant>)>;
-  using settle_handler = detail::unique_function<void(result<settlement>)>;
+  using lock_handler = unique_function<void(result<lock_grant>)>;
+  using settle_handler = unique_function<void(result<settlement>)>;
 
   template <class L>
     requires(!std::same_as<std::remove_cvref_t<L>, async_ledger_ref>)

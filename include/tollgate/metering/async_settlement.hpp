@@ -25,9 +25,10 @@ namespace tollgate {
 /// own copies of what reporting needs; the ledger must outlive every answer.
 class async_settlement {
  public:
-  async_settlement(async_ledger_ref ledger, std::string lock_id, redacted user, logger log, settle_failure_handler on_failure)
+  async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
+                   settle_failure_handler on_failure)
       : ledger_(ledger),
-        parts_(std::make_shared<const parts>(parts{std::move(lock_id), std::move(user), std::move(log), std::move(on_failure)})) {}
+        parts_(std::make_shared<const parts>(parts{std::move(lock_id), hold, std::move(user), std::move(log), std::move(on_failure)})) {}
   async_settlement(const async_settlement&) = delete;
   async_settlement& operator=(const async_settlement&) = delete;
   ~async_settlement() {
@@ -68,6 +69,7 @@ class async_settlement {
  private:
   struct parts {
     std::string lock_id;
+    credits hold;
     redacted user;
     logger log;
     settle_failure_handler on_failure;
@@ -93,7 +95,7 @@ class async_settlement {
         if (outcome->deferred)
           p.log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", p.lock_id, cost);
         else
-          p.log.debug("lock {} settled: charged {} (user {})", p.lock_id, outcome->charged, p.user);
+          p.log.debug("lock {} settled: charged {} of {} held (user {})", p.lock_id, outcome->charged, p.hold, p.user);
         return;
       }
       p.log.error("settle failed for lock {} (user {}, cost {}): {}: {}", p.lock_id, p.user, cost,

@@ -24,7 +24,7 @@
 #include <tollgate/detail/callable_traits.hpp>
 #include <tollgate/detail/json_text.hpp>
 #include <tollgate/detail/random_id.hpp>
-#include <tollgate/detail/unique_function.hpp>
+#include <tollgate/unique_function.hpp>
 #include <tollgate/detail/recycling_allocator.hpp>
 #include <tollgate/estimates/estimate.hpp>
 #include <tollgate/extractors/extractor.hpp>
@@ -103,11 +103,14 @@ template <class Tag, class Default, class... Options>
 struct chosen_option<true, Tag, Default, Options...> : find_option<Tag, Default, Options...> {};
 
 /// A type metered can give a handler as its request or response: tollgate's own reference, or a
-/// type tollgate knows how to read (`request_traits`) or write (`response_traits`).
+/// type tollgate knows how to read (`request_traits`) or write (`response_traits`), or a framework
+/// type an adapter serves in a wrapper (`request_wrapper`, `response_wrapper`).
 template <class T>
-concept handler_request_type = std::same_as<T, request_ref> || requires { sizeof(request_traits<T>); };
+concept handler_request_type = std::same_as<T, request_ref> || requires { sizeof(request_traits<T>); } ||
+                               requires { typename request_wrapper<T>::type; };
 template <class T>
-concept handler_response_type = std::same_as<T, response_ref> || requires { sizeof(response_traits<T>); };
+concept handler_response_type = std::same_as<T, response_ref> || requires { sizeof(response_traits<T>); } ||
+                                requires { typename response_wrapper<T>::type; };
 
 /// Whether these parameters start with a request and a response type.
 template <class RequestParam, class ResponseParam, class... Rest>
@@ -232,7 +235,7 @@ class metered {
   }
 
   /// A unit of work `async_call` hands to `resume`, and the completion it reports to `done`.
-  using task = detail::unique_function<void()>;
+  using task = unique_task;
 
   /// The non-blocking path, for event-loop servers; the ledger must model `async_ledger` (wrap a
   /// blocking one in `offloading_ledger`). Nothing here waits: the lock is asked for and, when the
@@ -248,7 +251,7 @@ class metered {
   template <class Request, class Response, class Resume, class Done>
   void async_call(const Request& req, Response& res, Resume resume, Done done) const {
     if constexpr (well_formed::value) {
-      async_run(state_, request_ref(req), response_ref(res), detail::unique_function<void(task)>(std::move(resume)),
+      async_run(state_, request_ref(req), response_ref(res), unique_function<void(task)>(std::move(resume)),
                 task(std::move(done)));
     }
   }
@@ -307,7 +310,7 @@ class metered {
 
     static guard_type make_guard(const state& o, const metering_context& c) {
       if constexpr (Async)
-        return async_settlement(*o.async_ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure);
+        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
       else
         return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
     }
@@ -438,13 +441,13 @@ class metered {
     response_ref res;
     redacted who;
     credits amount;
-    detail::unique_function<void(task)> resume;
+    unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
-                        detail::unique_function<void(task)> resume, task done) {
+                        unique_function<void(task)> resume, task done) {
     const state& s = *owner;
     if (!s.async_ledger) {
       s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
@@ -479,7 +482,7 @@ class metered {
     try {
       held = std::make_shared<async_charge>(s, p.req, p.res, std::move(p.who), std::move(grant->lock_id), p.amount);
     } catch (...) {  // out of memory before a settlement owned the lock: release it here
-      async_settlement(*s.async_ledger, grant->lock_id, p.who, log, s.config.on_settle_failure).settle(credits{});
+      async_settlement(*s.async_ledger, grant->lock_id, p.amount, p.who, log, s.config.on_settle_failure).settle(credits{});
       detail::write_error(p.res, 500, "Internal server error");
       return std::move(p.done)();
     }

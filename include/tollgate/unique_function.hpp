@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 // A move-only, type-erased callable: what std::move_only_function (C++23) is, for completion handlers.
-#ifndef TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
-#define TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
+#ifndef TOLLGATE_UNIQUE_FUNCTION_HPP
+#define TOLLGATE_UNIQUE_FUNCTION_HPP
 
 #include <memory>
 #include <type_traits>
 #include <utility>
 
-namespace tollgate::detail {
+namespace tollgate {
 
 template <class Signature>
 class unique_function;
@@ -45,6 +45,9 @@ class unique_function<R(Args...)> {
   std::unique_ptr<base> callable_;
 };
 
-}  // namespace tollgate::detail
+/// A unit of work handed to an executor: what `metered::async_call` gives its `resume`.
+using unique_task = unique_function<void()>;
 
-#endif  // TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
+}  // namespace tollgate
+
+#endif  // TOLLGATE_UNIQUE_FUNCTION_HPP
