@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+// Mounts the billing-limits endpoint on tollgate's Beast router (opt-in: includes Boost.Beast).
+#ifndef TOLLGATE_BILLING_BEAST_HPP
+#define TOLLGATE_BILLING_BEAST_HPP
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include <tollgate/adapters/beast.hpp>
+#include <tollgate/billing/limits_endpoint.hpp>
+
+namespace tollgate::billing {
+
+/// Serves `endpoint` at `path` for every method: GET and HEAD answer the limits, the others the
+/// contract's 405. Beast keeps an empty header value, so an empty `tenant-id` is echoed as `""`,
+/// as the contract has it. The router keeps the endpoint alive.
+///
+///     tollgate::beast::router routes;
+///     tollgate::billing::mount(routes, std::make_shared<tollgate::billing::limits_endpoint<>>(
+///         tollgate::billing::endpoint_options::with_secret(tollgate::redacted{secret})));
+template <class Endpoint>
+void mount(beast::router& routes, std::shared_ptr<const Endpoint> endpoint, std::string path = "/billing/limits") {
+  routes.any(std::move(path), [endpoint = std::move(endpoint)](const beast::request& req, beast::response& res) {
+    endpoint->handle(req).write_to(res);
+  });
+}
+
+/// The same, for an endpoint held by a non-const shared_ptr.
+template <class Endpoint>
+void mount(beast::router& routes, std::shared_ptr<Endpoint> endpoint, std::string path = "/billing/limits") {
+  mount(routes, std::shared_ptr<const Endpoint>(std::move(endpoint)), std::move(path));
+}
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_BEAST_HPP
