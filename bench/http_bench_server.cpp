@@ -1,5 +1,6 @@
 // An HTTP server for wrk: the same handler bare (/plain) and metered (/metered), on the memory
-// ledger, or with `--redis URL` on the Redis ledger (bench-user created there if absent).
+// ledger, or with `--redis URL` on the Redis ledger (bench-user created there if absent). With
+// `--beast`, the same routes on tollgate's Beast server, one loop thread, default options.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -10,6 +11,10 @@
 #include <fmt/format.h>
 #include <httplib.h>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <tollgate/adapters/beast.hpp>
 #include <tollgate/adapters/httplib.hpp>
 #include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/tollgate.hpp>
@@ -41,6 +46,31 @@ int serve(tollgate::ledger_ref ledger, const std::function<std::string()>& balan
   return svr.listen_after_bind() ? 0 : 1;
 }
 
+// The same routes and handler on the asynchronous Beast server: metered through its non-blocking path.
+int serve_beast(tollgate::memory_ledger& ledger) {
+  using namespace tollgate::literals;
+  using tollgate::beast::request;
+  using tollgate::beast::response;
+  const auto beast_handler = [](const request&, response& res) {
+    res.set(boost::beast::http::field::content_type, "application/json");
+    res.body() = "{\"ok\":true}";
+  };
+  tollgate::beast::router routes;
+  routes.get("/plain", beast_handler);
+  routes.get("/metered", tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.001_cr>>{
+                             ledger, beast_handler, {tollgate::logger(tollgate::log_level::warn), {}}});
+  routes.get("/balance", [&](const request&, response& res) { res.body() = ledger.balance("bench-user")->to_string(); });
+  boost::asio::io_context io(1);
+  tollgate::beast::server server(io, std::move(routes));
+  const auto port = server.listen("127.0.0.1", 0);
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
+  fmt::print("listening on 127.0.0.1:{}\n", port);
+  std::fflush(stdout);
+  io.run();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -60,12 +90,14 @@ int main(int argc, char** argv) {
     return 2;
 #endif
   }
-  if (argc != 1) {
-    fmt::print(stderr, "usage: {} [--redis redis://host:port]\n", argv[0]);
+  const bool beast = argc == 2 && std::string_view(argv[1]) == "--beast";
+  if (argc != 1 && !beast) {
+    fmt::print(stderr, "usage: {} [--redis redis://host:port | --beast]\n", argv[0]);
     return 2;
   }
   tollgate::memory_ledger ledger;
   ledger.add_user("bench-user", start_balance);
   ledger.add_credential("bench-user", "bench-user");
+  if (beast) return serve_beast(ledger);
   return serve(ledger, [&] { return ledger.balance("bench-user")->to_string(); });
 }

@@ -5,6 +5,7 @@
 #   bench/run.sh                      3 pairs per comparison, wrk -t2 -c8 -d5s (about 4 minutes)
 #   TOLLGATE_BENCH_PAIRS=5 bench/run.sh
 #   TOLLGATE_BENCH_DURATION=2s        shorter runs, for trying the script out (not for the record)
+#   TOLLGATE_BENCH_ONLY=event-loop    only (h) and (i), the Beast server and the slow credit service
 #
 # Every server runs on 127.0.0.1 with --port 0; the script reads the "listening on 127.0.0.1:PORT"
 # line, stops every server it started on exit, and checks the money charged against wrk's counts.
@@ -25,10 +26,11 @@ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=
   -DTOLLGATE_BUILD_TESTS=OFF -DTOLLGATE_BUILD_EXAMPLES=ON -DTOLLGATE_BUILD_BENCH=ON \
   -DTOLLGATE_WARNINGS_AS_ERRORS=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target tollgate_bench tollgate_http_bench_server tollgate_redis_bench \
-  tollgate_quickstart tollgate_credit_server tollgate_billing_limits >/dev/null
+  tollgate_quickstart tollgate_quickstart_beast tollgate_credit_server tollgate_billing_limits >/dev/null
 micro_bin=$build/bench/tollgate_bench
 bench_server_bin=$build/bench/tollgate_http_bench_server
 quickstart_bin=$build/examples/tollgate_quickstart
+quickstart_beast_bin=$build/examples/tollgate_quickstart_beast
 credit_server_bin=$build/examples/credit_server/tollgate_credit_server
 billing_bin=$build/examples/billing_limits/tollgate_billing_limits
 redis_bench_bin=$build/bench/tollgate_redis_bench
@@ -145,6 +147,14 @@ def micro(path):
         print(f"  memory_ledger lock+settle, 2 threads / 1 thread (items/s): "
               f"{threads[2]['items_per_second'] / threads[1]['items_per_second']:.2f}x")
 
+def scaling(group):
+    # Throughput of one group's runs by connection count, against what a loop that waited would do.
+    runs = [r for r in load() if r["group"] == group and r["label"] != "probe"]
+    base = runs[0]["rps"] if runs else 0
+    for r in runs:
+        print(f"    {r['connections']:3d} connections: {r['rps']:8.0f} req/s, p99 {r['p99']:8.2f} ms, "
+              f"{r['rps'] / base if base else 0:5.1f}x the 1-connection rate")
+
 def round_trips(group, first_line, commands):
     # 2xx requests of `group` recorded from line `first_line` on, against the commands Redis counted.
     runs = [r for r in load()[first_line:] if r["group"] == group]
@@ -169,6 +179,7 @@ def ratio(title, a_name, b_name, target, *values):
  "money": lambda: sys.exit(0 if money(*sys.argv[3:7]) else 1),
  "micro": lambda: micro(sys.argv[3]),
  "ratio": lambda: ratio(*sys.argv[3:]),
+ "scaling": lambda: scaling(sys.argv[3]),
  "round_trips": lambda: round_trips(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))}[sys.argv[2]]()
 PY
 results=$tmp/results.jsonl
@@ -221,7 +232,7 @@ backlog() {
 run() {
   local label=$1 group=$2 connections=$3 url=$4
   shift 4
-  wrk -t2 -c"$connections" -d"$duration" --latency "$@" "$url" >"$tmp/wrk.out"
+  wrk -t"$(( connections < 2 ? 1 : 2 ))" -c"$connections" -d"$duration" --latency "$@" "$url" >"$tmp/wrk.out"
   report parse "$label" "$group" "$connections" "$tmp/wrk.out"
 }
 
@@ -247,6 +258,47 @@ alternate() {
     run "$b_label" "$b_group" "$connections" "$b_url" "${b_args[@]}"
   done
 }
+
+# --- (h), (i): the event-loop path --------------------------------------------------------------------
+event_loop_sections() {
+  echo
+  echo "== (h) Beast bench server, one loop thread, embedded memory ledger: /metered vs /plain, 8 connections =="
+  start beast_server "$bench_server_bin" --beast
+  local beast_url=http://127.0.0.1:$port
+  probe beast "$beast_url/metered" -H 'X-User-ID: bench-user'
+  alternate beast_metered beast "$beast_url/metered" 'X-User-ID: bench-user' beast_plain beast_plain "$beast_url/plain" '' 8
+  report compare "Beast metered / Beast plain" beast_metered beast_plain 0.95
+  sleep 0.5
+  report money beast 1000000000 0.001 "$(curl -s "$beast_url/balance")" || money_ok=0
+
+  echo
+  echo "== (i) Beast quickstart, one loop thread -> credit server behind a 50 ms proxy: /api/simple by connections =="
+  local slow_token=slow-token-$RANDOM$RANDOM
+  cat >"$tmp/slow_seed.json" <<JSON
+{"users": [{"user_id": "bench-user", "balance": 1000000000, "credentials": [{"key": "bench-user", "is_public": false}]}]}
+JSON
+  start credit_slow "$credit_server_bin" --token "$slow_token" --port 0 --seed "$tmp/slow_seed.json" --log-level warn
+  local credit_slow_port=$port
+  start slow_proxy python3 bench/slow_proxy.py --target "127.0.0.1:$credit_slow_port" --delay-ms 50
+  start quickstart_slow env CREDIT_SERVICE_URL="http://127.0.0.1:$port" CREDIT_API_TOKEN="$slow_token" "$quickstart_beast_bin" --port 0
+  local slow_url=http://127.0.0.1:$port
+  probe slow "$slow_url/api/simple" -H 'X-User-ID: bench-user'
+  echo "  one lock takes >= 50 ms: a loop that waited on it would serve at most 20 req/s at any concurrency"
+  for c in 1 8 32; do
+    run "slow_c$c" slow "$c" "$slow_url/api/simple" -H 'X-User-ID: bench-user'
+  done
+  report scaling slow
+  sleep 1
+  report money slow 1000000000 1 "$(curl -s "$slow_url/api/test/balance?user_id=bench-user" | python3 -c 'import json, sys; print(json.load(sys.stdin)["balance"])')" || money_ok=0
+}
+
+money_ok=1
+if [ "${TOLLGATE_BENCH_ONLY:-}" = event-loop ]; then
+  echo "tollgate benchmarks, event-loop sections: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- include examples bench || echo '+local changes'), $(nproc) cores, g++ Release, $pairs pairs of ${duration} wrk runs (-t2)"
+  event_loop_sections
+  echo
+  if [ "$money_ok" = 1 ]; then echo "money checks: all OK"; exit 0; else echo "money checks: MISMATCH (see above)"; exit 1; fi
+fi
 
 echo "tollgate benchmarks: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- include examples bench || echo '+local changes'), $(nproc) cores, g++ Release, $pairs pairs of ${duration} wrk runs (-t2)"
 
@@ -401,6 +453,8 @@ sleep 0.5
 after=$(calls)
 report round_trips redis "$lines_before" "$((after - before))"
 report money redis 1000000000 0.001 "$(curl -s "$bench_redis_url/balance")" || money_ok=0
+
+event_loop_sections
 
 echo
 status=0

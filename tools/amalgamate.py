@@ -38,6 +38,8 @@ PARTS = [
                     "Also needs cpp-httplib and nlohmann_json", ["tollgate.hpp"]),
     ("billing.hpp", "the GET /billing/limits endpoint on cpp-httplib", ["plans.hpp", "jwt.hpp", "httplib.hpp"]),
     ("redis.hpp", "the Redis ledger and the outbox. Also needs hiredis", ["tollgate.hpp"]),
+    ("beast.hpp", "the Boost.Beast adapter, its server, Asio completion tokens and offloading_ledger. "
+                  "Also needs threads", ["tollgate.hpp"]),
 ]
 
 

@@ -3,7 +3,8 @@
 #ifndef TOLLGATE_UNIQUE_FUNCTION_HPP
 #define TOLLGATE_UNIQUE_FUNCTION_HPP
 
-#include <memory>
+#include <cstddef>
+#include <new>
 #include <type_traits>
 #include <utility>
 
@@ -14,35 +15,79 @@ class unique_function;
 
 /// Holds any callable with this signature, copyable or not (a handler capturing a unique_ptr, an
 /// Asio completion handler), and calls it once, as an rvalue: `std::move(f)(args...)`, as completion
-/// handlers are called. Empty when default-constructed or moved from.
+/// handlers are called. Empty when default-constructed or moved from. A callable of up to six
+/// pointers that moves without throwing is kept inline: most completion handlers cost no allocation.
 template <class R, class... Args>
 class unique_function<R(Args...)> {
  public:
   unique_function() noexcept = default;
   template <class F>
     requires(!std::is_same_v<std::decay_t<F>, unique_function> && std::is_invocable_r_v<R, std::decay_t<F>&&, Args...>)
-  unique_function(F&& f) : callable_(std::make_unique<holder<std::decay_t<F>>>(std::forward<F>(f))) {}  // NOLINT: implicit like std::function
+  unique_function(F&& f) {  // NOLINT: implicit like std::function
+    using stored = std::decay_t<F>;
+    if constexpr (fits_inline<stored>) {
+      ::new (static_cast<void*>(storage_)) stored(std::forward<F>(f));
+      ops_ = &inline_ops<stored>;
+    } else {
+      *reinterpret_cast<stored**>(storage_) = new stored(std::forward<F>(f));
+      ops_ = &heap_ops<stored>;
+    }
+  }
 
-  unique_function(unique_function&&) noexcept = default;
-  unique_function& operator=(unique_function&&) noexcept = default;
+  unique_function(unique_function&& other) noexcept : ops_(other.ops_) {
+    if (ops_ != nullptr) ops_->relocate(other.storage_, storage_);
+    other.ops_ = nullptr;
+  }
+  unique_function& operator=(unique_function&& other) noexcept {
+    if (this != &other) {
+      reset();
+      ops_ = other.ops_;
+      if (ops_ != nullptr) ops_->relocate(other.storage_, storage_);
+      other.ops_ = nullptr;
+    }
+    return *this;
+  }
+  ~unique_function() { reset(); }
 
-  explicit operator bool() const noexcept { return callable_ != nullptr; }
-  R operator()(Args... args) && { return callable_->call(std::forward<Args>(args)...); }
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  R operator()(Args... args) && { return ops_->call(storage_, std::forward<Args>(args)...); }
 
  private:
-  struct base {
-    virtual ~base() = default;
-    virtual R call(Args... args) = 0;
-  };
+  static constexpr std::size_t capacity = 6 * sizeof(void*);
+
   template <class F>
-  struct holder final : base {
-    explicit holder(F&& f) : f(std::move(f)) {}
-    explicit holder(const F& f) : f(f) {}
-    R call(Args... args) override { return std::move(f)(std::forward<Args>(args)...); }
-    F f;
+  static constexpr bool fits_inline = sizeof(F) <= capacity && alignof(F) <= alignof(std::max_align_t) &&
+                                      std::is_nothrow_move_constructible_v<F>;
+
+  struct operations {
+    R (*call)(void* storage, Args&&... args);
+    void (*relocate)(void* from, void* to) noexcept;  // move-constructs into `to`, destroys `from`
+    void (*destroy)(void* storage) noexcept;
   };
 
-  std::unique_ptr<base> callable_;
+  template <class F>
+  static constexpr operations inline_ops{
+      [](void* s, Args&&... args) -> R { return std::move(*static_cast<F*>(s))(std::forward<Args>(args)...); },
+      [](void* from, void* to) noexcept {
+        ::new (to) F(std::move(*static_cast<F*>(from)));
+        static_cast<F*>(from)->~F();
+      },
+      [](void* s) noexcept { static_cast<F*>(s)->~F(); },
+  };
+  template <class F>
+  static constexpr operations heap_ops{
+      [](void* s, Args&&... args) -> R { return std::move(**static_cast<F**>(s))(std::forward<Args>(args)...); },
+      [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
+      [](void* s) noexcept { delete *static_cast<F**>(s); },
+  };
+
+  void reset() noexcept {
+    if (ops_ != nullptr) ops_->destroy(storage_);
+    ops_ = nullptr;
+  }
+
+  alignas(std::max_align_t) unsigned char storage_[capacity];
+  const operations* ops_ = nullptr;
 };
 
 /// A unit of work handed to an executor: what `metered::async_call` gives its `resume`.

@@ -497,6 +497,13 @@ struct request_traits<R> {
   static std::string_view path(const R& r) { return r.path(); }
 };
 
+/// For a framework whose request lacks what tollgate reads (Beast keeps the query undecoded in the
+/// target), the adapter serves a wrapper that derives from the framework's type and names it here:
+/// `template <> struct request_wrapper<Native> { using type = Wrapper; };`. Handlers may then take
+/// the framework's own type, and `request_ref::native<Native>()` finds it inside the wrapper.
+template <class Native>
+struct request_wrapper {};
+
 /// A plain request, for tests and for frameworks without an adapter.
 struct basic_request {
   std::string method_ = "GET";
@@ -550,7 +557,10 @@ class request_ref {
   /// The framework's own request, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] const T* native() const noexcept {
-    if constexpr (requires { sizeof(request_traits<T>); }) {
+    if constexpr (requires { typename request_wrapper<T>::type; }) {
+      using wrapper = typename request_wrapper<T>::type;
+      return vtable_ == &vtable_for<wrapper> ? static_cast<const T*>(static_cast<const wrapper*>(object_)) : nullptr;
+    } else if constexpr (requires { sizeof(request_traits<T>); }) {
       return vtable_ == &vtable_for<T> ? static_cast<const T*>(object_) : nullptr;
     } else {
       return nullptr;  // not a request type at all
@@ -660,6 +670,12 @@ struct response_traits<R> {
   static std::optional<std::string_view> header(const R& r, std::string_view n) { return r.header(n); }
 };
 
+/// The response side of `request_wrapper`: an adapter whose framework response needs more than it
+/// holds (Beast's has no streamed body of this shape) names its wrapper, deriving from the
+/// framework's type: `template <> struct response_wrapper<Native> { using type = Wrapper; };`.
+template <class Native>
+struct response_wrapper {};
+
 /// A plain response, for tests and for frameworks without an adapter.
 struct basic_response {
   int status_ = 200;
@@ -711,7 +727,10 @@ class response_ref {
   /// The framework's own response, or nullptr when this view refers to another type.
   template <class T>
   [[nodiscard]] T* native() const noexcept {
-    if constexpr (requires { sizeof(response_traits<T>); }) {
+    if constexpr (requires { typename response_wrapper<T>::type; }) {
+      using wrapper = typename response_wrapper<T>::type;
+      return vtable_ == &vtable_for<wrapper> ? static_cast<T*>(static_cast<wrapper*>(object_)) : nullptr;
+    } else if constexpr (requires { sizeof(response_traits<T>); }) {
       return vtable_ == &vtable_for<T> ? static_cast<T*>(object_) : nullptr;
     } else {
       return nullptr;  // not a response type at all
@@ -1901,57 +1920,105 @@ class flat_index {
 #include <type_traits>
 #include <utility>
 
-// ---- begin tollgate/detail/unique_function.hpp ----
+// ---- begin tollgate/unique_function.hpp ----
 // A move-only, type-erased callable: what std::move_only_function (C++23) is, for completion handlers.
-#ifndef TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
-#define TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
+#ifndef TOLLGATE_UNIQUE_FUNCTION_HPP
+#define TOLLGATE_UNIQUE_FUNCTION_HPP
 
-#include <memory>
+#include <cstddef>
+#include <new>
 #include <type_traits>
 #include <utility>
 
-namespace tollgate::detail {
+namespace tollgate {
 
 template <class Signature>
 class unique_function;
 
 /// Holds any callable with this signature, copyable or not (a handler capturing a unique_ptr, an
 /// Asio completion handler), and calls it once, as an rvalue: `std::move(f)(args...)`, as completion
-/// handlers are called. Empty when default-constructed or moved from.
+/// handlers are called. Empty when default-constructed or moved from. A callable of up to six
+/// pointers that moves without throwing is kept inline: most completion handlers cost no allocation.
 template <class R, class... Args>
 class unique_function<R(Args...)> {
  public:
   unique_function() noexcept = default;
   template <class F>
     requires(!std::is_same_v<std::decay_t<F>, unique_function> && std::is_invocable_r_v<R, std::decay_t<F>&&, Args...>)
-  unique_function(F&& f) : callable_(std::make_unique<holder<std::decay_t<F>>>(std::forward<F>(f))) {}  // NOLINT: implicit like std::function
+  unique_function(F&& f) {  // NOLINT: implicit like std::function
+    using stored = std::decay_t<F>;
+    if constexpr (fits_inline<stored>) {
+      ::new (static_cast<void*>(storage_)) stored(std::forward<F>(f));
+      ops_ = &inline_ops<stored>;
+    } else {
+      *reinterpret_cast<stored**>(storage_) = new stored(std::forward<F>(f));
+      ops_ = &heap_ops<stored>;
+    }
+  }
 
-  unique_function(unique_function&&) noexcept = default;
-  unique_function& operator=(unique_function&&) noexcept = default;
+  unique_function(unique_function&& other) noexcept : ops_(other.ops_) {
+    if (ops_ != nullptr) ops_->relocate(other.storage_, storage_);
+    other.ops_ = nullptr;
+  }
+  unique_function& operator=(unique_function&& other) noexcept {
+    if (this != &other) {
+      reset();
+      ops_ = other.ops_;
+      if (ops_ != nullptr) ops_->relocate(other.storage_, storage_);
+      other.ops_ = nullptr;
+    }
+    return *this;
+  }
+  ~unique_function() { reset(); }
 
-  explicit operator bool() const noexcept { return callable_ != nullptr; }
-  R operator()(Args... args) && { return callable_->call(std::forward<Args>(args)...); }
+  explicit operator bool() const noexcept { return ops_ != nullptr; }
+  R operator()(Args... args) && { return ops_->call(storage_, std::forward<Args>(args)...); }
 
  private:
-  struct base {
-    virtual ~base() = default;
-    virtual R call(Args... args) = 0;
+  static constexpr std::size_t capacity = 6 * sizeof(void*);
+
+  template <class F>
+  static constexpr bool fits_inline = sizeof(F) <= capacity && alignof(F) <= alignof(std::max_align_t) &&
+                                      std::is_nothrow_move_constructible_v<F>;
+
+  struct operations {
+    R (*call)(void* storage, Args&&... args);
+    void (*relocate)(void* from, void* to) noexcept;  // move-constructs into `to`, destroys `from`
+    void (*destroy)(void* storage) noexcept;
+  };
+
+  template <class F>
+  static constexpr operations inline_ops{
+      [](void* s, Args&&... args) -> R { return std::move(*static_cast<F*>(s))(std::forward<Args>(args)...); },
+      [](void* from, void* to) noexcept {
+        ::new (to) F(std::move(*static_cast<F*>(from)));
+        static_cast<F*>(from)->~F();
+      },
+      [](void* s) noexcept { static_cast<F*>(s)->~F(); },
   };
   template <class F>
-  struct holder final : base {
-    explicit holder(F&& f) : f(std::move(f)) {}
-    explicit holder(const F& f) : f(f) {}
-    R call(Args... args) override { return std::move(f)(std::forward<Args>(args)...); }
-    F f;
+  static constexpr operations heap_ops{
+      [](void* s, Args&&... args) -> R { return std::move(**static_cast<F**>(s))(std::forward<Args>(args)...); },
+      [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
+      [](void* s) noexcept { delete *static_cast<F**>(s); },
   };
 
-  std::unique_ptr<base> callable_;
+  void reset() noexcept {
+    if (ops_ != nullptr) ops_->destroy(storage_);
+    ops_ = nullptr;
+  }
+
+  alignas(std::max_align_t) unsigned char storage_[capacity];
+  const operations* ops_ = nullptr;
 };
 
-}  // namespace tollgate::detail
+/// A unit of work handed to an executor: what `metered::async_call` gives its `resume`.
+using unique_task = unique_function<void()>;
 
-#endif  // TOLLGATE_DETAIL_UNIQUE_FUNCTION_HPP
-// ---- end tollgate/detail/unique_function.hpp ----
+}  // namespace tollgate
+
+#endif  // TOLLGATE_UNIQUE_FUNCTION_HPP
+// ---- end tollgate/unique_function.hpp ----
 
 namespace tollgate {
 
@@ -2039,8 +2106,8 @@ constexpr bool check_async_ledger() {
 class async_ledger_ref {
  public:
   using async_ledger_concept = async_ledger_t;
-  using lock_handler = detail::unique_function<void(result<lock_grant>)>;
-  using settle_handler = detail::unique_function<void(result<settlement>)>;
+  using lock_handler = unique_function<void(result<lock_grant>)>;
+  using settle_handler = unique_function<void(result<settlement>)>;
 
   template <class L>
     requires(!std::same_as<std::remove_cvref_t<L>, async_ledger_ref>)
@@ -3522,9 +3589,11 @@ namespace tollgate {
 /// own copies of what reporting needs; the ledger must outlive every answer.
 class async_settlement {
  public:
-  async_settlement(async_ledger_ref ledger, std::string lock_id, redacted user, logger log, settle_failure_handler on_failure)
+  async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
+                   settle_failure_handler on_failure)
       : ledger_(ledger),
-        parts_(std::make_shared<const parts>(parts{std::move(lock_id), std::move(user), std::move(log), std::move(on_failure)})) {}
+        parts_(std::allocate_shared<parts>(detail::recycling_allocator<parts>{}, std::move(lock_id), hold, std::move(user),
+                                                 std::move(log), std::move(on_failure))) {}
   async_settlement(const async_settlement&) = delete;
   async_settlement& operator=(const async_settlement&) = delete;
   ~async_settlement() {
@@ -3564,7 +3633,10 @@ class async_settlement {
 
  private:
   struct parts {
+    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_)
+        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)) {}
     std::string lock_id;
+    credits hold;
     redacted user;
     logger log;
     settle_failure_handler on_failure;
@@ -3590,7 +3662,7 @@ class async_settlement {
         if (outcome->deferred)
           p.log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", p.lock_id, cost);
         else
-          p.log.debug("lock {} settled: charged {} (user {})", p.lock_id, outcome->charged, p.user);
+          p.log.debug("lock {} settled: charged {} of {} held (user {})", p.lock_id, outcome->charged, p.hold, p.user);
         return;
       }
       p.log.error("settle failed for lock {} (user {}, cost {}): {}: {}", p.lock_id, p.user, cost,
@@ -3750,11 +3822,14 @@ template <class Tag, class Default, class... Options>
 struct chosen_option<true, Tag, Default, Options...> : find_option<Tag, Default, Options...> {};
 
 /// A type metered can give a handler as its request or response: tollgate's own reference, or a
-/// type tollgate knows how to read (`request_traits`) or write (`response_traits`).
+/// type tollgate knows how to read (`request_traits`) or write (`response_traits`), or a framework
+/// type an adapter serves in a wrapper (`request_wrapper`, `response_wrapper`).
 template <class T>
-concept handler_request_type = std::same_as<T, request_ref> || requires { sizeof(request_traits<T>); };
+concept handler_request_type = std::same_as<T, request_ref> || requires { sizeof(request_traits<T>); } ||
+                               requires { typename request_wrapper<T>::type; };
 template <class T>
-concept handler_response_type = std::same_as<T, response_ref> || requires { sizeof(response_traits<T>); };
+concept handler_response_type = std::same_as<T, response_ref> || requires { sizeof(response_traits<T>); } ||
+                                requires { typename response_wrapper<T>::type; };
 
 /// Whether these parameters start with a request and a response type.
 template <class RequestParam, class ResponseParam, class... Rest>
@@ -3879,7 +3954,7 @@ class metered {
   }
 
   /// A unit of work `async_call` hands to `resume`, and the completion it reports to `done`.
-  using task = detail::unique_function<void()>;
+  using task = unique_task;
 
   /// The non-blocking path, for event-loop servers; the ledger must model `async_ledger` (wrap a
   /// blocking one in `offloading_ledger`). Nothing here waits: the lock is asked for and, when the
@@ -3895,7 +3970,7 @@ class metered {
   template <class Request, class Response, class Resume, class Done>
   void async_call(const Request& req, Response& res, Resume resume, Done done) const {
     if constexpr (well_formed::value) {
-      async_run(state_, request_ref(req), response_ref(res), detail::unique_function<void(task)>(std::move(resume)),
+      async_run(state_, request_ref(req), response_ref(res), unique_function<void(task)>(std::move(resume)),
                 task(std::move(done)));
     }
   }
@@ -3954,7 +4029,7 @@ class metered {
 
     static guard_type make_guard(const state& o, const metering_context& c) {
       if constexpr (Async)
-        return async_settlement(*o.async_ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure);
+        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
       else
         return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
     }
@@ -4080,18 +4155,22 @@ class metered {
   // One request between its lock call and the ledger's answer. On the heap: the credential passed to
   // async_lock must stay put while the handler that will carry it is built.
   struct pending_request {
+    pending_request(std::shared_ptr<const state> owner_, const request_ref& req_, const response_ref& res_, redacted who_,
+                    credits amount_, unique_function<void(task)> resume_, task done_)
+        : owner(std::move(owner_)), req(req_), res(res_), who(std::move(who_)), amount(amount_), resume(std::move(resume_)),
+          done(std::move(done_)) {}
     std::shared_ptr<const state> owner;
     request_ref req;
     response_ref res;
     redacted who;
     credits amount;
-    detail::unique_function<void(task)> resume;
+    unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
-                        detail::unique_function<void(task)> resume, task done) {
+                        unique_function<void(task)> resume, task done) {
     const state& s = *owner;
     if (!s.async_ledger) {
       s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
@@ -4100,9 +4179,8 @@ class metered {
     }
     std::optional<payer> asked = identify(s, req, res);
     if (!asked) return std::move(done)();
-    // `new` and braces: built in place, as the atomic cannot be moved.
-    std::shared_ptr<pending_request> pending(
-        new pending_request{owner, req, res, std::move(asked->who), asked->amount, std::move(resume), std::move(done)});
+    auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
+                                                         std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
         pending->answered = true;
@@ -4124,9 +4202,10 @@ class metered {
     }
     std::shared_ptr<async_charge> held;
     try {
-      held = std::make_shared<async_charge>(s, p.req, p.res, std::move(p.who), std::move(grant->lock_id), p.amount);
+      held = std::allocate_shared<async_charge>(detail::recycling_allocator<async_charge>{}, s, p.req, p.res, std::move(p.who),
+                                                std::move(grant->lock_id), p.amount);
     } catch (...) {  // out of memory before a settlement owned the lock: release it here
-      async_settlement(*s.async_ledger, grant->lock_id, p.who, log, s.config.on_settle_failure).settle(credits{});
+      async_settlement(*s.async_ledger, grant->lock_id, p.amount, p.who, log, s.config.on_settle_failure).settle(credits{});
       detail::write_error(p.res, 500, "Internal server error");
       return std::move(p.done)();
     }

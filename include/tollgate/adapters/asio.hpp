@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/execution.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -37,8 +38,10 @@ auto async_call(const Route& route, const Request& req, Response& res, Executor 
         auto tracked = boost::asio::prefer(executor, boost::asio::execution::outstanding_work.tracked);
         route->async_call(
             *req, *res,
+            // dispatch: a ledger that answered inline (memory_ledger) continues at once, on the
+            // executor already; an answer from another thread is queued to the executor.
             [executor, tracked](unique_task task) {
-              boost::asio::post(executor, [task = std::move(task), tracked]() mutable { std::move(task)(); });
+              boost::asio::dispatch(executor, [task = std::move(task), tracked]() mutable { std::move(task)(); });
             },
             // Posted even when `done` comes at once (a 401 needs no ledger): Asio completions are
             // never invoked from inside the initiating function.

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include <tollgate/credits.hpp>
+#include <tollgate/detail/recycling_allocator.hpp>
 #include <tollgate/ledgers/async_ledger.hpp>
 #include <tollgate/ledgers/ledger_error.hpp>
 #include <tollgate/logging/logger.hpp>
@@ -28,7 +29,8 @@ class async_settlement {
   async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
                    settle_failure_handler on_failure)
       : ledger_(ledger),
-        parts_(std::make_shared<const parts>(parts{std::move(lock_id), hold, std::move(user), std::move(log), std::move(on_failure)})) {}
+        parts_(std::allocate_shared<parts>(detail::recycling_allocator<parts>{}, std::move(lock_id), hold, std::move(user),
+                                                 std::move(log), std::move(on_failure))) {}
   async_settlement(const async_settlement&) = delete;
   async_settlement& operator=(const async_settlement&) = delete;
   ~async_settlement() {
@@ -68,6 +70,8 @@ class async_settlement {
 
  private:
   struct parts {
+    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_)
+        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)) {}
     std::string lock_id;
     credits hold;
     redacted user;

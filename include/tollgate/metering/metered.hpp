@@ -436,6 +436,10 @@ class metered {
   // One request between its lock call and the ledger's answer. On the heap: the credential passed to
   // async_lock must stay put while the handler that will carry it is built.
   struct pending_request {
+    pending_request(std::shared_ptr<const state> owner_, const request_ref& req_, const response_ref& res_, redacted who_,
+                    credits amount_, unique_function<void(task)> resume_, task done_)
+        : owner(std::move(owner_)), req(req_), res(res_), who(std::move(who_)), amount(amount_), resume(std::move(resume_)),
+          done(std::move(done_)) {}
     std::shared_ptr<const state> owner;
     request_ref req;
     response_ref res;
@@ -456,9 +460,8 @@ class metered {
     }
     std::optional<payer> asked = identify(s, req, res);
     if (!asked) return std::move(done)();
-    // `new` and braces: built in place, as the atomic cannot be moved.
-    std::shared_ptr<pending_request> pending(
-        new pending_request{owner, req, res, std::move(asked->who), asked->amount, std::move(resume), std::move(done)});
+    auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
+                                                         std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
         pending->answered = true;
@@ -480,7 +483,8 @@ class metered {
     }
     std::shared_ptr<async_charge> held;
     try {
-      held = std::make_shared<async_charge>(s, p.req, p.res, std::move(p.who), std::move(grant->lock_id), p.amount);
+      held = std::allocate_shared<async_charge>(detail::recycling_allocator<async_charge>{}, s, p.req, p.res, std::move(p.who),
+                                                std::move(grant->lock_id), p.amount);
     } catch (...) {  // out of memory before a settlement owned the lock: release it here
       async_settlement(*s.async_ledger, grant->lock_id, p.amount, p.who, log, s.config.on_settle_failure).settle(credits{});
       detail::write_error(p.res, 500, "Internal server error");

@@ -20,6 +20,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -49,8 +50,41 @@ struct server_options {
 };
 
 /// How a route serves one request on the loop: it completes `res` and then calls `done` exactly once,
-/// from the connection's executor (`executor`), which it may resume on.
+/// from the connection's executor (`executor`, which tracks outstanding work), which it may resume on.
 using route_handler = std::function<void(const request&, response&, const boost::asio::any_io_executor& executor, unique_task done)>;
+
+namespace detail {
+
+// Marks "this thread is inside this route call": an answer that comes while it is open came inline,
+// on the loop, and may continue at once. Identified by the thread's own counter and its address, so
+// an answer arriving later, or on another thread, is never mistaken for one.
+class inline_scope {
+ public:
+  struct call_id {
+    const std::uint64_t* thread;
+    std::uint64_t number;
+  };
+  inline_scope() noexcept : previous_(current()) { current() = ++counter(); }
+  ~inline_scope() { current() = previous_; }
+  inline_scope(const inline_scope&) = delete;
+  inline_scope& operator=(const inline_scope&) = delete;
+
+  [[nodiscard]] call_id id() const noexcept { return {&current(), current()}; }
+  [[nodiscard]] static bool inside(call_id call) noexcept { return call.thread == &current() && current() == call.number; }
+
+ private:
+  static std::uint64_t& current() noexcept {
+    thread_local std::uint64_t open = 0;
+    return open;
+  }
+  static std::uint64_t& counter() noexcept {
+    thread_local std::uint64_t made = 0;
+    return made;
+  }
+  std::uint64_t previous_;
+};
+
+}  // namespace detail
 
 /// Maps method and path (exact match) to handlers. A `metered<...>` route is served through its
 /// non-blocking path; any other handler `void(const request&, response&)` runs on the loop and must
@@ -98,14 +132,27 @@ class router {
   template <class Handler>
   static route_handler to_route_handler(Handler handler) {
     if constexpr (asio::async_route<Handler, request, response>) {
+      // async_call without the completion-token layer: the session's `done` may run inline. A
+      // ledger that answers inside async_call (memory_ledger) continues right there; an answer from
+      // elsewhere is posted to the session's executor, which tracks work so the loop waits for it.
+      // `executor` belongs to the session, which `done` keeps alive until the request ends.
       return [h = std::make_shared<Handler>(std::move(handler))](const request& req, response& res,
                                                                const boost::asio::any_io_executor& executor, unique_task done) {
-        asio::async_call(*h, req, res, executor, [done = std::move(done)]() mutable { std::move(done)(); });
+        const detail::inline_scope scope;
+        h->async_call(
+            req, res,
+            [executor = &executor, call = scope.id()](unique_task task) {
+              if (detail::inline_scope::inside(call)) return std::move(task)();
+              boost::asio::post(*executor, [task = std::move(task)]() mutable { std::move(task)(); });
+            },
+            std::move(done));
       };
-    } else {
-      static_assert(std::is_invocable_v<Handler&, const request&, response&>,
+    } else if constexpr (!std::is_invocable_v<Handler&, const request&, response&>) {
+      static_assert(::tollgate::detail::dependent_false<Handler>,
                     "tollgate: a Beast route takes a tollgate::metered<...> or a handler (const tollgate::beast::request&, "
                     "tollgate::beast::response&)");
+      return {};
+    } else {
       return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) {
         try {
           h(req, res);
@@ -129,7 +176,8 @@ class session : public std::enable_shared_from_this<session> {
  public:
   session(boost::asio::ip::tcp::socket socket, std::shared_ptr<const router> routes, std::shared_ptr<const server_options> options,
           std::shared_ptr<std::atomic<std::size_t>> connections)
-      : stream_(std::move(socket)), routes_(std::move(routes)), owned_options_(std::move(options)), options_(*owned_options_),
+      : stream_(std::move(socket)), executor_(boost::asio::prefer(stream_.get_executor(), boost::asio::execution::outstanding_work.tracked)),
+        routes_(std::move(routes)), owned_options_(std::move(options)), options_(*owned_options_),
         connections_(std::move(connections)) {}
   ~session() { connections_->fetch_sub(1, std::memory_order_relaxed); }
 
@@ -179,7 +227,7 @@ class session : public std::enable_shared_from_this<session> {
       return write(req_->method() == http::verb::head);
     }
     stream_.expires_never();  // the route may wait for its ledger; its own deadlines bound that
-    (*handler)(*req_, *res_, stream_.get_executor(), [self = shared_from_this()] { self->write(self->req_->method() == http::verb::head); });
+    (*handler)(*req_, *res_, executor_, [self = shared_from_this()] { self->write(self->req_->method() == http::verb::head); });
   }
 
   void write(bool head_only) {
@@ -203,6 +251,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   boost::beast::tcp_stream stream_;
+  boost::asio::any_io_executor executor_;  // the stream's strand, tracking work while the session lives
   boost::beast::flat_buffer buffer_;
   std::shared_ptr<const router> routes_;
   std::shared_ptr<const server_options> owned_options_;  // a session may outlive its server
