@@ -12,6 +12,7 @@
 #include <iterator>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -50,6 +51,23 @@ struct switchable_ledger {
   }
   tollgate::result<tollgate::settlement> release(std::string_view id) { return settle(id, credits{}); }
   bool health() { return !down; }
+};
+
+// The same with async forms that answer inline, as memory_ledger's do.
+struct switchable_async_ledger : switchable_ledger {
+  using async_ledger_concept = tollgate::async_ledger_t;
+  template <class Handler>
+  void async_lock(std::string_view c, credits a, std::string_view k, Handler&& done) {
+    std::forward<Handler>(done)(lock(c, a, k));
+  }
+  template <class Handler>
+  void async_settle(std::string_view id, credits cost, Handler&& done) {
+    std::forward<Handler>(done)(settle(id, cost));
+  }
+  template <class Handler>
+  void async_release(std::string_view id, Handler&& done) {
+    std::forward<Handler>(done)(release(id));
+  }
 };
 
 struct temp_journal {
@@ -119,6 +137,47 @@ TEST_CASE("durable_ledger: a settle during an outage is deferred, journaled, and
   CHECK(ledger.flush(std::chrono::seconds(5)));
   CHECK(w.real.balance("u") == 98.5_cr);
   CHECK(journal.text().empty());  // nothing owed: the journal is empty again
+}
+
+TEST_CASE("durable_ledger: async forms over an async ledger — an outage's settle is deferred, journaled, and lands") {
+  static_assert(tollgate::async_ledger<tollgate::durable_ledger<switchable_async_ledger>>);
+  static_assert(!tollgate::async_ledger<tollgate::durable_ledger<switchable_ledger>>);  // only when the inner one is
+  tollgate::memory_ledger real;
+  real.add_user("u", 100_cr);
+  real.add_credential("u", "u");
+  switchable_async_ledger service{{real}};
+  temp_journal journal;
+  tollgate::durable_ledger ledger(service, fast(journal.path));
+
+  std::optional<tollgate::result<tollgate::lock_grant>> granted;
+  ledger.async_lock("u", 5_cr, "k", [&](tollgate::result<tollgate::lock_grant> g) { granted = std::move(g); });
+  REQUIRE(granted);
+  REQUIRE(*granted);
+  service.down = true;
+  std::optional<tollgate::result<tollgate::settlement>> settled;
+  ledger.async_settle((*granted)->lock_id, 1.5_cr, [&](tollgate::result<tollgate::settlement> o) { settled = std::move(o); });
+  REQUIRE(settled);
+  REQUIRE(*settled);
+  CHECK((*settled)->deferred);
+  CHECK(journal.text() == "owe " + (*granted)->lock_id + " 1500000 5000000\n");
+  service.down = false;
+  CHECK(ledger.flush(std::chrono::seconds(5)));
+  CHECK(real.balance("u") == 98.5_cr);
+  CHECK(journal.text().empty());
+
+  // A release through the async form, and a lock refused for good passes through unchanged.
+  std::optional<tollgate::result<tollgate::lock_grant>> second, refused;
+  ledger.async_lock("u", 1_cr, "k2", [&](tollgate::result<tollgate::lock_grant> g) { second = std::move(g); });
+  REQUIRE(second);
+  REQUIRE(*second);
+  std::optional<tollgate::result<tollgate::settlement>> released;
+  ledger.async_release((*second)->lock_id, [&](tollgate::result<tollgate::settlement> o) { released = std::move(o); });
+  REQUIRE(released);
+  CHECK(*released);
+  ledger.async_lock("u", 1000_cr, "k3", [&](tollgate::result<tollgate::lock_grant> g) { refused = std::move(g); });
+  REQUIRE(refused);
+  CHECK(refused->error().code == ledger_errc::insufficient_funds);
+  CHECK(real.balance("u") == 98.5_cr);
 }
 
 TEST_CASE("durable_ledger: what is owed at shutdown is replayed by the next instance") {

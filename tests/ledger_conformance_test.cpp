@@ -97,6 +97,13 @@ struct offloading_fixture : memory_fixture {
   auto& ledger() { return awaiting; }
 };
 
+// durable_ledger's async forms, over memory_ledger's (inline) and over the credit service's (below).
+struct async_durable_fixture : memory_fixture {
+  tollgate::durable_ledger<tollgate::memory_ledger> durable{ledger_, quiet_outbox()};
+  tollgate::testing::awaiting_ledger<tollgate::durable_ledger<tollgate::memory_ledger>> awaiting{durable};
+  auto& ledger() { return awaiting; }
+};
+
 tollgate::credit_service_ledger_options client_options(int port, const char* token) {
   tollgate::credit_service_ledger_options o;
   o.base_url = fmt::format("http://127.0.0.1:{}", port);
@@ -125,6 +132,16 @@ struct async_service_fixture : service_fixture {
   std::optional<tollgate::testing::awaiting_ledger<tollgate::credit_service_ledger>> awaiting;
   async_service_fixture() { awaiting.emplace(*client); }
   tollgate::testing::awaiting_ledger<tollgate::credit_service_ledger>& ledger() { return *awaiting; }
+};
+
+struct async_durable_service_fixture : service_fixture {
+  std::optional<tollgate::durable_ledger<tollgate::credit_service_ledger>> durable;
+  std::optional<tollgate::testing::awaiting_ledger<tollgate::durable_ledger<tollgate::credit_service_ledger>>> awaiting;
+  async_durable_service_fixture() {
+    durable.emplace(*client, quiet_outbox());
+    awaiting.emplace(*durable);
+  }
+  auto& ledger() { return *awaiting; }
 };
 
 std::vector<std::string> credit_server_arguments(const std::vector<std::string>& extra) {
@@ -234,6 +251,22 @@ TEST_CASE("conformance: credit_service_ledger's async forms, over the in-process
   check_conforms(f);
   CHECK(f.awaiting->extra_completions() == 0);
   CHECK(f.awaiting->missing_completions() == 0);
+}
+
+TEST_CASE("conformance: durable_ledger's async forms, over memory_ledger and over the credit service") {
+  static_assert(tollgate::async_ledger<tollgate::durable_ledger<tollgate::memory_ledger>>);
+  SUBCASE("memory_ledger") {
+    async_durable_fixture f;
+    check_conforms(f);
+    CHECK(f.awaiting.extra_completions() == 0);
+    CHECK(f.awaiting.missing_completions() == 0);
+  }
+  SUBCASE("credit_service_ledger on loopback") {
+    async_durable_service_fixture f;
+    check_conforms(f);
+    CHECK(f.awaiting->extra_completions() == 0);
+    CHECK(f.awaiting->missing_completions() == 0);
+  }
 }
 
 TEST_CASE("conformance: credit_service_ledger over the in-process credit service on loopback") {

@@ -597,10 +597,12 @@ class router {
             },
             std::move(done));
       };
-    } else {
-      static_assert(std::is_invocable_v<Handler&, const request&, response&>,
+    } else if constexpr (!std::is_invocable_v<Handler&, const request&, response&>) {
+      static_assert(::tollgate::detail::dependent_false<Handler>,
                     "tollgate: a Beast route takes a tollgate::metered<...> or a handler (const tollgate::beast::request&, "
                     "tollgate::beast::response&)");
+      return {};
+    } else {
       return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) {
         try {
           h(req, res);

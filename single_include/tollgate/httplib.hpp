@@ -1597,8 +1597,13 @@ struct durable_ledger_options {
 ///
 ///     tollgate::credit_service_ledger service{options};
 ///     tollgate::durable_ledger ledger{service, {.journal_path = "/var/lib/api/settlements.journal"}};
+///
+/// Over a ledger that also models `async_ledger` (credit_service_ledger, memory_ledger), it models
+/// `async_ledger` too: the async forms go to the inner ledger's, and a transient settle failure is
+/// journaled when its answer comes (on the thread that got the answer) and answered as `deferred`.
+/// Retries run on the outbox's own thread, as for the blocking forms.
 template <ledger Inner>
-class durable_ledger {
+class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
  public:
   using ledger_concept = ledger_t;
 
@@ -1635,43 +1640,42 @@ class durable_ledger {
 
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
     auto grant = attempt_lock(credential, amount, key);
-    std::lock_guard guard(mutex_);
-    if (grant) {
-      holds_[grant->lock_id] = grant->amount;
-    } else if (grant.error().may_have_applied && !key.empty()) {
-      if (orphans_.size() < options_.max_orphans) {
-        orphans_.push_back(orphan{redacted(std::string(credential)), amount, std::string(key), 0,
-                                  clock::now() + options_.first_retry, options_.first_retry});
-        wake_.notify_all();
-      } else {
-        options_.log.error("outbox: too many unanswered locks; lock with key {} may hold {} until the ledger expires it", key, amount);
-      }
-    }
+    note_lock(credential, amount, key, grant);
     return grant;
   }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
-    auto outcome = attempt(lock_id, real_cost);
-    std::unique_lock guard(mutex_);
-    credits hold{};
-    if (auto h = holds_.find(std::string(lock_id)); h != holds_.end()) {
-      hold = h->second;
-      holds_.erase(h);
-    }
-    if (outcome || !is_transient(outcome.error().code)) return outcome;
-    try {
-      if (journal_) journal_->owe({std::string(lock_id), real_cost, hold});
-      queue_.insert_or_assign(std::string(lock_id), entry{real_cost, hold, 1, clock::now() + options_.first_retry, options_.first_retry});
-    } catch (const std::exception& e) {
-      options_.log.error("outbox: could not journal the settlement of lock {}: {}", lock_id, e.what());
-      return outcome;  // not deferred: the caller's own failure path (log, hook) applies
-    }
-    guard.unlock();
-    wake_.notify_all();
-    return settlement{real_cost, false, true};
+    return after_settle(lock_id, real_cost, attempt(lock_id, real_cost));
   }
 
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
+
+  template <class Handler>
+    requires async_ledger<Inner>
+  void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
+    inner_.async_lock(credential, amount, key,
+                      [this, credential = std::string(credential), amount, key = std::string(key),
+                       done = std::forward<Handler>(done)](result<lock_grant> grant) mutable {
+                        note_lock(credential, amount, key, grant);
+                        std::move(done)(std::move(grant));
+                      });
+  }
+  template <class Handler>
+    requires async_ledger<Inner>
+  void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
+    auto answer = [this, lock_id = std::string(lock_id), real_cost, done = std::forward<Handler>(done)](result<settlement> outcome) mutable {
+      std::move(done)(after_settle(lock_id, real_cost, std::move(outcome)));
+    };
+    if (real_cost == credits{})
+      inner_.async_release(lock_id, std::move(answer));
+    else
+      inner_.async_settle(lock_id, real_cost, std::move(answer));
+  }
+  template <class Handler>
+    requires async_ledger<Inner>
+  void async_release(std::string_view lock_id, Handler&& done) {
+    async_settle(lock_id, credits{}, std::forward<Handler>(done));
+  }
 
   [[nodiscard]] bool health() { return inner_.health(); }
 
@@ -1698,6 +1702,44 @@ class durable_ledger {
   }
 
  private:
+  // Remembers what a granted lock holds (for a deferred overage), or queues a lock whose answer
+  // was lost for a look-up that releases whatever it may hold.
+  void note_lock(std::string_view credential, credits amount, std::string_view key, const result<lock_grant>& grant) {
+    std::lock_guard guard(mutex_);
+    if (grant) {
+      holds_[grant->lock_id] = grant->amount;
+    } else if (grant.error().may_have_applied && !key.empty()) {
+      if (orphans_.size() < options_.max_orphans) {
+        orphans_.push_back(orphan{redacted(std::string(credential)), amount, std::string(key), 0,
+                                  clock::now() + options_.first_retry, options_.first_retry});
+        wake_.notify_all();
+      } else {
+        options_.log.error("outbox: too many unanswered locks; lock with key {} may hold {} until the ledger expires it", key, amount);
+      }
+    }
+  }
+
+  // A settle's answer as the caller sees it: a transient failure is journaled and becomes `deferred`.
+  result<settlement> after_settle(std::string_view lock_id, credits real_cost, result<settlement> outcome) {
+    std::unique_lock guard(mutex_);
+    credits hold{};
+    if (auto h = holds_.find(std::string(lock_id)); h != holds_.end()) {
+      hold = h->second;
+      holds_.erase(h);
+    }
+    if (outcome || !is_transient(outcome.error().code)) return outcome;
+    try {
+      if (journal_) journal_->owe({std::string(lock_id), real_cost, hold});
+      queue_.insert_or_assign(std::string(lock_id), entry{real_cost, hold, 1, clock::now() + options_.first_retry, options_.first_retry});
+    } catch (const std::exception& e) {
+      options_.log.error("outbox: could not journal the settlement of lock {}: {}", lock_id, e.what());
+      return outcome;  // not deferred: the caller's own failure path (log, hook) applies
+    }
+    guard.unlock();
+    wake_.notify_all();
+    return settlement{real_cost, false, true};
+  }
+
   using clock = std::chrono::steady_clock;
   struct entry {
     credits cost;

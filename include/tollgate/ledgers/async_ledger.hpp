@@ -20,6 +20,14 @@ namespace tollgate {
 struct async_ledger_t {};
 
 namespace detail {
+/// A base for decorators (durable_ledger) that model async_ledger exactly when what they wrap does.
+template <bool Opts>
+struct async_ledger_opt_in {};
+template <>
+struct async_ledger_opt_in<true> {
+  using async_ledger_concept = async_ledger_t;
+};
+
 /// The weakest completion handlers a ledger must accept: callable once, movable, not copyable.
 template <class Result>
 struct completion_archetype {
