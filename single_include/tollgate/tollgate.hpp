@@ -1808,11 +1808,14 @@ static_assert(ledger<ledger_ref>);
 #ifndef TOLLGATE_DETAIL_FLAT_INDEX_HPP
 #define TOLLGATE_DETAIL_FLAT_INDEX_HPP
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 #include <optional>
 #include <utility>
-#include <vector>
 
 namespace tollgate::detail {
 
@@ -1820,89 +1823,173 @@ namespace tollgate::detail {
 /// candidate against its own key (`find_if`). Linear probing at a load of at most 1/2, deletion by
 /// backward shift (no tombstones), so the table stays as fast after a billion churns as at the start.
 /// It grows and never shrinks: its size follows the peak number of entries, not the traffic served.
+///
+/// Growing never pauses: the doubled table comes zeroed from the OS (calloc), and the old one is
+/// moved into it a few buckets per insert or erase while both are searched, so no call does more
+/// than a bounded amount of work however large the table (a million-entry rehash took 40 ms).
 class flat_index {
  public:
+  flat_index() = default;
+  flat_index(flat_index&&) noexcept = default;
+  flat_index& operator=(flat_index&&) noexcept = default;
+
   /// The first value stored under `hash` for which `match(value)` is true.
   template <class Match>
   [[nodiscard]] std::optional<std::uint64_t> find_if(std::uint64_t hash, Match&& match) const {
     if (size_ == 0) return std::nullopt;
     hash = normalized(hash);
-    for (std::size_t i = home(hash);; i = (i + 1) & mask_) {
-      const entry& e = entries_[i];
-      if (e.hash == 0) return std::nullopt;
-      if (e.hash == hash && match(e.value)) return e.value;
-    }
+    if (auto found = current_.find_if(hash, match, 0)) return found;
+    if (old_.entries) return old_.find_if(hash, match, moved_);  // buckets below moved_ are in current_
+    return std::nullopt;
   }
 
   void insert(std::uint64_t hash, std::uint64_t value) {
-    if ((size_ + 1) * 2 > entries_.size()) grow();
-    place(normalized(hash), value);
+    if ((current_.count + 1) * 2 > current_.capacity()) grow();
+    current_.place(normalized(hash), value);
+    ++current_.count;
     ++size_;
+    move_some();
   }
 
   /// Removes the pair (hash, value); false when it is not there.
   bool erase(std::uint64_t hash, std::uint64_t value) {
     if (size_ == 0) return false;
     hash = normalized(hash);
-    std::size_t i = home(hash);
-    for (;; i = (i + 1) & mask_) {
-      if (entries_[i].hash == 0) return false;
-      if (entries_[i].hash == hash && entries_[i].value == value) break;
-    }
-    // Backward shift: pull later members of the probe run into the hole where they may live.
-    for (std::size_t j = (i + 1) & mask_; entries_[j].hash != 0; j = (j + 1) & mask_) {
-      const std::size_t k = home(entries_[j].hash);
-      const bool movable = (i <= j) ? (k <= i || k > j) : (k <= i && k > j);
-      if (movable) {
-        entries_[i] = entries_[j];
-        i = j;
-      }
-    }
-    entries_[i] = entry{};
-    --size_;
-    return true;
+    bool erased = current_.erase(hash, value);
+    if (erased) --current_.count;
+    else if (old_.entries) erased = old_.bury(hash, value, moved_);  // a tombstone: old_ is only read from now on
+    if (erased) --size_;
+    move_some();
+    return erased;
   }
 
   void clear() noexcept {
-    entries_.assign(entries_.size(), entry{});
+    current_.wipe();
+    old_ = table{};
+    moved_ = 0;
     size_ = 0;
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
  private:
+  static constexpr std::uint64_t tombstone = 1;  // in the old table only: erased while it was being moved
+  static constexpr std::size_t buckets_per_step = 8;  // moves old_ out before current_ can fill up
+
   struct entry {
     std::uint64_t hash = 0;  // 0 marks an empty bucket
     std::uint64_t value = 0;
   };
+  struct free_deleter {
+    void operator()(entry* p) const noexcept { std::free(p); }
+  };
 
-  static constexpr std::uint64_t normalized(std::uint64_t h) noexcept { return h == 0 ? 1 : h; }
-  // Fibonacci hashing spreads hashes whose low bits repeat.
-  [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept {
-    return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ULL) >> shift_);
-  }
+  struct table {
+    std::unique_ptr<entry[], free_deleter> entries;
+    std::size_t mask = 0;  // capacity - 1
+    unsigned shift = 64;
+    std::size_t count = 0;  // entries held (current_ only)
 
-  void place(std::uint64_t hash, std::uint64_t value) {
-    std::size_t i = home(hash);
-    while (entries_[i].hash != 0) i = (i + 1) & mask_;
-    entries_[i] = entry{hash, value};
-  }
+    [[nodiscard]] std::size_t capacity() const noexcept { return entries ? mask + 1 : 0; }
+    // Fibonacci hashing spreads hashes whose low bits repeat.
+    [[nodiscard]] std::size_t home(std::uint64_t h) const noexcept { return static_cast<std::size_t>((h * 0x9E3779B97F4A7C15ULL) >> shift); }
+
+    static table make(std::size_t capacity) {
+      table t;
+      // calloc: the OS hands out zeroed pages as they are first touched, not all at once.
+      t.entries.reset(static_cast<entry*>(std::calloc(capacity, sizeof(entry))));
+      if (!t.entries) throw std::bad_alloc();
+      t.mask = capacity - 1;
+      for (std::size_t c = capacity; c > 1; c >>= 1) --t.shift;
+      return t;
+    }
+
+    // The first match at or past bucket `from` in probe order (earlier buckets were moved out).
+    template <class Match>
+    std::optional<std::uint64_t> find_if(std::uint64_t hash, Match& match, std::size_t from) const {
+      if (!entries) return std::nullopt;
+      for (std::size_t i = home(hash);; i = (i + 1) & mask) {
+        const entry& e = entries[i];
+        if (e.hash == 0) return std::nullopt;
+        if (i >= from && e.hash == hash && match(e.value)) return e.value;
+      }
+    }
+
+    void place(std::uint64_t hash, std::uint64_t value) noexcept {
+      std::size_t i = home(hash);
+      while (entries[i].hash != 0) i = (i + 1) & mask;
+      entries[i] = entry{hash, value};
+    }
+
+    bool erase(std::uint64_t hash, std::uint64_t value) noexcept {
+      if (!entries) return false;
+      std::size_t i = home(hash);
+      for (;; i = (i + 1) & mask) {
+        if (entries[i].hash == 0) return false;
+        if (entries[i].hash == hash && entries[i].value == value) break;
+      }
+      // Backward shift: pull later members of the probe run into the hole where they may live.
+      for (std::size_t j = (i + 1) & mask; entries[j].hash != 0; j = (j + 1) & mask) {
+        const std::size_t k = home(entries[j].hash);
+        const bool movable = (i <= j) ? (k <= i || k > j) : (k <= i && k > j);
+        if (movable) {
+          entries[i] = entries[j];
+          i = j;
+        }
+      }
+      entries[i] = entry{};
+      return true;
+    }
+
+    // Marks (hash, value) erased without moving anything, at or past bucket `from`.
+    bool bury(std::uint64_t hash, std::uint64_t value, std::size_t from) noexcept {
+      for (std::size_t i = home(hash);; i = (i + 1) & mask) {
+        entry& e = entries[i];
+        if (e.hash == 0) return false;
+        if (i >= from && e.hash == hash && e.value == value) {
+          e.hash = tombstone;
+          return true;
+        }
+      }
+    }
+
+    void wipe() noexcept {
+      for (std::size_t i = 0; i < capacity(); ++i) entries[i] = entry{};
+      count = 0;
+    }
+  };
+
+  // 0 is the empty bucket and 1 the tombstone: no stored hash is either.
+  static constexpr std::uint64_t normalized(std::uint64_t h) noexcept { return h <= tombstone ? h + 2 : h; }
 
   void grow() {
-    std::vector<entry> old = std::move(entries_);
-    const std::size_t capacity = old.empty() ? 16 : old.size() * 2;
-    entries_.assign(capacity, entry{});
-    mask_ = capacity - 1;
-    shift_ = 64;
-    for (std::size_t c = capacity; c > 1; c >>= 1) --shift_;
-    for (const entry& e : old)
-      if (e.hash != 0) place(e.hash, e.value);
+    move_all();  // a table that fills up while the last one is still being moved: finish that first
+    table bigger = table::make(current_.capacity() == 0 ? 16 : current_.capacity() * 2);
+    old_ = std::move(current_);
+    current_ = std::move(bigger);
+    moved_ = 0;
   }
 
-  std::vector<entry> entries_;
+  void move_some() noexcept {
+    if (!old_.entries) return;
+    const std::size_t end = std::min(old_.capacity(), moved_ + buckets_per_step);
+    for (; moved_ < end; ++moved_) {
+      const entry& e = old_.entries[moved_];
+      if (e.hash > tombstone) {
+        current_.place(e.hash, e.value);
+        ++current_.count;
+      }
+    }
+    if (moved_ == old_.capacity()) old_ = table{};
+  }
+  void move_all() noexcept {
+    while (old_.entries) move_some();
+  }
+
+  table current_;
+  table old_;            // being moved into current_: buckets [0, moved_) are there already
+  std::size_t moved_ = 0;
   std::size_t size_ = 0;
-  std::size_t mask_ = 0;
-  unsigned shift_ = 64;
 };
 
 }  // namespace tollgate::detail
@@ -2783,6 +2870,65 @@ class memory_ledger {
   };
   static_assert(sizeof(held_lock) == 64, "a slot is one cache line");
 
+  // A shard's recent locks by position, in blocks of 1024 slots: position p lives in block
+  // number p >> 10, kept in a circular table of block pointers. A block is added as the tail enters
+  // it and recycled once the head leaves it, so the ring never copies its locks to grow (doubling a
+  // million-lock ring took 50 ms, under the shard's lock); only the table of pointers doubles, and a
+  // few spare blocks are kept, so steady traffic allocates nothing.
+  struct lock_ring {
+    static constexpr unsigned block_bits = 10;
+    static constexpr std::uint64_t block_slots = std::uint64_t{1} << block_bits;
+    static constexpr std::size_t max_spares = 4;
+    using block = std::unique_ptr<held_lock[]>;
+
+    [[nodiscard]] held_lock& at(std::uint64_t p) noexcept { return table[(p >> block_bits) & (table.size() - 1)][p & (block_slots - 1)]; }
+    [[nodiscard]] const held_lock& at(std::uint64_t p) const noexcept {
+      return table[(p >> block_bits) & (table.size() - 1)][p & (block_slots - 1)];
+    }
+    // Makes room for position `tail`, the next one written; [head, tail) are live.
+    void extend_to(std::uint64_t head, std::uint64_t tail) {
+      if (head == tail) reset_to(tail);  // empty: positions may have jumped (an import)
+      const std::uint64_t needed = tail >> block_bits;
+      if (needed < first_block + count) return;
+      if (count == table.size()) grow_table();
+      block& slot = table[needed & (table.size() - 1)];
+      if (!spares.empty()) {
+        slot = std::move(spares.back());
+        spares.pop_back();
+      } else {
+        slot = std::make_unique<held_lock[]>(block_slots);
+      }
+      ++count;
+    }
+    // Recycles the blocks wholly below `head`.
+    void release_below(std::uint64_t head) noexcept {
+      while (count > 0 && (first_block + 1) << block_bits <= head) {
+        block& slot = table[first_block & (table.size() - 1)];
+        if (spares.size() < max_spares) spares.push_back(std::move(slot));  // capacity reserved: no allocation
+        slot.reset();
+        ++first_block;
+        --count;
+      }
+    }
+    void reset_to(std::uint64_t position) noexcept {
+      release_below(std::uint64_t{0} - 1);
+      first_block = position >> block_bits;
+    }
+
+    void grow_table() {
+      std::vector<block> bigger(table.empty() ? 4 : table.size() * 2);
+      for (std::uint64_t b = first_block; b < first_block + count; ++b)
+        bigger[b & (bigger.size() - 1)] = std::move(table[b & (table.size() - 1)]);
+      table = std::move(bigger);
+      if (spares.capacity() < max_spares) spares.reserve(max_spares);
+    }
+
+    std::vector<block> table;     // a power-of-two size; block number b at b & (size - 1)
+    std::uint64_t first_block = 0;  // the oldest live block's number
+    std::uint64_t count = 0;        // live blocks
+    std::vector<block> spares;
+  };
+
   // A shard: the users hashed to it, the credentials hashed to it, and the ring of its users'
   // recent locks at positions [head, tail). Positions below expire_cursor are closed; those at or
   // past it are checked for expiry in order (a lock's deadline is its start plus the one TTL).
@@ -2793,13 +2939,13 @@ class memory_ledger {
     detail::flat_index account_index;
     std::vector<credential_entry> credentials;
     detail::flat_index credential_index;
-    std::vector<held_lock> ring;  // a power-of-two size; position p lives at p & (size - 1)
+    lock_ring ring;
     std::uint64_t head = 0, tail = 0, expire_cursor = 0;
     detail::flat_index key_index;  // idempotency key hash → position
     int unpublished = 0;           // change of tail - head not yet added to the ledger's total
 
-    [[nodiscard]] held_lock& at(std::uint64_t p) noexcept { return ring[p & (ring.size() - 1)]; }
-    [[nodiscard]] const held_lock& at(std::uint64_t p) const noexcept { return ring[p & (ring.size() - 1)]; }
+    [[nodiscard]] held_lock& at(std::uint64_t p) noexcept { return ring.at(p); }
+    [[nodiscard]] const held_lock& at(std::uint64_t p) const noexcept { return ring.at(p); }
     [[nodiscard]] bool holds(std::uint64_t p) const noexcept { return p >= head && p < tail; }
     [[nodiscard]] account& owner(const held_lock& lk) noexcept { return accounts[lk.owner]; }
     [[nodiscard]] const account& owner(const held_lock& lk) const noexcept { return accounts[lk.owner]; }
@@ -2832,6 +2978,7 @@ class memory_ledger {
       credentials.clear();
       credential_index.clear();
       key_index.clear();
+      ring.reset_to(first);
       head = tail = expire_cursor = first;
       unpublished = 0;
     }
@@ -2933,7 +3080,7 @@ class memory_ledger {
 
   std::uint64_t push(shard& s, const account& owner, credits amount, time_point expires, std::string_view key,
                      std::uint64_t key_hash) {
-    if (s.ring.empty() || s.tail - s.head == s.ring.size()) grow(s);
+    s.ring.extend_to(s.head, s.tail);
     const std::uint64_t p = s.tail++;
     held_lock& lk = s.at(p);
     lk.owner = owner.index;
@@ -2946,13 +3093,6 @@ class memory_ledger {
     if (!key.empty()) s.key_index.insert(key_hash, p);
     note_retained(s, +1);
     return p;
-  }
-
-  static void grow(shard& s) {
-    const std::size_t capacity = s.ring.empty() ? 64 : s.ring.size() * 2;
-    std::vector<held_lock> bigger(capacity);
-    for (std::uint64_t p = s.head; p < s.tail; ++p) bigger[p & (capacity - 1)] = std::move(s.at(p));
-    s.ring = std::move(bigger);
   }
 
   // Expires due locks in ring order, then forgets closed locks past their retention (or the
@@ -2975,6 +3115,7 @@ class memory_ledger {
       ++s.head;
       note_retained(s, -1);
     }
+    s.ring.release_below(s.head);
     return expired;
   }
 
