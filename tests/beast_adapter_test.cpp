@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -92,14 +93,24 @@ struct gated_ledger {
     }
     opened.notify_all();
   }
+  std::atomic<int> waiting{0};
+
   tollgate::result<tollgate::lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
     std::unique_lock guard(mutex);
+    ++waiting;
     opened.wait(guard, [this] { return open; });
+    --waiting;
     return inner.lock(credential, amount, key);
   }
   tollgate::result<tollgate::settlement> settle(std::string_view id, credits cost) { return inner.settle(id, cost); }
   tollgate::result<tollgate::settlement> release(std::string_view id) { return inner.release(id); }
   bool health() { return true; }
+};
+
+// Opens the gate when the scope ends, so a failed check cannot leave a worker blocked forever.
+struct gate_opener {
+  std::function<void()> open;
+  ~gate_opener() { open(); }
 };
 
 // Reads everything a raw socket sends until the peer closes or `limit` bytes.
@@ -322,9 +333,11 @@ TEST_CASE("beast adapter: while the ledger hangs, the loop's only thread keeps s
                           ledger, [](const request&, response& res) { res.body() = "paid"; }});
   routes.get("/health", [](const request&, response& res) { res.body() = "ok"; });
   beast_server s(std::move(routes));
+  const gate_opener opener{[&] { gate.let_through(); }};  // even if a check below fails
 
   auto paid = std::async(std::launch::async, [&] { return s.client().Get("/paid", {{"X-User-ID", "alice"}}); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the lock is now waiting at the gate
+  for (int i = 0; i < 1000 && gate.waiting == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  REQUIRE(gate.waiting == 1);  // the lock is at the gate now
   auto health = s.client();
   for (int i = 0; i < 10; ++i) {
     const auto started = std::chrono::steady_clock::now();
@@ -392,4 +405,178 @@ TEST_CASE("beast adapter: tollgate::asio::async_call completes through any compl
     CHECK(f.balance() == 9.5_cr);
   }
 #endif
+}
+
+namespace {
+// A streamed route of `chunks` × 100 bytes, priced per byte delivered.
+tollgate::metered<user_header, tollgate::estimate<5_cr>, per_byte_recorded> streamed_route(tollgate::memory_ledger& ledger) {
+  return {ledger, [](const request& req, response& res) {
+            const int chunks = std::stoi(std::string(req.query("chunks").value_or("3")));
+            res.insert(http::field::set_cookie, "a=1");
+            res.insert(http::field::set_cookie, "b=2");
+            res.set_chunked_content("text/plain", [chunks, sent = 0](tollgate::beast::chunk_sink& sink) mutable {
+              if (sent == chunks) {
+                sink.done();
+                return true;
+              }
+              ++sent;
+              sink.write(std::string(100, 'x'));
+              return true;
+            });
+          }};
+}
+}  // namespace
+
+TEST_CASE("beast adapter: HEAD, HTTP/1.0 and repeated headers on a streamed route") {
+  funded_ledger f;
+  tollgate::beast::router routes;
+  routes.get("/stream", streamed_route(f.ledger));
+  beast_server s(std::move(routes));
+
+  SUBCASE("HEAD: the headers a GET would send, no body, nothing charged, the lock settled") {
+    const std::string got = raw_exchange(s.port, "HEAD /stream HTTP/1.1\r\nHost: x\r\nX-User-ID: alice\r\nConnection: close\r\n\r\n");
+    CHECK(got.rfind("HTTP/1.1 200", 0) == 0);
+    CHECK(got.find("Transfer-Encoding: chunked") != std::string::npos);
+    CHECK(got.find("xxxx") == std::string::npos);
+    CHECK(got.substr(got.size() - 4) == "\r\n\r\n");  // the header block and nothing after it
+    for (int i = 0; i < 200 && !f.nothing_held(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(f.nothing_held());
+    CHECK(f.balance() == 10_cr);
+  }
+  SUBCASE("HTTP/1.0: no chunked coding; the body ends when the server closes; charged exactly") {
+    const std::string got = raw_exchange(s.port, "GET /stream?chunks=3 HTTP/1.0\r\nX-User-ID: alice\r\n\r\n");
+    CHECK(got.rfind("HTTP/1.0 200", 0) == 0);
+    CHECK(got.find("Transfer-Encoding") == std::string::npos);
+    CHECK(got.substr(got.find("\r\n\r\n") + 4) == std::string(300, 'x'));
+    for (int i = 0; i < 200 && !f.nothing_held(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(f.balance() == 10_cr - credits::from_micros(300));
+  }
+  SUBCASE("repeated headers all reach the client") {
+    const std::string got = raw_exchange(s.port, "GET /stream HTTP/1.1\r\nHost: x\r\nX-User-ID: alice\r\nConnection: close\r\n\r\n");
+    CHECK(got.find("Set-Cookie: a=1") != std::string::npos);
+    CHECK(got.find("Set-Cookie: b=2") != std::string::npos);
+  }
+}
+
+TEST_CASE("beast adapter: throwing handlers and sources never stop the loop; each lock is settled") {
+  funded_ledger f;
+  tollgate::beast::router routes;
+  routes.get("/not-std", [](const request&, response&) { throw 42; });
+  routes.get("/source-throws", tollgate::metered<user_header, tollgate::estimate<1_cr>, per_byte_recorded>{
+                                   f.ledger, [](const request& req, response& res) {
+                                     const bool std_error = req.query("std").has_value();
+                                     res.set_chunked_content("text/plain", [std_error, sent = 0](tollgate::beast::chunk_sink& sink) mutable {
+                                       if (sent++ == 2) {
+                                         if (std_error) throw std::runtime_error("upstream failed");
+                                         throw 42;
+                                       }
+                                       sink.write("0123456789");
+                                       return true;
+                                     });
+                                   }});
+  routes.get("/health", [](const request&, response& res) { res.body() = "ok"; });
+  beast_server s(std::move(routes));
+  auto client = s.client();
+
+  auto not_std = client.Get("/not-std");
+  REQUIRE(not_std);
+  CHECK(not_std->status == 500);
+  CHECK(not_std->body.find("\"detail\"") != std::string::npos);
+  for (const char* path : {"/source-throws?std=1", "/source-throws"}) {
+    CAPTURE(path);
+    const credits before = f.balance();
+    const std::string got = raw_exchange(s.port, fmt::format("GET {} HTTP/1.1\r\nHost: x\r\nX-User-ID: alice\r\n\r\n", path));
+    CHECK(got.find("0123456789") != std::string::npos);
+    CHECK(got.find("\r\n0\r\n\r\n") == std::string::npos);  // aborted: no last chunk, the client sees a cut stream
+    for (int i = 0; i < 200 && !f.nothing_held(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(f.nothing_held());
+    CHECK(before - f.balance() == credits::from_micros(20));  // the two chunks delivered
+  }
+  auto health = client.Get("/health");
+  REQUIRE(health);
+  CHECK(health->body == "ok");
+}
+
+TEST_CASE("beast adapter: 405 names the allowed methods; Expect: 100-continue is answered") {
+  tollgate::beast::router routes;
+  routes.get("/health", [](const request&, response& res) { res.body() = "ok"; });
+  routes.post("/echo", [](const request& req, response& res) { res.body() = req.body(); });
+  beast_server s(std::move(routes));
+  auto client = s.client();
+  auto wrong = client.Put("/health", "", "text/plain");
+  REQUIRE(wrong);
+  CHECK(wrong->status == 405);
+  CHECK(wrong->get_header_value("Allow") == "HEAD, GET");
+
+  // A client that waits for 100 Continue before sending its body.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(s.port));
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string head = "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+  REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
+  char buffer[512];
+  const auto n = ::recv(fd, buffer, sizeof buffer, 0);
+  REQUIRE(n > 0);
+  CHECK(std::string(buffer, static_cast<std::size_t>(n)) == "HTTP/1.1 100 Continue\r\n\r\n");
+  REQUIRE(::send(fd, "hello", 5, MSG_NOSIGNAL) == 5);
+  std::string answer;
+  for (ssize_t got = 0; (got = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, static_cast<std::size_t>(got));
+  ::close(fd);
+  CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
+  CHECK(answer.substr(answer.size() - 5) == "hello");
+}
+
+TEST_CASE("beast adapter: a metered route whose ledger has no async forms is refused when registered") {
+  tollgate::memory_ledger store;
+  struct blocking_only {
+    using ledger_concept = tollgate::ledger_t;
+    tollgate::memory_ledger& inner;
+    tollgate::result<tollgate::lock_grant> lock(std::string_view c, credits a, std::string_view k) { return inner.lock(c, a, k); }
+    tollgate::result<tollgate::settlement> settle(std::string_view id, credits cost) { return inner.settle(id, cost); }
+    tollgate::result<tollgate::settlement> release(std::string_view id) { return inner.release(id); }
+    bool health() { return true; }
+  } blocking{store};
+  tollgate::beast::router routes;
+  CHECK_THROWS_AS(routes.get("/paid", tollgate::metered<user_header, tollgate::estimate<1_cr>>{blocking, [](const request&, response&) {}}),
+                  std::invalid_argument);
+  tollgate::offloading_ledger offloaded(blocking, {.threads = 1, .queue_capacity = 4, .log = tollgate::logger::silent()});
+  CHECK_NOTHROW(routes.get("/paid", tollgate::metered<user_header, tollgate::estimate<1_cr>>{offloaded, [](const request&, response&) {}}));
+}
+
+TEST_CASE("beast adapter: your own session — async_call and async_write_response with use_future") {
+  funded_ledger f;
+  const auto route = streamed_route(f.ledger);
+  boost::asio::io_context io;
+  auto work = boost::asio::make_work_guard(io);
+  std::thread runner([&] { io.run(); });
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  const int port = acceptor.local_endpoint().port();
+  auto fetched = std::async(std::launch::async, [port] {
+    httplib::Client client("127.0.0.1", port);
+    return client.Get("/stream?chunks=4", {{"X-User-ID", "alice"}});
+  });
+
+  boost::beast::tcp_stream stream(acceptor.accept());
+  boost::beast::flat_buffer buffer;
+  http::request<http::string_body> message;
+  http::read(stream, buffer, message);
+  const request req(std::move(message));
+  response res;
+  tollgate::asio::async_call(route, req, res, stream.get_executor(), boost::asio::use_future).get();
+  res.version(req.version());
+  tollgate::beast::async_write_response(stream, res, false, boost::asio::use_future).get();
+
+  auto answer = fetched.get();
+  REQUIRE(answer);
+  CHECK(answer->status == 200);
+  CHECK(answer->body == std::string(400, 'x'));
+  CHECK(f.nothing_held());  // settled when the last chunk was written
+  CHECK(f.balance() == 10_cr - credits::from_micros(400));
+  work.reset();
+  runner.join();
 }

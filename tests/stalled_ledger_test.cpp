@@ -149,3 +149,20 @@ TEST_CASE("stalled ledger: the blocking path on the same single loop thread stal
   io.stop();
   loop.join();
 }
+
+TEST_CASE("stalled ledger: the Beast quickstart shuts down cleanly with a lock in flight to a frozen service") {
+  credit_server service;
+  tollgate::testing::child_process quickstart(
+      {TOLLGATE_QUICKSTART_BEAST_BINARY, "--port", "0", "--threads", "1"},
+      {"CREDIT_SERVICE_URL=" + service.url(), std::string("CREDIT_API_TOKEN=") + token, "CREDIT_TIMEOUT=2"});
+  const int port = quickstart.read_port();
+  REQUIRE(timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}).status == 200);
+  service.freeze();
+  auto in_flight = std::async(std::launch::async, [port] { return timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its lock is waiting on the frozen service
+  const int status = quickstart.stop(SIGTERM);                  // the ledger answers after the loop stopped
+  CHECK(WIFEXITED(status));                                     // not a crash (ASan would report here)
+  CHECK(WEXITSTATUS(status) == 0);
+  (void)in_flight.get();  // cut off, or answered before the exit: either way it ended
+  service.thaw();
+}

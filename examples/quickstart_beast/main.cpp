@@ -199,9 +199,9 @@ arguments parse_arguments(int argc, char** argv) {
   return args;
 }
 
-// Serves until SIGINT or SIGTERM, on `threads` loop threads.
-int serve(tollgate::beast::router routes, const arguments& args) {
-  boost::asio::io_context io(args.threads);
+// Serves until SIGINT or SIGTERM, on `threads` loop threads. `io` was made before the ledgers, so
+// it outlives them: a ledger that answers during shutdown still finds it.
+int serve(boost::asio::io_context& io, tollgate::beast::router routes, const arguments& args) {
   tollgate::beast::server server(io, std::move(routes));
   std::uint16_t port = 0;
   try {
@@ -224,7 +224,7 @@ int serve(tollgate::beast::router routes, const arguments& args) {
 // A blocking ledger behind the outbox, offloaded: its workers wait on the network, the loop never does.
 tollgate::offloading_options network_workers() { return {.threads = 64, .queue_capacity = 4096, .log = tollgate::logger()}; }
 
-int serve_on_redis([[maybe_unused]] const arguments& args) {
+int serve_on_redis([[maybe_unused]] boost::asio::io_context& io, [[maybe_unused]] const arguments& args) {
 #if TOLLGATE_QUICKSTART_WITH_REDIS
   std::optional<tollgate::redis_ledger> redis;
   try {
@@ -248,7 +248,7 @@ int serve_on_redis([[maybe_unused]] const arguments& args) {
   tollgate::durable_ledger durable(*redis, outbox);
   tollgate::offloading_ledger ledger(durable, network_workers());
   fmt::print(stderr, "quickstart: using the Redis ledger at {}\n", redis->client().seed().address());
-  return serve(make_routes(ledger, [&](const std::string& user) { return redis->balance(user); }), args);
+  return serve(io, make_routes(ledger, [&](const std::string& user) { return redis->balance(user); }), args);
 #else
   fmt::print(stderr, "this quickstart was built without hiredis: --redis is not available\n");
   return 2;
@@ -259,7 +259,8 @@ int serve_on_redis([[maybe_unused]] const arguments& args) {
 
 int main(int argc, char** argv) {
   const arguments args = parse_arguments(argc, argv);
-  if (args.redis_url) return serve_on_redis(args);
+  boost::asio::io_context io(args.threads);  // first: it must outlive every ledger below
+  if (args.redis_url) return serve_on_redis(io, args);
 
   if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
     std::optional<tollgate::credit_service_ledger> service;
@@ -274,7 +275,7 @@ int main(int argc, char** argv) {
     tollgate::durable_ledger durable(*service, outbox);
     tollgate::offloading_ledger ledger(durable, network_workers());
     fmt::print(stderr, "quickstart: using the credit service at {}\n", service->options().base_url);
-    return serve(make_routes(ledger, [&](const std::string& user) { return service->balance(user); }), args);
+    return serve(io, make_routes(ledger, [&](const std::string& user) { return service->balance(user); }), args);
   }
 
   tollgate::memory_ledger ledger;
@@ -282,7 +283,7 @@ int main(int argc, char** argv) {
     ledger.add_user(user, 100_cr);
     ledger.add_credential(user, user);
   }
-  return serve(make_routes(ledger,
+  return serve(io, make_routes(ledger,
                            [&](const std::string& user) -> tollgate::result<tollgate::credits> {
                              if (auto b = ledger.balance(user)) return *b;
                              return tollgate::ledger_error{tollgate::ledger_errc::unknown_credential, "user not found"};

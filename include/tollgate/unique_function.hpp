@@ -29,7 +29,7 @@ class unique_function<R(Args...)> {
       ::new (static_cast<void*>(storage_)) stored(std::forward<F>(f));
       ops_ = &inline_ops<stored>;
     } else {
-      *reinterpret_cast<stored**>(storage_) = new stored(std::forward<F>(f));
+      ::new (static_cast<void*>(storage_)) stored*(new stored(std::forward<F>(f)));
       ops_ = &heap_ops<stored>;
     }
   }
@@ -40,16 +40,18 @@ class unique_function<R(Args...)> {
   }
   unique_function& operator=(unique_function&& other) noexcept {
     if (this != &other) {
+      unique_function taken(std::move(other));  // first: `other` may live inside the callable reset() destroys
       reset();
-      ops_ = other.ops_;
-      if (ops_ != nullptr) ops_->relocate(other.storage_, storage_);
-      other.ops_ = nullptr;
+      ops_ = taken.ops_;
+      if (ops_ != nullptr) ops_->relocate(taken.storage_, storage_);
+      taken.ops_ = nullptr;
     }
     return *this;
   }
   ~unique_function() { reset(); }
 
   explicit operator bool() const noexcept { return ops_ != nullptr; }
+  /// Calls the callable once, as an rvalue. Precondition: not empty.
   R operator()(Args... args) && { return ops_->call(storage_, std::forward<Args>(args)...); }
 
  private:
@@ -67,18 +69,19 @@ class unique_function<R(Args...)> {
 
   template <class F>
   static constexpr operations inline_ops{
-      [](void* s, Args&&... args) -> R { return std::move(*static_cast<F*>(s))(std::forward<Args>(args)...); },
+      [](void* s, Args&&... args) -> R { return std::move(*std::launder(static_cast<F*>(s)))(std::forward<Args>(args)...); },
       [](void* from, void* to) noexcept {
-        ::new (to) F(std::move(*static_cast<F*>(from)));
-        static_cast<F*>(from)->~F();
+        F* source = std::launder(static_cast<F*>(from));
+        ::new (to) F(std::move(*source));
+        source->~F();
       },
-      [](void* s) noexcept { static_cast<F*>(s)->~F(); },
+      [](void* s) noexcept { std::launder(static_cast<F*>(s))->~F(); },
   };
   template <class F>
   static constexpr operations heap_ops{
-      [](void* s, Args&&... args) -> R { return std::move(**static_cast<F**>(s))(std::forward<Args>(args)...); },
-      [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
-      [](void* s) noexcept { delete *static_cast<F**>(s); },
+      [](void* s, Args&&... args) -> R { return std::move(**std::launder(static_cast<F**>(s)))(std::forward<Args>(args)...); },
+      [](void* from, void* to) noexcept { ::new (to) F*(*std::launder(static_cast<F**>(from))); },
+      [](void* s) noexcept { delete *std::launder(static_cast<F**>(s)); },
   };
 
   void reset() noexcept {

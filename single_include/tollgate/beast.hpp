@@ -44,7 +44,7 @@ concept async_route = requires(const Route& route, const Request& req, Response&
 /// `req` and `res` must live until it completes.
 ///
 ///     co_await tollgate::asio::async_call(route, req, res, stream.get_executor(), asio::use_awaitable);
-///     co_await http::async_write(stream, res, asio::use_awaitable);
+///     co_await tollgate::beast::async_write_response(stream, res, false, asio::use_awaitable);  // streams settle
 template <class Route, class Request, class Response, class Executor, class CompletionToken>
   requires async_route<Route, Request, Response>
 auto async_call(const Route& route, const Request& req, Response& res, Executor executor, CompletionToken&& token) {
@@ -177,7 +177,9 @@ class chunk_sink {
 
 /// Produces a streamed body: called on the connection's executor, once per chunk, after the
 /// previous chunk was written; returns false to abort the response (the connection is closed).
-/// It must not block: it runs on the event loop.
+/// It must not block: it runs on the event loop. A call that writes nothing and does not call
+/// `done()` means "nothing yet": it is called again after a pause that doubles from 1 to 50 ms,
+/// and a source silent for longer than the server's write timeout ends the stream.
 using chunk_source = std::function<bool(chunk_sink&)>;
 
 /// A Beast response as tollgate writes it: `http::response<http::string_body>` (handlers may take
@@ -302,6 +304,7 @@ struct detail::handler_diagnostic<beast::response::message_type> : detail::handl
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -312,6 +315,7 @@ struct detail::handler_diagnostic<beast::response::message_type> : detail::handl
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -324,6 +328,7 @@ struct detail::handler_diagnostic<beast::response::message_type> : detail::handl
 #ifndef TOLLGATE_ADAPTERS_BEAST_WRITE_RESPONSE_HPP
 #define TOLLGATE_ADAPTERS_BEAST_WRITE_RESPONSE_HPP
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <exception>
@@ -332,6 +337,8 @@ struct detail::handler_diagnostic<beast::response::message_type> : detail::handl
 #include <utility>
 
 #include <boost/asio/compose.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
@@ -359,7 +366,12 @@ class write_response_op {
         return start(self);
       case step::whole_written:
         return self.complete(ec);
+      case step::head_written:  // HEAD of a stream: nothing of it is sent, so nothing is priced
+        if (const auto observer = res_.observer(); observer && !ec) observer->finished(true);
+        if (ec) return fail(self, ec);
+        return self.complete(ec);
       case step::header_written:
+      case step::waited:
         if (ec) return fail(self, ec);
         return next_chunk(self);
       case step::chunk_written:
@@ -375,13 +387,17 @@ class write_response_op {
   }
 
  private:
-  enum class step { start, whole_written, header_written, chunk_written, last_written };
+  enum class step { start, whole_written, head_written, header_written, waited, chunk_written, last_written };
 
   // What a streamed or header-only write keeps between steps; on the heap, as the op is moved.
   struct stream_state {
+    explicit stream_state(const typename Stream::executor_type& executor) : timer(executor) {}
     http::response<http::empty_body> head;
     std::optional<http::response_serializer<http::empty_body>> serializer;
     chunk_sink sink;
+    boost::asio::steady_timer timer;  // paces a source that has nothing yet
+    std::chrono::milliseconds backoff{0};
+    std::chrono::steady_clock::time_point idle_since{};
   };
 
   // A deadline for each write, so a client that stops reading a long stream is dropped.
@@ -399,19 +415,30 @@ class write_response_op {
       step_ = step::whole_written;
       return http::async_write(stream_, static_cast<response::message_type&>(res_), std::move(self));
     }
-    state_ = std::make_unique<stream_state>();
+    state_ = std::make_unique<stream_state>(stream_.get_executor());
     auto& head = state_->head;
     head.result(res_.result_int());
     head.version(res_.version());
-    for (const auto& field : res_) head.set(field.name_string(), field.value());
-    if (head_only_) {
-      head.content_length(res_.streams() ? 0 : res_.body().size());  // HEAD: the length a GET would send
-      res_.source() = nullptr;
-      step_ = step::whole_written;
-      state_->serializer.emplace(head);
-      return http::async_write(stream_, *state_->serializer, std::move(self));
+    for (const auto& field : res_) head.insert(field.name_string(), field.value());  // repeated fields stay
+    // HTTP/1.0 has no chunked coding: the body is sent as it comes and the connection's close ends it.
+    raw_ = res_.version() < 11;
+    if (raw_) {
+      head.keep_alive(false);
+      res_.keep_alive(false);
     }
-    head.chunked(true);
+    if (head_only_) {  // the headers a GET would send, and no body
+      if (res_.streams()) {
+        if (!raw_) head.chunked(true);
+        res_.source() = nullptr;
+        step_ = step::head_written;
+      } else {
+        head.content_length(res_.body().size());
+        step_ = step::whole_written;
+      }
+      state_->serializer.emplace(head);
+      return http::async_write_header(stream_, *state_->serializer, std::move(self));
+    }
+    if (!raw_) head.chunked(true);
     step_ = step::header_written;
     state_->serializer.emplace(head);
     http::async_write_header(stream_, *state_->serializer, std::move(self));
@@ -432,17 +459,34 @@ class write_response_op {
     if (!keep_going) return fail(self, boost::asio::error::operation_aborted);
     if (sink.pending().empty()) {
       if (sink.is_done()) return write_last(self);
-      // Nothing yet: ask again after whatever else the loop has to do.
-      step_ = step::header_written;
-      return boost::asio::post(stream_.get_executor(), std::move(self));
+      return wait_for_source(self);
     }
+    state_->backoff = std::chrono::milliseconds(0);
     step_ = step::chunk_written;
     arm_timer();
+    if (raw_) return boost::asio::async_write(stream_, boost::asio::buffer(sink.pending()), std::move(self));
     boost::asio::async_write(stream_, http::make_chunk(boost::asio::buffer(sink.pending())), std::move(self));
+  }
+
+  // The source has nothing yet: ask again after a pause that doubles up to 50 ms, so waiting for
+  // an upstream costs no CPU; a source silent for longer than the write timeout ends the stream.
+  template <class Self>
+  void wait_for_source(Self& self) {
+    const auto now = std::chrono::steady_clock::now();
+    if (state_->backoff.count() == 0) state_->idle_since = now;
+    if (per_write_ && now - state_->idle_since > *per_write_) return fail(self, boost::asio::error::timed_out);
+    state_->backoff = std::min(std::max(state_->backoff * 2, std::chrono::milliseconds(1)), std::chrono::milliseconds(50));
+    step_ = step::waited;
+    state_->timer.expires_after(state_->backoff);
+    state_->timer.async_wait(std::move(self));
   }
 
   template <class Self>
   void write_last(Self& self) {
+    if (raw_) {  // HTTP/1.0: closing the connection ends the body
+      if (const auto observer = res_.observer()) observer->finished(true);
+      return self.complete(boost::beast::error_code{});
+    }
     step_ = step::last_written;
     arm_timer();
     boost::asio::async_write(stream_, http::make_chunk_last(), std::move(self));
@@ -457,6 +501,7 @@ class write_response_op {
   Stream& stream_;
   response& res_;
   bool head_only_;
+  bool raw_ = false;
   std::optional<std::chrono::milliseconds> per_write_;
   step step_ = step::start;
   std::unique_ptr<stream_state> state_;
@@ -494,7 +539,7 @@ struct server_options {
   std::size_t max_body_bytes = std::size_t{1} << 20;     ///< request body → 413 past it
   std::chrono::milliseconds read_timeout{5'000};         ///< a whole request, from its first byte or the last response
   std::chrono::milliseconds write_timeout{5'000};        ///< each write of a response
-  std::chrono::seconds keep_alive_timeout{5};            ///< an idle connection between requests
+  std::chrono::seconds keep_alive_timeout{5};            ///< an idle connection between requests (plus read_timeout)
   std::size_t max_connections = 10'000;                  ///< more are accepted and closed at once
   logger log{};
 };
@@ -572,6 +617,19 @@ class router {
     return nullptr;
   }
 
+  /// The methods served at `path`, for a 405's `Allow` header.
+  [[nodiscard]] std::string allowed(std::string_view path) const {
+    std::string out;
+    for (const auto& r : routes_) {
+      if (r.path != path || !r.method) continue;
+      const auto name = http::to_string(*r.method);
+      if (out.find(std::string_view(name.data(), name.size())) != std::string::npos) continue;
+      if (!out.empty()) out += ", ";
+      out.append(name.data(), name.size());
+    }
+    return out;
+  }
+
  private:
   struct route {
     std::optional<http::verb> method;
@@ -586,6 +644,12 @@ class router {
       // ledger that answers inside async_call (memory_ledger) continues right there; an answer from
       // elsewhere is posted to the session's executor, which tracks work so the loop waits for it.
       // `executor` belongs to the session, which `done` keeps alive until the request ends.
+      if constexpr (requires { handler.serves_async(); }) {
+        if (!handler.serves_async())  // it would answer 500 to every request: refuse it at start-up
+          throw std::invalid_argument(
+              "tollgate: a metered Beast route needs a ledger with async forms (memory_ledger, credit_service_ledger, "
+              "durable_ledger over one of them); wrap a blocking ledger in tollgate::offloading_ledger");
+      }
       return [h = std::make_shared<Handler>(std::move(handler))](const request& req, response& res,
                                                                const boost::asio::any_io_executor& executor, unique_task done) {
         const detail::inline_scope scope;
@@ -593,7 +657,12 @@ class router {
             req, res,
             [executor = &executor, call = scope.id()](unique_task task) {
               if (detail::inline_scope::inside(call)) return std::move(task)();
-              boost::asio::post(*executor, [task = std::move(task)]() mutable { std::move(task)(); });
+              boost::asio::post(*executor, [task = std::move(task)]() mutable {
+                try {
+                  std::move(task)();
+                } catch (...) {  // metered answers its own failures; nothing may escape into the loop
+                }
+              });
             },
             std::move(done));
       };
@@ -603,11 +672,12 @@ class router {
                     "tollgate::beast::response&)");
       return {};
     } else {
-      return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) {
+      return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) mutable {
         try {
           h(req, res);
-        } catch (const std::exception&) {
+        } catch (...) {  // any exception, std:: or not: the loop must go on
           res.source() = nullptr;
+          res.body().clear();
           ::tollgate::detail::write_error(res, 500, "Internal server error");
         }
         std::move(done)();
@@ -642,7 +712,33 @@ class session : public std::enable_shared_from_this<session> {
     parser_->body_limit(options_.max_body_bytes);
     // One deadline for the wait and the request: an idle keep-alive and a slow sender both end.
     stream_.expires_after(idle + options_.read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+      self->on_header(ec);
+    });
+  }
+
+  // A client that waits for "100 Continue" before its body (curl does, above 1 KB) gets it, unless
+  // the body is refused already by its declared length.
+  void on_header(boost::beast::error_code ec) {
+    if (ec || parser_->is_done()) return on_read(ec);
+    const auto& header = parser_->get();
+    const auto expect = header[http::field::expect];
+    const auto length = parser_->content_length();
+    if (!detail_iequals(expect, "100-continue") || (length && *length > options_.max_body_bytes)) return read_body();
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    boost::asio::async_write(stream_, boost::asio::buffer(continue_line.data(), continue_line.size()),
+                             [self = shared_from_this()](boost::beast::error_code write_ec, std::size_t) {
+                               if (write_ec) return self->close();
+                               self->read_body();
+                             });
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  static bool detail_iequals(boost::beast::string_view a, std::string_view b) {
+    return ::tollgate::detail::iequals(std::string_view(a.data(), a.size()), b);
   }
 
   void on_read(boost::beast::error_code ec) {
@@ -674,6 +770,7 @@ class session : public std::enable_shared_from_this<session> {
     const route_handler* handler = routes_->find(req_->method(), req_->path(), known_path);
     if (handler == nullptr) {
       ::tollgate::detail::write_error(*res_, known_path ? 405 : 404, known_path ? "Method not allowed" : "Not found");
+      if (known_path) res_->set(http::field::allow, routes_->allowed(req_->path()));
       return write(req_->method() == http::verb::head);
     }
     stream_.expires_never();  // the route may wait for its ledger; its own deadlines bound that
@@ -715,7 +812,9 @@ class session : public std::enable_shared_from_this<session> {
 }  // namespace detail
 
 /// Accepts connections on the caller's io_context and serves `routes` on them. Run the context on
-/// one thread or many: each connection has its own strand.
+/// one thread or many: each connection has its own strand. The io_context must outlive the ledgers
+/// behind the routes: a ledger answering after it is gone would resume a request into freed memory
+/// (create it first, destroy it last).
 ///
 ///     boost::asio::io_context io;
 ///     tollgate::beast::server server(io, std::move(routes));
@@ -724,7 +823,7 @@ class session : public std::enable_shared_from_this<session> {
 class server {
  public:
   server(boost::asio::io_context& io, router routes, server_options options = {})
-      : io_(io), acceptor_(io), routes_(std::make_shared<const router>(std::move(routes))),
+      : io_(io), acceptor_(boost::asio::make_strand(io)), retry_(acceptor_.get_executor()), routes_(std::make_shared<const router>(std::move(routes))),
         options_(std::make_shared<const server_options>(std::move(options))) {}
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -740,10 +839,12 @@ class server {
     return acceptor_.local_endpoint().port();
   }
 
-  /// Stops accepting; connections end after their current exchange (or when the context stops).
+  /// Stops accepting new connections. Open ones go on until their client closes them or they idle
+  /// out (`keep_alive_timeout`); stopping the io_context ends everything at once.
   void stop() {
     boost::asio::dispatch(acceptor_.get_executor(), [this] {
       boost::beast::error_code ignored;
+      retry_.cancel();
       acceptor_.close(ignored);
     });
   }
@@ -764,14 +865,21 @@ class server {
           std::make_shared<detail::session>(std::move(socket), routes_, options_, connections_)->start();
         }
       } else {
-        options_->log.warn("beast server: accept failed: {}", ec.message());
+        // Out of descriptors, most likely: wait a little rather than spin on the error.
+        options_->log.warn("beast server: accept failed: {}; retrying in 50 ms", ec.message());
+        retry_.expires_after(std::chrono::milliseconds(50));
+        retry_.async_wait([this](boost::beast::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) accept();
+        });
+        return;
       }
       accept();
     });
   }
 
   boost::asio::io_context& io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor acceptor_;  // on a strand: stop() and the accept loop never race
+  boost::asio::steady_timer retry_;
   std::shared_ptr<const router> routes_;
   std::shared_ptr<const server_options> options_;
   std::shared_ptr<std::atomic<std::size_t>> connections_ = std::make_shared<std::atomic<std::size_t>>(0);

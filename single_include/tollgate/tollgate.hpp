@@ -2038,7 +2038,7 @@ class unique_function<R(Args...)> {
       ::new (static_cast<void*>(storage_)) stored(std::forward<F>(f));
       ops_ = &inline_ops<stored>;
     } else {
-      *reinterpret_cast<stored**>(storage_) = new stored(std::forward<F>(f));
+      ::new (static_cast<void*>(storage_)) stored*(new stored(std::forward<F>(f)));
       ops_ = &heap_ops<stored>;
     }
   }
@@ -2049,16 +2049,18 @@ class unique_function<R(Args...)> {
   }
   unique_function& operator=(unique_function&& other) noexcept {
     if (this != &other) {
+      unique_function taken(std::move(other));  // first: `other` may live inside the callable reset() destroys
       reset();
-      ops_ = other.ops_;
-      if (ops_ != nullptr) ops_->relocate(other.storage_, storage_);
-      other.ops_ = nullptr;
+      ops_ = taken.ops_;
+      if (ops_ != nullptr) ops_->relocate(taken.storage_, storage_);
+      taken.ops_ = nullptr;
     }
     return *this;
   }
   ~unique_function() { reset(); }
 
   explicit operator bool() const noexcept { return ops_ != nullptr; }
+  /// Calls the callable once, as an rvalue. Precondition: not empty.
   R operator()(Args... args) && { return ops_->call(storage_, std::forward<Args>(args)...); }
 
  private:
@@ -2076,18 +2078,19 @@ class unique_function<R(Args...)> {
 
   template <class F>
   static constexpr operations inline_ops{
-      [](void* s, Args&&... args) -> R { return std::move(*static_cast<F*>(s))(std::forward<Args>(args)...); },
+      [](void* s, Args&&... args) -> R { return std::move(*std::launder(static_cast<F*>(s)))(std::forward<Args>(args)...); },
       [](void* from, void* to) noexcept {
-        ::new (to) F(std::move(*static_cast<F*>(from)));
-        static_cast<F*>(from)->~F();
+        F* source = std::launder(static_cast<F*>(from));
+        ::new (to) F(std::move(*source));
+        source->~F();
       },
-      [](void* s) noexcept { static_cast<F*>(s)->~F(); },
+      [](void* s) noexcept { std::launder(static_cast<F*>(s))->~F(); },
   };
   template <class F>
   static constexpr operations heap_ops{
-      [](void* s, Args&&... args) -> R { return std::move(**static_cast<F**>(s))(std::forward<Args>(args)...); },
-      [](void* from, void* to) noexcept { *static_cast<F**>(to) = *static_cast<F**>(from); },
-      [](void* s) noexcept { delete *static_cast<F**>(s); },
+      [](void* s, Args&&... args) -> R { return std::move(**std::launder(static_cast<F**>(s)))(std::forward<Args>(args)...); },
+      [](void* from, void* to) noexcept { ::new (to) F*(*std::launder(static_cast<F**>(from))); },
+      [](void* s) noexcept { delete *std::launder(static_cast<F**>(s)); },
   };
 
   void reset() noexcept {
@@ -4116,6 +4119,9 @@ class metered {
   /// never runs on a refused lock, a throwing handler is refunded in full (and answered 500), every
   /// lock is settled exactly once, and a stream is settled when it ends. `req` and `res` must live
   /// until `done()`.
+  /// Whether `async_call` can serve: the ledger has async forms (else it answers 500).
+  [[nodiscard]] bool serves_async() const noexcept { return state_ && state_->async_ledger.has_value(); }
+
   template <class Request, class Response, class Resume, class Done>
   void async_call(const Request& req, Response& res, Resume resume, Done done) const {
     if constexpr (well_formed::value) {
@@ -4332,12 +4338,14 @@ class metered {
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
-        pending->answered = true;
+        if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
         std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
       });
-    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
-      if (!pending->answered.exchange(true))
+    } catch (const std::exception& e) {
+      if (!pending->answered.exchange(true))  // a ledger that threw instead of answering
         after_lock(*pending, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+      else  // an inline answer whose continuation threw (the lock itself is settled by its charge)
+        s.config.log.error("metered: serving a request failed after the ledger answered: {}", e.what());
     }
   }
 

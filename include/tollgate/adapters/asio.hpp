@@ -28,7 +28,7 @@ concept async_route = requires(const Route& route, const Request& req, Response&
 /// `req` and `res` must live until it completes.
 ///
 ///     co_await tollgate::asio::async_call(route, req, res, stream.get_executor(), asio::use_awaitable);
-///     co_await http::async_write(stream, res, asio::use_awaitable);
+///     co_await tollgate::beast::async_write_response(stream, res, false, asio::use_awaitable);  // streams settle
 template <class Route, class Request, class Response, class Executor, class CompletionToken>
   requires async_route<Route, Request, Response>
 auto async_call(const Route& route, const Request& req, Response& res, Executor executor, CompletionToken&& token) {

@@ -248,6 +248,9 @@ class metered {
   /// never runs on a refused lock, a throwing handler is refunded in full (and answered 500), every
   /// lock is settled exactly once, and a stream is settled when it ends. `req` and `res` must live
   /// until `done()`.
+  /// Whether `async_call` can serve: the ledger has async forms (else it answers 500).
+  [[nodiscard]] bool serves_async() const noexcept { return state_ && state_->async_ledger.has_value(); }
+
   template <class Request, class Response, class Resume, class Done>
   void async_call(const Request& req, Response& res, Resume resume, Done done) const {
     if constexpr (well_formed::value) {
@@ -464,12 +467,14 @@ class metered {
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
-        pending->answered = true;
+        if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
         std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
       });
-    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
-      if (!pending->answered.exchange(true))
+    } catch (const std::exception& e) {
+      if (!pending->answered.exchange(true))  // a ledger that threw instead of answering
         after_lock(*pending, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+      else  // an inline answer whose continuation threw (the lock itself is settled by its charge)
+        s.config.log.error("metered: serving a request failed after the ledger answered: {}", e.what());
     }
   }
 

@@ -109,7 +109,9 @@ class chunk_sink {
 
 /// Produces a streamed body: called on the connection's executor, once per chunk, after the
 /// previous chunk was written; returns false to abort the response (the connection is closed).
-/// It must not block: it runs on the event loop.
+/// It must not block: it runs on the event loop. A call that writes nothing and does not call
+/// `done()` means "nothing yet": it is called again after a pause that doubles from 1 to 50 ms,
+/// and a source silent for longer than the server's write timeout ends the stream.
 using chunk_source = std::function<bool(chunk_sink&)>;
 
 /// A Beast response as tollgate writes it: `http::response<http::string_body>` (handlers may take

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -22,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -44,7 +46,7 @@ struct server_options {
   std::size_t max_body_bytes = std::size_t{1} << 20;     ///< request body → 413 past it
   std::chrono::milliseconds read_timeout{5'000};         ///< a whole request, from its first byte or the last response
   std::chrono::milliseconds write_timeout{5'000};        ///< each write of a response
-  std::chrono::seconds keep_alive_timeout{5};            ///< an idle connection between requests
+  std::chrono::seconds keep_alive_timeout{5};            ///< an idle connection between requests (plus read_timeout)
   std::size_t max_connections = 10'000;                  ///< more are accepted and closed at once
   logger log{};
 };
@@ -122,6 +124,19 @@ class router {
     return nullptr;
   }
 
+  /// The methods served at `path`, for a 405's `Allow` header.
+  [[nodiscard]] std::string allowed(std::string_view path) const {
+    std::string out;
+    for (const auto& r : routes_) {
+      if (r.path != path || !r.method) continue;
+      const auto name = http::to_string(*r.method);
+      if (out.find(std::string_view(name.data(), name.size())) != std::string::npos) continue;
+      if (!out.empty()) out += ", ";
+      out.append(name.data(), name.size());
+    }
+    return out;
+  }
+
  private:
   struct route {
     std::optional<http::verb> method;
@@ -136,6 +151,12 @@ class router {
       // ledger that answers inside async_call (memory_ledger) continues right there; an answer from
       // elsewhere is posted to the session's executor, which tracks work so the loop waits for it.
       // `executor` belongs to the session, which `done` keeps alive until the request ends.
+      if constexpr (requires { handler.serves_async(); }) {
+        if (!handler.serves_async())  // it would answer 500 to every request: refuse it at start-up
+          throw std::invalid_argument(
+              "tollgate: a metered Beast route needs a ledger with async forms (memory_ledger, credit_service_ledger, "
+              "durable_ledger over one of them); wrap a blocking ledger in tollgate::offloading_ledger");
+      }
       return [h = std::make_shared<Handler>(std::move(handler))](const request& req, response& res,
                                                                const boost::asio::any_io_executor& executor, unique_task done) {
         const detail::inline_scope scope;
@@ -143,7 +164,12 @@ class router {
             req, res,
             [executor = &executor, call = scope.id()](unique_task task) {
               if (detail::inline_scope::inside(call)) return std::move(task)();
-              boost::asio::post(*executor, [task = std::move(task)]() mutable { std::move(task)(); });
+              boost::asio::post(*executor, [task = std::move(task)]() mutable {
+                try {
+                  std::move(task)();
+                } catch (...) {  // metered answers its own failures; nothing may escape into the loop
+                }
+              });
             },
             std::move(done));
       };
@@ -153,11 +179,12 @@ class router {
                     "tollgate::beast::response&)");
       return {};
     } else {
-      return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) {
+      return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) mutable {
         try {
           h(req, res);
-        } catch (const std::exception&) {
+        } catch (...) {  // any exception, std:: or not: the loop must go on
           res.source() = nullptr;
+          res.body().clear();
           ::tollgate::detail::write_error(res, 500, "Internal server error");
         }
         std::move(done)();
@@ -192,7 +219,33 @@ class session : public std::enable_shared_from_this<session> {
     parser_->body_limit(options_.max_body_bytes);
     // One deadline for the wait and the request: an idle keep-alive and a slow sender both end.
     stream_.expires_after(idle + options_.read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+      self->on_header(ec);
+    });
+  }
+
+  // A client that waits for "100 Continue" before its body (curl does, above 1 KB) gets it, unless
+  // the body is refused already by its declared length.
+  void on_header(boost::beast::error_code ec) {
+    if (ec || parser_->is_done()) return on_read(ec);
+    const auto& header = parser_->get();
+    const auto expect = header[http::field::expect];
+    const auto length = parser_->content_length();
+    if (!detail_iequals(expect, "100-continue") || (length && *length > options_.max_body_bytes)) return read_body();
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    boost::asio::async_write(stream_, boost::asio::buffer(continue_line.data(), continue_line.size()),
+                             [self = shared_from_this()](boost::beast::error_code write_ec, std::size_t) {
+                               if (write_ec) return self->close();
+                               self->read_body();
+                             });
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  static bool detail_iequals(boost::beast::string_view a, std::string_view b) {
+    return ::tollgate::detail::iequals(std::string_view(a.data(), a.size()), b);
   }
 
   void on_read(boost::beast::error_code ec) {
@@ -224,6 +277,7 @@ class session : public std::enable_shared_from_this<session> {
     const route_handler* handler = routes_->find(req_->method(), req_->path(), known_path);
     if (handler == nullptr) {
       ::tollgate::detail::write_error(*res_, known_path ? 405 : 404, known_path ? "Method not allowed" : "Not found");
+      if (known_path) res_->set(http::field::allow, routes_->allowed(req_->path()));
       return write(req_->method() == http::verb::head);
     }
     stream_.expires_never();  // the route may wait for its ledger; its own deadlines bound that
@@ -265,7 +319,9 @@ class session : public std::enable_shared_from_this<session> {
 }  // namespace detail
 
 /// Accepts connections on the caller's io_context and serves `routes` on them. Run the context on
-/// one thread or many: each connection has its own strand.
+/// one thread or many: each connection has its own strand. The io_context must outlive the ledgers
+/// behind the routes: a ledger answering after it is gone would resume a request into freed memory
+/// (create it first, destroy it last).
 ///
 ///     boost::asio::io_context io;
 ///     tollgate::beast::server server(io, std::move(routes));
@@ -274,7 +330,7 @@ class session : public std::enable_shared_from_this<session> {
 class server {
  public:
   server(boost::asio::io_context& io, router routes, server_options options = {})
-      : io_(io), acceptor_(io), routes_(std::make_shared<const router>(std::move(routes))),
+      : io_(io), acceptor_(boost::asio::make_strand(io)), retry_(acceptor_.get_executor()), routes_(std::make_shared<const router>(std::move(routes))),
         options_(std::make_shared<const server_options>(std::move(options))) {}
   server(const server&) = delete;
   server& operator=(const server&) = delete;
@@ -290,10 +346,12 @@ class server {
     return acceptor_.local_endpoint().port();
   }
 
-  /// Stops accepting; connections end after their current exchange (or when the context stops).
+  /// Stops accepting new connections. Open ones go on until their client closes them or they idle
+  /// out (`keep_alive_timeout`); stopping the io_context ends everything at once.
   void stop() {
     boost::asio::dispatch(acceptor_.get_executor(), [this] {
       boost::beast::error_code ignored;
+      retry_.cancel();
       acceptor_.close(ignored);
     });
   }
@@ -314,14 +372,21 @@ class server {
           std::make_shared<detail::session>(std::move(socket), routes_, options_, connections_)->start();
         }
       } else {
-        options_->log.warn("beast server: accept failed: {}", ec.message());
+        // Out of descriptors, most likely: wait a little rather than spin on the error.
+        options_->log.warn("beast server: accept failed: {}; retrying in 50 ms", ec.message());
+        retry_.expires_after(std::chrono::milliseconds(50));
+        retry_.async_wait([this](boost::beast::error_code wait_ec) {
+          if (!wait_ec && acceptor_.is_open()) accept();
+        });
+        return;
       }
       accept();
     });
   }
 
   boost::asio::io_context& io_;
-  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::acceptor acceptor_;  // on a strand: stop() and the accept loop never race
+  boost::asio::steady_timer retry_;
   std::shared_ptr<const router> routes_;
   std::shared_ptr<const server_options> options_;
   std::shared_ptr<std::atomic<std::size_t>> connections_ = std::make_shared<std::atomic<std::size_t>>(0);
