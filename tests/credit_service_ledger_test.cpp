@@ -1,12 +1,15 @@
-// Tests of the HTTP credit-service transport: configuration, error mapping, timeouts, the breaker.
+// Tests of the credit-service client: configuration, the wire contract, error mapping, timeouts, retries,
+// the breaker. Each contract case runs over both transports (cpp-httplib and Boost.Beast).
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,6 +23,7 @@
 #include <tollgate/tollgate.hpp>
 
 #include "support/black_hole.hpp"
+#include "support/credit_transports.hpp"
 #include "support/http_server.hpp"
 
 using namespace tollgate::literals;
@@ -42,12 +46,21 @@ struct scripted_service {
   std::string body = R"({"lock_id":"lk-1"})";
   std::string content_type = "application/json";
   std::vector<httplib::Request> seen;
+  std::chrono::milliseconds delay{0};  // how long each answer takes
+  int active = 0;                      // requests being answered now, and the most at once
+  int most_active = 0;
   std::mutex mutex;
 
   scripted_service() {
     auto answer = [this](const httplib::Request& req, httplib::Response& res) {
-      std::lock_guard g(mutex);
+      std::unique_lock g(mutex);
       seen.push_back(req);
+      most_active = std::max(most_active, ++active);
+      const auto wait = delay;
+      g.unlock();
+      std::this_thread::sleep_for(wait);
+      g.lock();
+      --active;
       res.status = status;
       res.set_content(body, content_type.c_str());
     };
@@ -88,12 +101,14 @@ TEST_CASE("credit_service_ledger: configuration comes from the environment and f
   CHECK_THROWS_AS(tollgate::credit_service_ledger{no_token}, tollgate::configuration_error);
 }
 
-TEST_CASE("credit_service_ledger: speaks the contract — paths, bearer token, idempotency key, JSON amounts") {
+TEST_CASE_TEMPLATE("credit_service_ledger: speaks the contract — paths, bearer token, idempotency key, JSON amounts", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   scripted_service svc;
   auto o = options_for(svc.http.port());
   o.base_url = fmt::format("http://127.0.0.1:{}", svc.http.port()) + "/prefix/";
   o.credentials = tollgate::credential_kind::detect;
-  tollgate::credit_service_ledger ledger(o);
+  auto owned_ledger = f.make(o);
+  auto& ledger = *owned_ledger;
   auto grant = ledger.lock("sk-key", 5.25_cr, "idem-1");
   REQUIRE(grant);
   CHECK(grant->lock_id == "lk-1");
@@ -113,15 +128,18 @@ TEST_CASE("credit_service_ledger: speaks the contract — paths, bearer token, i
   CHECK(nlohmann::json::parse(svc.seen[2].body) == nlohmann::json{{"lock_id", "lk-1"}, {"real_cost", 1.25}});
 }
 
-TEST_CASE("credit_service_ledger: keep-alive connections are reused across calls") {
+TEST_CASE_TEMPLATE("credit_service_ledger: keep-alive connections are reused across calls", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   scripted_service svc;
-  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto owned_ledger = f.make(options_for(svc.http.port()));
+  auto& ledger = *owned_ledger;
   for (int i = 0; i < 4; ++i) REQUIRE(ledger.lock("k", 1_cr, fmt::format("i{}", i)));
   REQUIRE(svc.seen.size() == 4);
   for (const auto& req : svc.seen) CHECK(req.remote_port == svc.seen[0].remote_port);  // one connection
 }
 
-TEST_CASE("credit_service_ledger: every service status maps to a cause, whatever the body") {
+TEST_CASE_TEMPLATE("credit_service_ledger: every service status maps to a cause, whatever the body", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   struct row {
     int status;
     std::string body;
@@ -140,7 +158,8 @@ TEST_CASE("credit_service_ledger: every service status maps to a cause, whatever
     svc.status = r.status;
     svc.body = r.body;
     svc.content_type = "text/plain";
-    tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+    auto owned_ledger = f.make(options_for(svc.http.port()));
+  auto& ledger = *owned_ledger;
     auto lock = ledger.lock("k", 1_cr, "i");
     REQUIRE_FALSE(lock);
     CHECK(lock.error().code == r.lock_error);
@@ -151,38 +170,46 @@ TEST_CASE("credit_service_ledger: every service status maps to a cause, whatever
   }
 }
 
-TEST_CASE("credit_service_ledger: a 5xx keeps the service's text out of the client's detail; outcome unknown") {
+TEST_CASE_TEMPLATE("credit_service_ledger: a 5xx keeps the service's text out of the client's detail; outcome unknown", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   scripted_service svc;
   svc.status = 500;
   svc.body = R"({"error":"db password rejected for user admin"})";
-  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto owned_ledger = f.make(options_for(svc.http.port()));
+  auto& ledger = *owned_ledger;
   auto lock = ledger.lock("k", 1_cr, "i");
   REQUIRE_FALSE(lock);
   CHECK(lock.error().message.find("password") == std::string::npos);
   CHECK(lock.error().may_have_applied);
 }
 
-TEST_CASE("credit_service_ledger: a credential that is not UTF-8 is unknown, not a transport failure") {
+TEST_CASE_TEMPLATE("credit_service_ledger: a credential that is not UTF-8 is unknown, not a transport failure", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   scripted_service svc;
-  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto owned_ledger = f.make(options_for(svc.http.port()));
+  auto& ledger = *owned_ledger;
   auto lock = ledger.lock("bad\xff\xfe", 1_cr, "i");
   REQUIRE_FALSE(lock);
   CHECK(lock.error().code == ledger_errc::unknown_credential);
   CHECK(svc.seen.empty());
 }
 
-TEST_CASE("credit_service_ledger: a lock answer without lock_id is a misconfiguration, not a crash") {
+TEST_CASE_TEMPLATE("credit_service_ledger: a lock answer without lock_id is a misconfiguration, not a crash", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   scripted_service svc;
   svc.body = R"({"id": 3})";
-  tollgate::credit_service_ledger ledger(options_for(svc.http.port()));
+  auto owned_ledger = f.make(options_for(svc.http.port()));
+  auto& ledger = *owned_ledger;
   auto lock = ledger.lock("k", 1_cr, "i");
   REQUIRE_FALSE(lock);
   CHECK(lock.error().code == ledger_errc::misconfigured);
 }
 
-TEST_CASE("credit_service_ledger: a service that accepts and never answers costs at most the timeout") {
+TEST_CASE_TEMPLATE("credit_service_ledger: a service that accepts and never answers costs at most the timeout", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   tollgate::testing::black_hole hole;
-  tollgate::credit_service_ledger ledger(options_for(hole.port()));
+  auto owned_ledger = f.make(options_for(hole.port()));
+  auto& ledger = *owned_ledger;
   const auto started = std::chrono::steady_clock::now();
   auto lock = ledger.lock("k", 1_cr, "i");
   const auto took = std::chrono::steady_clock::now() - started;
@@ -192,11 +219,13 @@ TEST_CASE("credit_service_ledger: a service that accepts and never answers costs
   CHECK(took < std::chrono::seconds(3));  // the bound is 0.3 s; 10× slack for a loaded machine
 }
 
-TEST_CASE("credit_service_ledger: concurrent calls to a silent service are each bounded by the timeout") {
+TEST_CASE_TEMPLATE("credit_service_ledger: concurrent calls to a silent service are each bounded by the timeout", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   tollgate::testing::black_hole hole;
   auto o = options_for(hole.port());
   o.breaker_failures = 100;
-  tollgate::credit_service_ledger ledger(o);
+  auto owned_ledger = f.make(o);
+  auto& ledger = *owned_ledger;
   std::vector<std::thread> callers;
   std::atomic<int> bounded{0};
   for (int i = 0; i < 6; ++i) {
@@ -211,12 +240,14 @@ TEST_CASE("credit_service_ledger: concurrent calls to a silent service are each 
   CHECK(bounded == 6);
 }
 
-TEST_CASE("credit_service_ledger: the async forms return at once while the service is silent; the pool is bounded") {
+TEST_CASE_TEMPLATE("credit_service_ledger: the async forms return at once while the service is silent; the pool is bounded", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   tollgate::testing::black_hole hole;
   auto o = options_for(hole.port());
   o.breaker_failures = 100;
   o.timeout = std::chrono::seconds(2);  // a call that waited would take this long: far above the bound below
-  o.async_threads = 1;
+  o.async_threads = 1;    // cpp-httplib: one worker
+  o.max_connections = 1;  // Beast: one exchange in flight
   o.async_queue_capacity = 1;
   std::mutex mutex;
   std::condition_variable changed;
@@ -227,7 +258,8 @@ TEST_CASE("credit_service_ledger: the async forms return at once while the servi
     changed.notify_all();
   };
   {
-    tollgate::credit_service_ledger ledger(o);
+    auto owned_ledger = f.make(o);
+  auto& ledger = *owned_ledger;
     const auto started = std::chrono::steady_clock::now();
     ledger.async_lock("k", 1_cr, "i1", record);  // taken by the one worker, which waits on the silence
     ledger.async_lock("k", 1_cr, "i2", record);  // queued
@@ -253,12 +285,14 @@ TEST_CASE("credit_service_ledger: the async forms return at once while the servi
   }
 }
 
-TEST_CASE("credit_service_ledger: after repeated failures the breaker answers at once, then a probe closes it") {
+TEST_CASE_TEMPLATE("credit_service_ledger: after repeated failures the breaker answers at once, then a probe closes it", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   tollgate::testing::black_hole hole;
   auto o = options_for(hole.port());
   o.breaker_failures = 3;
   o.breaker_open_for = std::chrono::milliseconds(400);
-  tollgate::credit_service_ledger ledger(o);
+  auto owned_ledger = f.make(o);
+  auto& ledger = *owned_ledger;
   for (int i = 0; i < 3; ++i) CHECK_FALSE(ledger.lock("k", 1_cr, "i"));
   CHECK(ledger.circuit_open());
   const int calls_so_far = hole.accepted();
@@ -275,7 +309,8 @@ TEST_CASE("credit_service_ledger: after repeated failures the breaker answers at
   auto o2 = options_for(svc.http.port());
   o2.breaker_failures = 1;
   o2.breaker_open_for = std::chrono::milliseconds(200);
-  tollgate::credit_service_ledger flaky(o2);
+  auto owned_flaky = f.make(o2);
+  auto& flaky = *owned_flaky;
   svc.status = 503;
   CHECK_FALSE(flaky.lock("k", 1_cr, "i"));
   CHECK(flaky.circuit_open());
@@ -311,8 +346,10 @@ TEST_CASE("circuit breaker: openings start short and double up to the maximum, s
   CHECK(breaker.next_open_for() == std::chrono::milliseconds(250));  // a new outage starts short again
 }
 
-TEST_CASE("credit_service_ledger: nothing listening → unavailable → metered answers 503 with Retry-After") {
-  tollgate::credit_service_ledger ledger(options_for(tollgate::testing::closed_port()));
+TEST_CASE_TEMPLATE("credit_service_ledger: nothing listening → unavailable → metered answers 503 with Retry-After", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
+  auto owned_ledger = f.make(options_for(tollgate::testing::closed_port()));
+  auto& ledger = *owned_ledger;
   tollgate::metered<tollgate::from_bearer, tollgate::estimate<1_cr>> m{
       ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) { FAIL("the handler must not run"); },
       {tollgate::logger::silent(), {}}};
@@ -325,14 +362,16 @@ TEST_CASE("credit_service_ledger: nothing listening → unavailable → metered 
   CHECK(res.body().find("Credit service unavailable") != std::string::npos);
 }
 
-TEST_CASE("credit_service_ledger: a wrong token → 500 to the client, an error log line, no secret in it") {
+TEST_CASE_TEMPLATE("credit_service_ledger: a wrong token → 500 to the client, an error log line, no secret in it", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
   scripted_service svc;
   svc.status = 401;
   svc.body = R"({"error":"invalid token"})";
   std::vector<std::string> lines;
   auto o = options_for(svc.http.port(), "tok-SECRET-42");
   o.log = tollgate::logger(tollgate::log_level::debug, [&](tollgate::log_level, std::string_view l) { lines.emplace_back(l); });
-  tollgate::credit_service_ledger ledger(o);
+  auto owned_ledger = f.make(o);
+  auto& ledger = *owned_ledger;
   tollgate::metered<tollgate::from_bearer, tollgate::estimate<1_cr>> m{
       ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) {}, {o.log, {}}};
   tollgate::basic_request req;
@@ -347,4 +386,116 @@ TEST_CASE("credit_service_ledger: a wrong token → 500 to the client, an error 
     CHECK(l.find("SECRET") == std::string::npos);
   }
   CHECK(logged);
+}
+
+TEST_CASE_TEMPLATE("credit_service_ledger: a call that lost its answer is retried only when repeating it is safe", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
+  SUBCASE("a lock with an idempotency key: the service replays it, so it goes out again") {
+    tollgate::testing::hang_up_peer peer(1, R"({"lock_id":"lk-9"})");
+    auto owned = f.make(options_for(peer.port()));
+    auto grant = owned->lock("k", 1_cr, "idem-1");
+    REQUIRE(grant);
+    CHECK(grant->lock_id == "lk-9");
+    CHECK(peer.accepted() == 2);
+  }
+  SUBCASE("a settle: the service replays a settled lock") {
+    tollgate::testing::hang_up_peer peer(1, "{}");
+    auto owned = f.make(options_for(peer.port()));
+    CHECK(owned->settle("lk-9", 1_cr));
+    CHECK(peer.accepted() == 2);
+  }
+  SUBCASE("a lock without a key could lock twice: not repeated, outcome unknown") {
+    tollgate::testing::hang_up_peer peer(1, R"({"lock_id":"lk-9"})");
+    auto owned = f.make(options_for(peer.port()));
+    auto grant = owned->lock("k", 1_cr, "");
+    REQUIRE_FALSE(grant);
+    CHECK(grant.error().code == ledger_errc::unavailable);
+    CHECK(grant.error().may_have_applied);
+    CHECK(peer.accepted() == 1);
+  }
+  SUBCASE("retries = 0 turns it off") {
+    tollgate::testing::hang_up_peer peer(1, R"({"lock_id":"lk-9"})");
+    auto o = options_for(peer.port());
+    o.retries = 0;
+    auto owned = f.make(o);
+    CHECK_FALSE(owned->lock("k", 1_cr, "idem-1"));
+    CHECK(peer.accepted() == 1);
+  }
+  SUBCASE("the async forms retry the same way") {
+    tollgate::testing::hang_up_peer peer(1, R"({"lock_id":"lk-9"})");
+    auto owned = f.make(options_for(peer.port()));
+    std::promise<tollgate::result<tollgate::lock_grant>> answered;
+    owned->async_lock("k", 1_cr, "idem-1", [&](tollgate::result<tollgate::lock_grant> r) { answered.set_value(std::move(r)); });
+    auto grant = answered.get_future().get();
+    REQUIRE(grant);
+    CHECK(grant->lock_id == "lk-9");
+    CHECK(peer.accepted() == 2);
+  }
+}
+
+TEST_CASE_TEMPLATE("credit_service_ledger: a keep-alive connection the service closed while idle is not used", Flavour, TOLLGATE_CREDIT_TRANSPORTS) {
+  Flavour f;
+  scripted_service svc;
+  svc.http.server.set_keep_alive_timeout(1);
+  auto owned = f.make(options_for(svc.http.port()));
+  REQUIRE(owned->lock("k", 1_cr, "i1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1'600));  // the service closes the idle connection
+  auto again = owned->lock("k", 1_cr, "");  // no key: a failure here could not be retried
+  CAPTURE((again ? std::string("granted") : again.error().message));
+  CHECK(again);
+  CHECK(svc.seen.size() == 2);
+}
+
+TEST_CASE("beast credit transport: the loop thread never waits on the service") {
+  tollgate::testing::beast_transport_flavour f;
+  tollgate::testing::black_hole hole;
+  auto o = options_for(hole.port());
+  o.timeout = std::chrono::seconds(2);
+  auto owned = f.make(o);
+  std::promise<tollgate::result<tollgate::lock_grant>> locked;
+  std::promise<std::chrono::steady_clock::time_point> ticked;
+  const auto started = std::chrono::steady_clock::now();
+  owned->async_lock("k", 1_cr, "i", [&](tollgate::result<tollgate::lock_grant> r) { locked.set_value(std::move(r)); });
+  boost::asio::post(f.io, [&] { ticked.set_value(std::chrono::steady_clock::now()); });  // other work on the same loop
+  const auto tick = ticked.get_future().get();
+  CHECK(tick - started < std::chrono::milliseconds(500));
+  auto lock = locked.get_future().get();
+  REQUIRE_FALSE(lock);
+  CHECK(lock.error().code == ledger_errc::unavailable);
+  CHECK(lock.error().message.find("timed out") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started >= std::chrono::milliseconds(1'900));
+}
+
+TEST_CASE("beast credit transport: many calls in flight on one loop thread, at most max_connections connections") {
+  tollgate::testing::beast_transport_flavour f;
+  scripted_service svc;
+  svc.delay = std::chrono::milliseconds(2);
+  auto o = options_for(svc.http.port());
+  o.timeout = std::chrono::seconds(10);
+  o.max_connections = 4;
+  auto owned = f.make(o);
+  constexpr int calls = 200;
+  std::atomic<int> granted{0};
+  std::promise<void> all_done;
+  std::atomic<int> left{calls};
+  for (int i = 0; i < calls; ++i) {
+    owned->async_lock("k", 1_cr, fmt::format("i{}", i), [&](tollgate::result<tollgate::lock_grant> r) {
+      if (r) ++granted;
+      if (--left == 0) all_done.set_value();
+    });
+  }
+  all_done.get_future().get();
+  CHECK(granted == calls);
+  std::lock_guard g(svc.mutex);
+  CHECK(svc.seen.size() == calls);
+  CHECK(svc.most_active >= 2);  // in flight together, not one after another
+  CHECK(svc.most_active <= 4);
+  CHECK(owned->transport().in_flight() == 0);
+}
+
+TEST_CASE("beast credit transport: plain HTTP only, said at construction") {
+  tollgate::testing::beast_transport_flavour f;
+  auto o = options_for(1);
+  o.base_url = "https://credits.example";
+  CHECK_THROWS_AS((void)f.make(o), tollgate::configuration_error);
 }

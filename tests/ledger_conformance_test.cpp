@@ -28,6 +28,7 @@
 #include "support/redis_server.hpp"
 #endif
 #include "support/child_process.hpp"
+#include "support/credit_transports.hpp"
 #include "support/http_server.hpp"
 
 using namespace tollgate::literals;
@@ -113,33 +114,48 @@ tollgate::credit_service_ledger_options client_options(int port, const char* tok
   return o;
 }
 
-// The credit service in this process, on a real loopback HTTP server, reached by the HTTP client.
-struct service_fixture : memory_fixture {
+// The credit service in this process, on a real loopback HTTP server, reached by the HTTP client
+// of a transport flavour (cpp-httplib, or Boost.Beast on a loop thread).
+template <class Transport>
+struct service_fixture_on : memory_fixture {
+  using client_type = typename Transport::ledger_type;
   tollgate::credit_service service{ledger_, tollgate::redacted("conformance-token"), tollgate::logger::silent()};
   tollgate::testing::http_server server;
-  std::optional<tollgate::credit_service_ledger> client;
-  service_fixture() {
+  Transport transport;
+  std::unique_ptr<client_type> client;  // last: gone before the loop and the server
+  service_fixture_on() {
     tollgate::tune(server.server);
     service.mount(server.server);
-    client.emplace(client_options(server.start(), "conformance-token"));
+    client = transport.make(client_options(server.start(), "conformance-token"));
   }
-  tollgate::credit_service_ledger& ledger() { return *client; }
+  client_type& ledger() { return *client; }
   tollgate::result<credits> available(const std::string& user) { return client->balance(user); }
 };
+using service_fixture = service_fixture_on<tollgate::testing::httplib_transport_flavour>;
+using beast_service_fixture = service_fixture_on<tollgate::testing::beast_transport_flavour>;
 
-// The credit-service client's async forms (its bounded worker pool), through awaiting_ledger.
-struct async_service_fixture : service_fixture {
-  std::optional<tollgate::testing::awaiting_ledger<tollgate::credit_service_ledger>> awaiting;
-  async_service_fixture() { awaiting.emplace(*client); }
-  tollgate::testing::awaiting_ledger<tollgate::credit_service_ledger>& ledger() { return *awaiting; }
+// The credit-service client's async forms (a worker pool, or Beast's loop), through awaiting_ledger.
+template <class Transport>
+struct async_service_fixture_on : service_fixture_on<Transport> {
+  using client_type = typename Transport::ledger_type;
+  std::optional<tollgate::testing::awaiting_ledger<client_type>> awaiting;
+  async_service_fixture_on() { awaiting.emplace(*this->client); }
+  ~async_service_fixture_on() { awaiting.reset(); }
+  tollgate::testing::awaiting_ledger<client_type>& ledger() { return *awaiting; }
 };
 
-struct async_durable_service_fixture : service_fixture {
-  std::optional<tollgate::durable_ledger<tollgate::credit_service_ledger>> durable;
-  std::optional<tollgate::testing::awaiting_ledger<tollgate::durable_ledger<tollgate::credit_service_ledger>>> awaiting;
-  async_durable_service_fixture() {
-    durable.emplace(*client, quiet_outbox());
+template <class Transport>
+struct async_durable_service_fixture_on : service_fixture_on<Transport> {
+  using client_type = typename Transport::ledger_type;
+  std::optional<tollgate::durable_ledger<client_type>> durable;
+  std::optional<tollgate::testing::awaiting_ledger<tollgate::durable_ledger<client_type>>> awaiting;
+  async_durable_service_fixture_on() {
+    durable.emplace(*this->client, quiet_outbox());
     awaiting.emplace(*durable);
+  }
+  ~async_durable_service_fixture_on() {
+    awaiting.reset();
+    durable.reset();
   }
   auto& ledger() { return *awaiting; }
 };
@@ -246,31 +262,36 @@ TEST_CASE("conformance: offloading_ledger over memory_ledger, async forms on wor
   CHECK(f.awaiting.missing_completions() == 0);
 }
 
-TEST_CASE("conformance: credit_service_ledger's async forms, over the in-process credit service on loopback") {
-  async_service_fixture f;
+TEST_CASE_TEMPLATE("conformance: credit_service_ledger's async forms, over the in-process credit service on loopback", Transport,
+                   TOLLGATE_CREDIT_TRANSPORTS) {
+  async_service_fixture_on<Transport> f;
   check_conforms(f);
   CHECK(f.awaiting->extra_completions() == 0);
   CHECK(f.awaiting->missing_completions() == 0);
 }
 
-TEST_CASE("conformance: durable_ledger's async forms, over memory_ledger and over the credit service") {
+TEST_CASE("conformance: durable_ledger's async forms, over memory_ledger") {
   static_assert(tollgate::async_ledger<tollgate::durable_ledger<tollgate::memory_ledger>>);
-  SUBCASE("memory_ledger") {
-    async_durable_fixture f;
-    check_conforms(f);
-    CHECK(f.awaiting.extra_completions() == 0);
-    CHECK(f.awaiting.missing_completions() == 0);
-  }
-  SUBCASE("credit_service_ledger on loopback") {
-    async_durable_service_fixture f;
-    check_conforms(f);
-    CHECK(f.awaiting->extra_completions() == 0);
-    CHECK(f.awaiting->missing_completions() == 0);
-  }
+  async_durable_fixture f;
+  check_conforms(f);
+  CHECK(f.awaiting.extra_completions() == 0);
+  CHECK(f.awaiting.missing_completions() == 0);
+}
+
+TEST_CASE_TEMPLATE("conformance: durable_ledger's async forms, over the credit service on loopback", Transport, TOLLGATE_CREDIT_TRANSPORTS) {
+  async_durable_service_fixture_on<Transport> f;
+  check_conforms(f);
+  CHECK(f.awaiting->extra_completions() == 0);
+  CHECK(f.awaiting->missing_completions() == 0);
 }
 
 TEST_CASE("conformance: credit_service_ledger over the in-process credit service on loopback") {
   service_fixture f;
+  check_conforms(f);
+}
+
+TEST_CASE("conformance: beast::credit_service_ledger (blocking forms) over the in-process credit service on loopback") {
+  beast_service_fixture f;
   check_conforms(f);
 }
 

@@ -5,9 +5,10 @@
 //   (0 = any free port; prints "listening on 127.0.0.1:PORT" first)
 //
 // Ledgers as in the httplib quickstart: the in-process one by default (test-user-1..3 at 100
-// credits, answered inline on the loop); `--redis URL` (or REDIS_URL) or CREDIT_SERVICE_URL put the
-// blocking Redis or credit-service ledger behind an outbox and an offloading_ledger, whose workers
-// wait on the network instead of the loop. `--threads` is the number of loop threads (default 1).
+// credits, answered inline on the loop); CREDIT_SERVICE_URL: the credit service through Beast's
+// client on the same loop, behind an outbox; `--redis URL` (or REDIS_URL): the blocking Redis
+// ledger behind an outbox and an offloading_ledger, whose workers wait on the network instead of
+// the loop. `--threads` is the number of loop threads (default 1).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -25,8 +26,8 @@
 #include <nlohmann/json.hpp>
 
 #include <tollgate/adapters/beast.hpp>
+#include <tollgate/adapters/beast/credit_transport.hpp>
 #include <tollgate/json/credits.hpp>
-#include <tollgate/ledgers/credit_service_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/ledgers/offloading_ledger.hpp>
 #if TOLLGATE_QUICKSTART_WITH_REDIS
@@ -263,17 +264,18 @@ int main(int argc, char** argv) {
   if (args.redis_url) return serve_on_redis(io, args);
 
   if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
-    std::optional<tollgate::credit_service_ledger> service;
+    // Beast's own HTTP client on the same loop: nothing waits on the credit service, and no
+    // worker threads are needed (the outbox's retries use the blocking form, on its own thread).
+    std::optional<tollgate::beast::credit_service_ledger> service;
     try {
-      service.emplace(tollgate::credit_service_ledger_options::from_environment());
+      service.emplace(tollgate::credit_service_ledger_options::from_environment(), io.get_executor());
     } catch (const tollgate::configuration_error& e) {
       fmt::print(stderr, "configuration error: {}\n", e.what());
       return 2;
     }
     tollgate::durable_ledger_options outbox;
     outbox.journal_path = args.outbox;
-    tollgate::durable_ledger durable(*service, outbox);
-    tollgate::offloading_ledger ledger(durable, network_workers());
+    tollgate::durable_ledger ledger(*service, outbox);
     fmt::print(stderr, "quickstart: using the credit service at {}\n", service->options().base_url);
     return serve(io, make_routes(ledger, [&](const std::string& user) { return service->balance(user); }), args);
   }

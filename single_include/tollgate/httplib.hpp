@@ -544,122 +544,28 @@ struct adl_serializer<tollgate::credits> {
 #endif  // TOLLGATE_JSON_CREDITS_HPP
 // ---- end tollgate/json/credits.hpp ----
 // ---- begin tollgate/ledgers/credit_service_ledger.hpp ----
-// credit_service_ledger: the ledger concept over the nilauth-credit HTTP API (cpp-httplib, nlohmann/json).
+// credit_service_ledger: the ledger concept over the nilauth-credit HTTP API, on cpp-httplib.
 #ifndef TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP
 #define TOLLGATE_LEDGERS_CREDIT_SERVICE_LEDGER_HPP
 
+// ---- begin tollgate/adapters/httplib_credit_transport.hpp ----
+// httplib_credit_transport: the credit_transport concept on cpp-httplib's blocking client, pooled.
+#ifndef TOLLGATE_ADAPTERS_HTTPLIB_CREDIT_TRANSPORT_HPP
+#define TOLLGATE_ADAPTERS_HTTPLIB_CREDIT_TRANSPORT_HPP
+
 #include <algorithm>
-#include <cctype>
 #include <chrono>
-#include <cstdlib>
+#include <exception>
 #include <memory>
 #include <mutex>
-#include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <fmt/core.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 
-// ---- begin tollgate/detail/circuit_breaker.hpp ----
-// A circuit breaker: after repeated transient failures, fail fast until a probe succeeds.
-#ifndef TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
-#define TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
-
-#include <algorithm>
-#include <chrono>
-#include <cstddef>
-#include <functional>
-#include <mutex>
-
-namespace tollgate::detail {
-
-/// Closed: calls pass. `failure_threshold` consecutive failures open it: calls are refused at once.
-/// Then one call is let through as a probe (half-open): success closes it, failure opens it again.
-/// The first opening lasts `first_open_for`, each failed probe doubles it up to `open_for`, so a
-/// service that comes back is found within `open_for` however long it was away. Thread-safe; the
-/// lock is never held across the guarded call.
-class circuit_breaker {
- public:
-  using clock = std::chrono::steady_clock;
-
-  circuit_breaker(std::size_t failure_threshold, std::chrono::milliseconds open_for,
-                  std::function<clock::time_point()> now = [] { return clock::now(); },
-                  std::chrono::milliseconds first_open_for = std::chrono::milliseconds(250))
-      : threshold_(failure_threshold == 0 ? 1 : failure_threshold),
-        max_open_for_(open_for),
-        first_open_for_(std::min(first_open_for, open_for)),
-        next_open_for_(first_open_for_),
-        now_(std::move(now)) {}
-
-  /// Whether a call may go out now. In half-open state only one caller gets true.
-  [[nodiscard]] bool allow() {
-    std::lock_guard guard(mutex_);
-    switch (state_) {
-      case state::closed: return true;
-      case state::open:
-        if (now_() < reopen_at_) return false;
-        state_ = state::half_open;
-        probing_ = true;
-        return true;
-      case state::half_open:
-        if (probing_) return false;
-        probing_ = true;
-        return true;
-    }
-    return true;
-  }
-
-  void record_success() {
-    std::lock_guard guard(mutex_);
-    failures_ = 0;
-    probing_ = false;
-    state_ = state::closed;
-    next_open_for_ = first_open_for_;
-  }
-
-  void record_failure() {
-    std::lock_guard guard(mutex_);
-    probing_ = false;
-    if (state_ == state::half_open || ++failures_ >= threshold_) {
-      state_ = state::open;
-      reopen_at_ = now_() + next_open_for_;
-      next_open_for_ = std::min(next_open_for_ * 2, max_open_for_);
-    }
-  }
-
-  /// How long the next opening will last.
-  [[nodiscard]] std::chrono::milliseconds next_open_for() const {
-    std::lock_guard guard(mutex_);
-    return next_open_for_;
-  }
-
-  [[nodiscard]] bool is_open() const {
-    std::lock_guard guard(mutex_);
-    return state_ != state::closed;
-  }
-
- private:
-  enum class state { closed, open, half_open };
-  std::size_t threshold_;
-  std::chrono::milliseconds max_open_for_;
-  std::chrono::milliseconds first_open_for_;
-  std::chrono::milliseconds next_open_for_;
-  std::function<clock::time_point()> now_;
-  mutable std::mutex mutex_;
-  state state_ = state::closed;
-  std::size_t failures_ = 0;
-  bool probing_ = false;
-  clock::time_point reopen_at_{};
-};
-
-}  // namespace tollgate::detail
-
-#endif  // TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
-// ---- end tollgate/detail/circuit_breaker.hpp ----
 // ---- begin tollgate/detail/deadline_watchdog.hpp ----
 // A watchdog thread that interrupts calls still running past their deadline.
 #ifndef TOLLGATE_DETAIL_DEADLINE_WATCHDOG_HPP
@@ -776,219 +682,129 @@ class deadline_watchdog {
 
 #endif  // TOLLGATE_DETAIL_DEADLINE_WATCHDOG_HPP
 // ---- end tollgate/detail/deadline_watchdog.hpp ----
-// ---- begin tollgate/ledgers/offloading_ledger.hpp ----
-// offloading_ledger<L>: any blocking ledger as an asynchronous one, its calls run by a small pool of
-// worker threads behind a bounded queue.
-#ifndef TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
-#define TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
+// ---- begin tollgate/detail/worker_pool.hpp ----
+// worker_pool: a few threads behind a queue that is bounded for the calls that may be refused; what
+// offloading_ledger and the cpp-httplib credit transport run blocking calls on.
+#ifndef TOLLGATE_DETAIL_WORKER_POOL_HPP
+#define TOLLGATE_DETAIL_WORKER_POOL_HPP
 
 #include <algorithm>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <exception>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include <fmt/core.h>
 
 
-namespace tollgate {
+namespace tollgate::detail {
 
-struct offloading_options {
-  std::size_t threads = 4;            ///< workers: how many ledger calls may wait on the ledger at once
-  std::size_t queue_capacity = 1024;  ///< locks waiting for a worker; one more completes at once with `unavailable`
-  logger log{};                       ///< where a completion handler that throws is reported
+/// A queued call: `run` does it and completes it, `refuse` completes it with a refusal instead.
+/// Both are noexcept: a completion that throws is the task's to report.
+struct pool_task {
+  virtual ~pool_task() = default;
+  virtual void run(const logger& log) noexcept = 0;
+  virtual void refuse(std::string_view why, const logger& log) noexcept = 0;
+  bool may_refuse = true;  ///< false for calls that end something already granted: never dropped
 };
 
-/// Adapts a blocking `ledger` to `async_ledger`: each async call is queued and run by one of
-/// `threads` workers, which then calls the handler on its own thread (an event loop posts the
-/// result back to its executor, as metered::async_call's `resume` does).
-///
-/// Bounded: at most `queue_capacity` locks wait; one more completes at once, on the caller's thread,
-/// with `unavailable` ("offloading queue full"), so a slow ledger costs bounded memory and never
-/// blocks the caller. Settles and releases are always queued: each ends a lock already granted
-/// (so they are bounded by the locks), and refusing one would strand its hold until it expires.
-///
-///     tollgate::credit_service_ledger remote{...};
-///     tollgate::offloading_ledger async_remote{remote, {.threads = 8, .queue_capacity = 4096}};
-///
-/// It is a blocking ledger too: `lock`, `settle`, `release` and `health` call the inner ledger
-/// directly. Put a `durable_ledger` *inside* it (offloading_ledger<durable_ledger<L>>) so a settle
-/// that fails is journaled. Destruction stops taking calls, completes every queued lock with
-/// `unavailable` at once, runs the queued settles and releases, and joins the workers; it may run in
-/// a completion handler. The inner ledger must outlive it.
-template <class Inner>
-class offloading_ledger {
-  // A type, so the check runs as soon as the class is named; its message is then the only error.
-  using well_formed = std::bool_constant<detail::check_ledger<Inner>()>;
-
+/// `threads` workers; at most `capacity` refusable tasks wait, one more is refused at once on the
+/// caller's thread. Destruction refuses the queued refusable tasks, runs the others and joins; it
+/// may run on a worker (from a completion), which is then detached and ends on its own.
+class worker_pool {
  public:
-  using ledger_concept = ledger_t;
-  using async_ledger_concept = async_ledger_t;
-
-  explicit offloading_ledger(Inner& inner, offloading_options options = {})
-      : inner_(inner), shared_(std::make_shared<shared_state>(options.queue_capacity, std::move(options.log))) {
-    if (options.threads == 0) throw std::invalid_argument("tollgate: offloading_ledger needs at least one thread");
-    if (options.queue_capacity == 0) throw std::invalid_argument("tollgate: offloading_ledger needs a queue capacity of at least 1");
+  worker_pool(std::size_t threads, std::size_t capacity, logger log, std::string_view name)
+      : shared_(std::make_shared<shared_state>(capacity, std::move(log), name)) {
+    if (threads == 0) throw std::invalid_argument(fmt::format("tollgate: {} needs at least one thread", name));
+    if (capacity == 0) throw std::invalid_argument(fmt::format("tollgate: {} needs a queue capacity of at least 1", name));
     try {
-      workers_.reserve(options.threads);
-      for (std::size_t i = 0; i < options.threads; ++i) workers_.emplace_back([s = shared_] { s->work(); });
+      workers_.reserve(threads);
+      for (std::size_t i = 0; i < threads; ++i) workers_.emplace_back([s = shared_] { s->work(); });
     } catch (...) {  // a thread that could not start: stop the ones that did, then report
       stop();
       throw;
     }
   }
-  offloading_ledger(const offloading_ledger&) = delete;
-  offloading_ledger& operator=(const offloading_ledger&) = delete;
-  ~offloading_ledger() { stop(); }
+  worker_pool(const worker_pool&) = delete;
+  worker_pool& operator=(const worker_pool&) = delete;
+  ~worker_pool() { stop(); }
 
-  // --- the blocking ledger: straight through -----------------------------------------------------
-  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return inner_.lock(credential, amount, key); }
-  result<settlement> settle(std::string_view lock_id, credits real_cost) { return inner_.settle(lock_id, real_cost); }
-  result<settlement> release(std::string_view lock_id) { return inner_.release(lock_id); }
-  [[nodiscard]] bool health() { return inner_.health(); }
+  /// Queues the task, or refuses it (full, stopping, out of memory) before returning. Once it is
+  /// queued, a worker may run it and its completion may destroy this pool: nothing here touches
+  /// `this` after that.
+  void submit(std::unique_ptr<pool_task> task) noexcept {
+    const std::shared_ptr<shared_state> shared = shared_;
+    std::unique_lock guard(shared->mutex);
+    const bool may_refuse = task->may_refuse;
+    const char* refusal = nullptr;
+    if (shared->stopping) refusal = "shutting down";
+    else if (may_refuse && shared->queued_refusable >= shared->capacity) refusal = "full";
+    if (refusal == nullptr) {
+      try {
+        shared->queue.push_back(std::move(task));
+        if (may_refuse) ++shared->queued_refusable;
+      } catch (...) {
+        refusal = "out of memory";  // push_back left `task` ours
+      }
+    }
+    guard.unlock();
+    if (refusal == nullptr) {
+      shared->ready.notify_one();
+      return;
+    }
+    try {
+      task->refuse(std::string_view(refusal) == "full" ? fmt::format("{} queue full ({} waiting)", shared->name, shared->capacity)
+                                                       : fmt::format("{}: {}", shared->name, refusal),
+                   shared->log);
+    } catch (...) {  // fmt could not allocate
+      task->refuse("queue full", shared->log);
+    }
+  }
 
-  // --- the asynchronous ledger -------------------------------------------------------------------
-  template <class Handler>
-  void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
-    submit<lock_grant>(/*may_refuse=*/true, std::forward<Handler>(done),
-                       [inner = &inner_, credential = std::string(credential), amount, key = std::string(key)] {
-                         return inner->lock(credential, amount, key);
-                       });
-  }
-  template <class Handler>
-  void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
-    submit<settlement>(/*may_refuse=*/false, std::forward<Handler>(done),
-                       [inner = &inner_, lock_id = std::string(lock_id), real_cost] { return inner->settle(lock_id, real_cost); });
-  }
-  template <class Handler>
-  void async_release(std::string_view lock_id, Handler&& done) {
-    submit<settlement>(/*may_refuse=*/false, std::forward<Handler>(done),
-                       [inner = &inner_, lock_id = std::string(lock_id)] { return inner->release(lock_id); });
-  }
-
-  /// Calls queued now (not counting those a worker is running).
+  /// Tasks queued now (not counting those a worker is running).
   [[nodiscard]] std::size_t queued() const {
     std::lock_guard guard(shared_->mutex);
     return shared_->queue.size();
   }
 
  private:
-  // A queued call. `run` calls the ledger and then the handler; `refuse` calls the handler with
-  // `unavailable` instead. Move-only, because handlers may be (C++20 has no std::move_only_function).
-  struct task {
-    virtual ~task() = default;
-    virtual void run(const logger& log) noexcept = 0;
-    virtual void refuse(std::string_view why, const logger& log) noexcept = 0;
-    bool may_refuse = true;  // a lock; settles and releases are never dropped
-  };
-  template <class T, class Handler, class Operation>
-  struct task_of final : task {
-    template <class H>
-    task_of(H&& h, Operation o) : handler(std::forward<H>(h)), operation(std::move(o)) {}
-    void run(const logger& log) noexcept override { complete(call_inner(), log); }
-    void refuse(std::string_view why, const logger& log) noexcept override {
-      complete(ledger_error{ledger_errc::unavailable, std::string(why)}, log);
-    }
-    result<T> call_inner() noexcept {
-      try {
-        return operation();
-      } catch (const std::exception& e) {  // the inner ledger's exceptions become unavailable, as metered treats them
-        return ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()};
-      } catch (...) {
-        return ledger_error{ledger_errc::unavailable, "the ledger threw"};
-      }
-    }
-    void complete(result<T> outcome, const logger& log) noexcept {
-      try {
-        std::move(handler)(std::move(outcome));
-      } catch (const std::exception& e) {
-        log.error("offloading_ledger: a completion handler threw: {}", e.what());
-      } catch (...) {
-        log.error("offloading_ledger: a completion handler threw");
-      }
-    }
-    Handler handler;
-    Operation operation;
-  };
-
-  // What the workers use: shared with them, so a worker that is running the handler which destroys
-  // this ledger can still find the queue when the handler returns.
+  // Shared with the workers, so a worker whose completion destroyed the pool still finds its queue.
   struct shared_state {
-    shared_state(std::size_t c, logger l) : capacity(c), log(std::move(l)) {}
+    shared_state(std::size_t c, logger l, std::string_view n) : capacity(c), log(std::move(l)), name(n) {}
     const std::size_t capacity;
     const logger log;
+    const std::string name;
     mutable std::mutex mutex;
     std::condition_variable ready;
-    std::deque<std::unique_ptr<task>> queue;
-    std::size_t queued_locks = 0;
+    std::deque<std::unique_ptr<pool_task>> queue;
+    std::size_t queued_refusable = 0;
     bool stopping = false;
 
     void work() {
       for (;;) {
-        std::unique_ptr<task> next;
+        std::unique_ptr<pool_task> next;
         {
           std::unique_lock guard(mutex);
           ready.wait(guard, [this] { return stopping || !queue.empty(); });
-          if (queue.empty()) return;  // stopping, and every queued call has run
+          if (queue.empty()) return;  // stopping, and every queued task has run
           next = std::move(queue.front());
           queue.pop_front();
-          if (next->may_refuse) --queued_locks;
+          if (next->may_refuse) --queued_refusable;
         }
         next->run(log);
       }
     }
   };
 
-  template <class T, class Handler, class Operation>
-  void submit(bool may_refuse, Handler&& done, Operation operation) {
-    using boxed_task = task_of<T, std::decay_t<Handler>, Operation>;
-    std::unique_ptr<task> boxed;
-    try {  // built before the lock is taken, so a handler's move never runs under it; make_unique
-           // allocates before it moves the handler, so an allocation failure leaves `done` to call
-      boxed = std::make_unique<boxed_task>(std::forward<Handler>(done), std::move(operation));
-    } catch (...) {
-      return std::forward<Handler>(done)(result<T>(ledger_error{ledger_errc::unavailable, "offloading_ledger: out of memory"}));
-    }
-    boxed->may_refuse = may_refuse;
-    // A local reference: once the task is queued, a worker may run it and its handler may destroy
-    // this ledger, so nothing below touches `this`.
-    const std::shared_ptr<shared_state> shared = shared_;
-    std::unique_lock guard(shared->mutex);
-    const char* refusal = nullptr;
-    if (shared->stopping) refusal = "offloading ledger is shutting down";
-    else if (may_refuse && shared->queued_locks >= shared->capacity) refusal = "offloading queue full";
-    if (refusal == nullptr) {
-      try {
-        shared->queue.push_back(std::move(boxed));
-        if (may_refuse) ++shared->queued_locks;
-      } catch (...) {
-        refusal = "offloading_ledger: out of memory";  // push_back left `boxed` ours
-      }
-    }
-    guard.unlock();
-    if (refusal != nullptr) {
-      boxed->refuse(refusal == std::string_view("offloading queue full")
-                        ? fmt::format("offloading queue full ({} locks waiting)", shared->capacity)
-                        : std::string(refusal),
-                    shared->log);
-      return;
-    }
-    shared->ready.notify_one();
-  }
-
-  // Refuses the queued locks now, lets the workers run the queued settles and releases, and joins
-  // them; a worker running this (from a completion handler) is detached and ends on its own.
   void stop() noexcept {
-    std::vector<std::unique_ptr<task>> refused;
+    std::vector<std::unique_ptr<pool_task>> refused;
     {
       std::lock_guard guard(shared_->mutex);
       shared_->stopping = true;
@@ -996,10 +812,10 @@ class offloading_ledger {
       for (auto& t : q)
         if (t->may_refuse) refused.push_back(std::move(t));
       q.erase(std::remove(q.begin(), q.end(), nullptr), q.end());
-      shared_->queued_locks = 0;
+      shared_->queued_refusable = 0;
     }
     shared_->ready.notify_all();
-    for (auto& t : refused) t->refuse("offloading ledger is shutting down", shared_->log);
+    for (auto& t : refused) t->refuse(shared_->name + " is shutting down", shared_->log);
     for (std::thread& w : workers_) {
       if (!w.joinable()) continue;
       if (w.get_id() == std::this_thread::get_id()) w.detach();  // it returns to work() and finds the queue done
@@ -1007,15 +823,425 @@ class offloading_ledger {
     }
   }
 
-  Inner& inner_;
   std::shared_ptr<shared_state> shared_;
   std::vector<std::thread> workers_;
 };
 
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_WORKER_POOL_HPP
+// ---- end tollgate/detail/worker_pool.hpp ----
+// ---- begin tollgate/ledgers/credit_transport.hpp ----
+// The credit-client transport concept: what basic_credit_service_ledger needs from an HTTP client
+// (send one request with a deadline, blocking and async). No HTTP library here.
+#ifndef TOLLGATE_LEDGERS_CREDIT_TRANSPORT_HPP
+#define TOLLGATE_LEDGERS_CREDIT_TRANSPORT_HPP
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate {
+
+/// The tag a transport opts in with: `using credit_transport_concept = tollgate::credit_transport_t;`.
+struct credit_transport_t {};
+
+/// One request to the credit service. Every view is valid only during the call that takes it.
+struct credit_request {
+  std::string_view method{};           ///< "GET" or "POST"
+  std::string_view target{};           ///< path and query, the base path included: "/v1/balance/unlock"
+  std::string_view body{};             ///< JSON for a POST, empty for a GET
+  std::string_view authorization{};    ///< the whole `Authorization` value ("Bearer …"); a secret: never log it
+  std::string_view idempotency_key{};  ///< sent as `Idempotency-Key` when not empty
+  std::chrono::steady_clock::time_point deadline{};  ///< the exchange ends by then, answered or not
+  /// A settle or a release: it ends a lock already granted, so a transport with a bounded queue
+  /// must take it even when full (refusing it would strand the hold until it expires).
+  bool ends_a_lock = false;
+};
+
+/// The service's answer, whatever its status: the protocol layer maps statuses, not the transport.
+struct credit_reply {
+  int status = 0;
+  std::string body{};
+};
+
+/// What a transport is built from: where the service is, and how long each step may take.
+struct credit_transport_settings {
+  std::string origin{};  ///< scheme, host and port: "http://127.0.0.1:3000"
+  std::chrono::milliseconds connect_timeout{3'000};
+  std::chrono::milliseconds read_timeout{10'000};  ///< per socket read, within the request's deadline
+  std::size_t max_idle_connections = 64;           ///< keep-alive connections kept for reuse
+  std::size_t max_connections = 64;                ///< async exchanges in flight at once; more wait
+  std::size_t worker_threads = 8;                  ///< a blocking client's async_send runs on this many threads
+  std::size_t queue_capacity = 1024;               ///< async requests waiting; one more lock is refused
+  logger log{};
+};
+
+namespace detail {
+/// The weakest completion a transport must accept: callable once, movable, not copyable.
+struct reply_completion_archetype {
+  reply_completion_archetype() = default;
+  reply_completion_archetype(reply_completion_archetype&&) = default;
+  reply_completion_archetype(const reply_completion_archetype&) = delete;
+  reply_completion_archetype& operator=(reply_completion_archetype&&) = default;
+  reply_completion_archetype& operator=(const reply_completion_archetype&) = delete;
+  void operator()(result<credit_reply>) && {}
+};
+}  // namespace detail
+
+/// A credit-client transport. Requirements, for `T& t`, `const credit_request& r` and a completion
+/// `on_reply` callable once as `void(result<credit_reply>)`:
+///   1. `typename T::credit_transport_concept` is `tollgate::credit_transport_t` (explicit opt-in).
+///   2. `t.send(r)` returns `result<credit_reply>`: the reply of any status, or an error, by
+///      `r.deadline` (a connect, a write or a read still running then is abandoned).
+///   3. `t.async_send(r, on_reply)` returns without waiting on the network and calls `on_reply`
+///      exactly once with what `send` would have returned: on any thread, possibly before it
+///      returns (a refusal); never a throw. A transport that bounds its queue refuses a request
+///      with `unavailable` when full, unless `r.ends_a_lock`.
+///   4. An error is always `ledger_errc::unavailable`, with `may_have_applied` set when the request
+///      may have reached the service (sent, then no complete answer). A connection that failed is
+///      never reused; an idle keep-alive connection the service closed is never used.
+///   5. Both forms are safe to call concurrently from many threads. Destroying the transport
+///      completes every request it queued or started (with its reply, or `unavailable`).
+///   6. The request's views need not outlive the call; `authorization` never reaches a log.
+/// `tollgate::httplib_credit_transport` (cpp-httplib, the default) and `tollgate::beast::credit_transport`
+/// (Boost.Beast, non-blocking on an Asio executor) model it.
+template <class T>
+concept credit_transport =
+    requires { typename T::credit_transport_concept; } && std::same_as<typename T::credit_transport_concept, credit_transport_t> &&
+    requires(T& t, const credit_request& r, detail::reply_completion_archetype on_reply) {
+      { t.send(r) } -> std::same_as<result<credit_reply>>;
+      t.async_send(r, std::move(on_reply));
+    };
+
+namespace detail {
+/// Each requirement of `credit_transport` on its own (1–3), stopping at the first broken one so its
+/// message is the only error.
+template <class T>
+constexpr bool check_credit_transport() {
+  constexpr bool opts_in = requires { requires std::same_as<typename T::credit_transport_concept, credit_transport_t>; };
+  constexpr bool has_send = requires(T& t, const credit_request& r) {
+    { t.send(r) } -> std::same_as<result<credit_reply>>;
+  };
+  constexpr bool has_async_send = requires(T& t, const credit_request& r, reply_completion_archetype h) {
+    t.async_send(r, std::move(h));
+  };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this credit transport does not opt in: add `using credit_transport_concept = tollgate::credit_transport_t;`");
+    return false;
+  } else if constexpr (!has_send) {
+    static_assert(has_send, "tollgate: this credit transport is missing `send(const credit_request&)` returning tollgate::result<tollgate::credit_reply>");
+    return false;
+  } else if constexpr (!has_async_send) {
+    static_assert(has_async_send, "tollgate: this credit transport is missing `async_send(const credit_request&, handler)` "
+                                  "taking a move-only handler called as void(tollgate::result<tollgate::credit_reply>)");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// The least a transport can be: what the concept promises and nothing more. For tests of code
+/// written against the concept.
+struct credit_transport_archetype {
+  using credit_transport_concept = credit_transport_t;
+  explicit credit_transport_archetype(const credit_transport_settings&) {}
+  credit_transport_archetype(const credit_transport_archetype&) = delete;
+  credit_transport_archetype& operator=(const credit_transport_archetype&) = delete;
+  result<credit_reply> send(const credit_request&) { return ledger_error{ledger_errc::unavailable, "archetype"}; }
+  template <class Handler>
+  void async_send(const credit_request& r, Handler&& on_reply) {
+    std::forward<Handler>(on_reply)(send(r));
+  }
+};
+static_assert(credit_transport<credit_transport_archetype>);
+
 }  // namespace tollgate
 
-#endif  // TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
-// ---- end tollgate/ledgers/offloading_ledger.hpp ----
+#endif  // TOLLGATE_LEDGERS_CREDIT_TRANSPORT_HPP
+// ---- end tollgate/ledgers/credit_transport.hpp ----
+
+namespace tollgate {
+
+/// The default transport of credit_service_ledger. `send` runs on the caller's thread over a pooled
+/// keep-alive `httplib::Client`, with a watchdog that stops it at the deadline (cpp-httplib's own
+/// timeouts are per socket operation, not per call). `async_send` runs `send` on a pool of
+/// `async_threads` workers behind a queue of `queue_capacity` requests: cpp-httplib's client blocks,
+/// so a pool is what makes it non-blocking for the caller; each worker holds one connection at a time.
+class httplib_credit_transport {
+ public:
+  using credit_transport_concept = credit_transport_t;
+
+  /// `settings.worker_threads`: how many async exchanges run at once (started at the first async_send).
+  explicit httplib_credit_transport(credit_transport_settings settings) : settings_(std::move(settings)) {}
+  httplib_credit_transport(const httplib_credit_transport&) = delete;
+  httplib_credit_transport& operator=(const httplib_credit_transport&) = delete;
+
+  result<credit_reply> send(const credit_request& request) noexcept {
+    try {
+      return exchange(request);
+    } catch (const std::exception& e) {
+      drop_idle_clients();
+      return ledger_error{ledger_errc::unavailable, fmt::format("the call failed: {}", e.what())};
+    } catch (...) {
+      drop_idle_clients();
+      return ledger_error{ledger_errc::unavailable, "the call failed"};
+    }
+  }
+
+  template <class Handler>
+  void async_send(const credit_request& request, Handler&& on_reply) {
+    std::unique_ptr<detail::pool_task> task;
+    try {  // make_unique allocates before it moves the handler: on failure `on_reply` is still ours
+      task = std::make_unique<send_task<std::decay_t<Handler>>>(this, request, std::forward<Handler>(on_reply));
+    } catch (...) {
+      return std::forward<Handler>(on_reply)(result<credit_reply>(ledger_error{ledger_errc::unavailable, "credit transport: out of memory"}));
+    }
+    task->may_refuse = !request.ends_a_lock;
+    pool().submit(std::move(task));
+  }
+
+  [[nodiscard]] const credit_transport_settings& settings() const noexcept { return settings_; }
+
+ private:
+  // The request copied (its views die with the call) and the completion.
+  template <class Handler>
+  struct send_task final : detail::pool_task {
+    send_task(httplib_credit_transport* t, const credit_request& r, Handler&& h)
+        : transport(t), method(r.method), target(r.target), body(r.body), authorization(r.authorization),
+          idempotency_key(r.idempotency_key), deadline(r.deadline), handler(std::move(h)) {}
+    void run(const logger& log) noexcept override {
+      complete(transport->send({method, target, body, authorization, idempotency_key, deadline}), log);
+    }
+    void refuse(std::string_view why, const logger& log) noexcept override {
+      complete(ledger_error{ledger_errc::unavailable, std::string(why)}, log);
+    }
+    void complete(result<credit_reply> outcome, const logger& log) noexcept {
+      try {
+        std::move(handler)(std::move(outcome));
+      } catch (...) {
+        log.error("credit transport: a completion handler threw");
+      }
+    }
+    httplib_credit_transport* transport;
+    std::string method, target, body, authorization, idempotency_key;
+    std::chrono::steady_clock::time_point deadline;
+    Handler handler;
+  };
+
+  result<credit_reply> exchange(const credit_request& request) {
+    const auto budget = std::chrono::duration_cast<std::chrono::milliseconds>(request.deadline - std::chrono::steady_clock::now());
+    if (budget.count() <= 0) return ledger_error{ledger_errc::unavailable, "no time left for the call"};
+    auto client = acquire();
+    httplib::Headers headers{{"Authorization", std::string(request.authorization)}};
+    if (!request.idempotency_key.empty()) headers.emplace("Idempotency-Key", std::string(request.idempotency_key));
+    const std::string target(request.target);
+    httplib::Result res{nullptr, httplib::Error::Unknown};
+    bool timed_out = false;
+    {
+      // Disarmed on every path out of this block, so the watchdog never touches a freed client.
+      struct armed {
+        detail::deadline_watchdog& watchdog;
+        detail::deadline_watchdog::ticket ticket;
+        bool* fired;
+        ~armed() { *fired = !watchdog.disarm(ticket); }
+      } guard{watchdog_, watchdog_.arm(request.deadline, [c = client.get()] { c->stop(); }), &timed_out};
+      res = request.method == "GET" ? client->Get(target.c_str(), headers)
+                                    : client->Post(target.c_str(), headers, std::string(request.body), "application/json");
+    }
+    // cpp-httplib's own read timeout may fire a moment before the watchdog: a deadline is a deadline.
+    timed_out = timed_out || (!res && std::chrono::steady_clock::now() >= request.deadline);
+    if (!res || timed_out) {
+      // The connection is in an unknown state: drop it. So are the idle ones, most likely (a
+      // restarted service closed them all): a probe after an outage must not meet a dead one.
+      drop_idle_clients();
+      // A timeout, or a connection lost after sending, leaves the outcome unknown.
+      const bool sent = timed_out || res.error() == httplib::Error::Read;
+      return ledger_error{ledger_errc::unavailable,
+                          timed_out ? fmt::format("timed out after {} ms", budget.count())
+                                    : fmt::format("connection failed: {}", httplib::to_string(res.error())),
+                          sent};
+    }
+    credit_reply reply{res->status, std::move(res->body)};
+    release_client(std::move(client));
+    return reply;
+  }
+
+  std::unique_ptr<httplib::Client> acquire() {
+    {
+      std::lock_guard guard(pool_mutex_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    auto c = std::make_unique<httplib::Client>(settings_.origin);
+    // Keep-alive (the pool reuses the connection) and TCP_NODELAY, with the settings' timeouts; the
+    // watchdog ends a call at its deadline whatever they are.
+    tune(*c, client_tuning{.connection_timeout = settings_.connect_timeout,
+                           .read_timeout = settings_.read_timeout,
+                           .write_timeout = settings_.read_timeout});
+    return c;
+  }
+
+  void drop_idle_clients() noexcept {
+    std::vector<std::unique_ptr<httplib::Client>> dead;
+    std::lock_guard guard(pool_mutex_);
+    dead.swap(idle_);
+  }
+
+  void release_client(std::unique_ptr<httplib::Client> c) {
+    std::lock_guard guard(pool_mutex_);
+    if (idle_.size() < settings_.max_idle_connections) idle_.push_back(std::move(c));
+  }
+
+  detail::worker_pool& pool() {
+    std::call_once(async_started_, [this] {
+      async_ = std::make_unique<detail::worker_pool>(std::max<std::size_t>(1, settings_.worker_threads), settings_.queue_capacity, settings_.log, "credit transport");
+    });
+    return *async_;
+  }
+
+  credit_transport_settings settings_;
+  detail::deadline_watchdog watchdog_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<httplib::Client>> idle_;
+  // Last, so it is destroyed first: its workers finish their queued exchanges while the rest is alive.
+  std::once_flag async_started_;
+  std::unique_ptr<detail::worker_pool> async_;
+};
+
+static_assert(credit_transport<httplib_credit_transport>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_ADAPTERS_HTTPLIB_CREDIT_TRANSPORT_HPP
+// ---- end tollgate/adapters/httplib_credit_transport.hpp ----
+// ---- begin tollgate/ledgers/basic_credit_service_ledger.hpp ----
+// basic_credit_service_ledger<Transport>: the ledger concept over the nilauth-credit HTTP API —
+// paths, JSON, status mapping, safe retries and a circuit breaker — on any credit_transport.
+#ifndef TOLLGATE_LEDGERS_BASIC_CREDIT_SERVICE_LEDGER_HPP
+#define TOLLGATE_LEDGERS_BASIC_CREDIT_SERVICE_LEDGER_HPP
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+// ---- begin tollgate/detail/circuit_breaker.hpp ----
+// A circuit breaker: after repeated transient failures, fail fast until a probe succeeds.
+#ifndef TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
+#define TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+
+namespace tollgate::detail {
+
+/// Closed: calls pass. `failure_threshold` consecutive failures open it: calls are refused at once.
+/// Then one call is let through as a probe (half-open): success closes it, failure opens it again.
+/// The first opening lasts `first_open_for`, each failed probe doubles it up to `open_for`, so a
+/// service that comes back is found within `open_for` however long it was away. Thread-safe; the
+/// lock is never held across the guarded call.
+class circuit_breaker {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  circuit_breaker(std::size_t failure_threshold, std::chrono::milliseconds open_for,
+                  std::function<clock::time_point()> now = [] { return clock::now(); },
+                  std::chrono::milliseconds first_open_for = std::chrono::milliseconds(250))
+      : threshold_(failure_threshold == 0 ? 1 : failure_threshold),
+        max_open_for_(open_for),
+        first_open_for_(std::min(first_open_for, open_for)),
+        next_open_for_(first_open_for_),
+        now_(std::move(now)) {}
+
+  /// Whether a call may go out now. In half-open state only one caller gets true.
+  [[nodiscard]] bool allow() {
+    std::lock_guard guard(mutex_);
+    switch (state_) {
+      case state::closed: return true;
+      case state::open:
+        if (now_() < reopen_at_) return false;
+        state_ = state::half_open;
+        probing_ = true;
+        return true;
+      case state::half_open:
+        if (probing_) return false;
+        probing_ = true;
+        return true;
+    }
+    return true;
+  }
+
+  void record_success() {
+    std::lock_guard guard(mutex_);
+    failures_ = 0;
+    probing_ = false;
+    state_ = state::closed;
+    next_open_for_ = first_open_for_;
+  }
+
+  void record_failure() {
+    std::lock_guard guard(mutex_);
+    probing_ = false;
+    if (state_ == state::half_open || ++failures_ >= threshold_) {
+      state_ = state::open;
+      reopen_at_ = now_() + next_open_for_;
+      next_open_for_ = std::min(next_open_for_ * 2, max_open_for_);
+    }
+  }
+
+  /// How long the next opening will last.
+  [[nodiscard]] std::chrono::milliseconds next_open_for() const {
+    std::lock_guard guard(mutex_);
+    return next_open_for_;
+  }
+
+  [[nodiscard]] bool is_open() const {
+    std::lock_guard guard(mutex_);
+    return state_ != state::closed;
+  }
+
+ private:
+  enum class state { closed, open, half_open };
+  std::size_t threshold_;
+  std::chrono::milliseconds max_open_for_;
+  std::chrono::milliseconds first_open_for_;
+  std::chrono::milliseconds next_open_for_;
+  std::function<clock::time_point()> now_;
+  mutable std::mutex mutex_;
+  state state_ = state::closed;
+  std::size_t failures_ = 0;
+  bool probing_ = false;
+  clock::time_point reopen_at_{};
+};
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_CIRCUIT_BREAKER_HPP
+// ---- end tollgate/detail/circuit_breaker.hpp ----
 
 namespace tollgate {
 
@@ -1057,11 +1283,16 @@ struct credit_service_ledger_options {
   /// it up to this, so a service that is back is called again within this long.
   std::chrono::milliseconds breaker_open_for{1'000};
   logger log{};
-  /// The async forms (async_lock, async_settle, async_release) run on a pool of this many threads,
-  /// started at the first async call, behind a queue of at most `async_queue_capacity` locks (one
-  /// more completes at once with `unavailable`). A pool rather than a non-blocking client: the
-  /// client is cpp-httplib's, which blocks, and each worker holds one keep-alive connection.
+  /// A call that got no answer (the connection failed or was lost) is tried again this many times
+  /// within its `timeout`, when repeating it is safe: a GET, a settle or release (the service
+  /// replays a settled lock), a lock with an idempotency key. Never a lock without one.
+  std::size_t retries = 1;
+  /// The async forms (async_lock, async_settle, async_release): a transport that blocks (cpp-httplib,
+  /// the default) runs them on a pool of `async_threads` threads, started at the first async call;
+  /// a non-blocking one (Beast) keeps at most `max_connections` exchanges in flight. Either way at
+  /// most `async_queue_capacity` calls wait; one more lock completes at once with `unavailable`.
   std::size_t async_threads = 8;
+  std::size_t max_connections = 64;
   std::size_t async_queue_capacity = 1024;
 
   /// From CREDIT_SERVICE_URL (default http://localhost:3000), CREDIT_API_TOKEN (required) and
@@ -1087,112 +1318,115 @@ struct credit_service_ledger_options {
   }
 };
 
-/// The nilauth-credit service as a ledger. Keep-alive connections are pooled (no lock is held
-/// across a network call), every call is bounded by `timeout`, and after repeated failures a
-/// circuit breaker answers `unavailable` at once until a probe succeeds. Failures keep their
-/// cause: 400 → insufficient_funds, 404 → unknown_credential, 401/403 → unauthorized, network
-/// errors, timeouts and 5xx → unavailable.
+/// The nilauth-credit service as a ledger, over any `credit_transport` (the HTTP client). Every call
+/// is bounded by `timeout`; a call that got no answer is retried when that is safe; after repeated
+/// failures a circuit breaker answers `unavailable` at once until a probe succeeds. Failures keep
+/// their cause: 400 → insufficient_funds, 404 → unknown_credential, 401/403 → unauthorized, no
+/// answer, timeouts and 5xx → unavailable.
 ///
-///     tollgate::credit_service_ledger ledger{tollgate::credit_service_ledger_options::from_environment()};
-class credit_service_ledger {
+///     tollgate::credit_service_ledger ledger{options};                   // cpp-httplib (credit_service_ledger.hpp)
+///     tollgate::beast::credit_service_ledger ledger{options, executor};  // Boost.Beast (adapters/beast/credit_transport.hpp)
+///
+/// The arguments after the options go to the transport's constructor, after its settings. The
+/// transport and the protocol's state are shared with the calls in flight: destroying the ledger
+/// does not wait for them, and each still completes (by its deadline).
+template <class Transport>
+class basic_credit_service_ledger {
+  // A type, so the check runs as soon as the class is named; its message is then the only error.
+  using well_formed = std::bool_constant<detail::check_credit_transport<Transport>()>;
+
  public:
   using ledger_concept = ledger_t;
   using async_ledger_concept = async_ledger_t;
+  using transport_type = Transport;
 
-  explicit credit_service_ledger(credit_service_ledger_options options)
-      : options_(std::move(options)), breaker_(options_.breaker_failures, options_.breaker_open_for) {
-    if (options_.api_token.empty()) throw configuration_error("the credit service needs an API token (CREDIT_API_TOKEN)");
-    if (options_.timeout.count() <= 0) throw configuration_error("the credit service timeout must be above 0");
-    parse_base_url(options_.base_url);
+  template <class... TransportArgs>
+  explicit basic_credit_service_ledger(credit_service_ledger_options options, TransportArgs&&... transport_args) {
+    if (options.api_token.empty()) throw configuration_error("the credit service needs an API token (CREDIT_API_TOKEN)");
+    if (options.timeout.count() <= 0) throw configuration_error("the credit service timeout must be above 0");
+    auto [origin, base_path] = parse_base_url(options.base_url);
+    credit_transport_settings settings{
+        .origin = std::move(origin),
+        .connect_timeout = std::min(options.connect_timeout, options.timeout),
+        .read_timeout = std::min(options.read_timeout, options.timeout),
+        .max_idle_connections = options.max_idle_connections,
+        .max_connections = std::max<std::size_t>(1, options.max_connections),
+        .worker_threads = std::max<std::size_t>(1, options.async_threads),
+        .queue_capacity = std::max<std::size_t>(1, options.async_queue_capacity),
+        .log = options.log,
+    };
+    shared_ = std::make_shared<shared_state>(std::move(options), std::move(base_path), std::move(settings),
+                                             std::forward<TransportArgs>(transport_args)...);
   }
-  credit_service_ledger(const credit_service_ledger&) = delete;
-  credit_service_ledger& operator=(const credit_service_ledger&) = delete;
+  basic_credit_service_ledger(const basic_credit_service_ledger&) = delete;
+  basic_credit_service_ledger& operator=(const basic_credit_service_ledger&) = delete;
 
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
-    if (amount.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a lock amount must not be negative"};
-    const bool is_public = options_.credentials == credential_kind::public_id ||
-                           (options_.credentials == credential_kind::detect && credential.rfind("did:", 0) == 0);
-    const auto body = json_body({{"credential", credential}, {"amount", amount}});
-    if (!body) return ledger_error{ledger_errc::unknown_credential, "the credential is not valid UTF-8"};
-    auto answer = call("POST", is_public ? "/v1/balance/lock/public" : "/v1/balance/lock/private", *body, idempotency_key);
-    if (!answer) return answer.error();
-    const auto& [status, text] = *answer;
-    if (status == 200) {
-      const auto parsed = nlohmann::json::parse(text, nullptr, false);
-      if (parsed.is_object() && parsed.contains("lock_id") && parsed["lock_id"].is_string())
-        return lock_grant{parsed["lock_id"].get<std::string>(), amount};
-      return ledger_error{ledger_errc::misconfigured, "the credit service answered the lock without a lock_id"};
-    }
-    if (status == 400) return ledger_error{error_code(text, ledger_errc::insufficient_funds), error_message(text)};
-    if (status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(text)};
-    return other_status(status, text);
+    auto request = lock_request(credential, amount, idempotency_key);
+    if (!request) return request.error();
+    return read_lock(*shared_, shared_->call(*request), amount);
   }
-
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
-    if (real_cost.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a cost must not be negative"};
-    const auto body = json_body({{"lock_id", lock_id}, {"real_cost", real_cost}});
-    if (!body) return ledger_error{ledger_errc::lock_not_found, "the lock id is not valid UTF-8"};
-    auto answer = call("POST", "/v1/balance/unlock", *body, {});
-    if (!answer) return answer.error();
-    const auto& [status, text] = *answer;
-    if (status == 200) {
-      const auto parsed = nlohmann::json::parse(text, nullptr, false);  // the body may be empty
-      const bool replayed = parsed.is_object() && parsed.value("replayed", false);
-      return settlement{real_cost, replayed};
-    }
-    if (status == 404) return ledger_error{ledger_errc::lock_not_found, error_message(text)};
-    if (status == 400) return ledger_error{error_code(text, ledger_errc::invalid_amount), "invalid unlock: " + error_message(text)};
-    return other_status(status, text);
+    auto request = settle_request(lock_id, real_cost);
+    if (!request) return request.error();
+    return read_settlement(*shared_, shared_->call(*request), real_cost);
   }
-
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
 
-  // The async forms: the same calls on a bounded worker pool (see credit_service_ledger_options),
-  // so an event loop never waits on the network; each handler is called on a worker thread.
+  // The async forms: the same calls through the transport's async_send; each handler is called
+  // where the transport completes (a worker thread, or the executor's thread for Beast).
   template <class Handler>
   void async_lock(std::string_view credential, credits amount, std::string_view idempotency_key, Handler&& done) {
-    offloaded().async_lock(credential, amount, idempotency_key, std::forward<Handler>(done));
+    auto request = lock_request(credential, amount, idempotency_key);
+    if (!request) return std::forward<Handler>(done)(result<lock_grant>(request.error()));
+    shared_state::async_call(shared_, std::move(*request),
+                             [amount, done = std::forward<Handler>(done)](const shared_state& s, result<answer> a) mutable {
+                               std::move(done)(read_lock(s, std::move(a), amount));
+                             });
   }
   template <class Handler>
   void async_settle(std::string_view lock_id, credits real_cost, Handler&& done) {
-    offloaded().async_settle(lock_id, real_cost, std::forward<Handler>(done));
+    auto request = settle_request(lock_id, real_cost);
+    if (!request) return std::forward<Handler>(done)(result<settlement>(request.error()));
+    shared_state::async_call(shared_, std::move(*request),
+                             [real_cost, done = std::forward<Handler>(done)](const shared_state& s, result<answer> a) mutable {
+                               std::move(done)(read_settlement(s, std::move(a), real_cost));
+                             });
   }
   template <class Handler>
   void async_release(std::string_view lock_id, Handler&& done) {
-    offloaded().async_release(lock_id, std::forward<Handler>(done));
+    async_settle(lock_id, credits{}, std::forward<Handler>(done));
   }
 
   /// GET /v1/health: true when the service answers 200 in time.
   [[nodiscard]] bool health() {
-    auto answer = call("GET", "/v1/health", {}, {});
-    return answer && answer->first == 200;
+    auto answer = shared_->call(get("/v1/health"));
+    return answer && answer->status == 200;
   }
 
   /// A user's available balance (GET /v1/users/{id}).
   result<credits> balance(std::string_view user_id) {
-    auto answer = call("GET", "/v1/users/" + percent_encode(user_id), {}, {});
+    auto answer = shared_->call(get("/v1/users/" + percent_encode(user_id)));
     if (!answer) return answer.error();
-    const auto& [status, text] = *answer;
-    if (status == 200) {
-      const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    if (answer->status == 200) {
+      const nlohmann::json parsed = nlohmann::json::parse(answer->body, nullptr, false);
       try {
         if (parsed.is_object() && parsed.contains("balance")) return parsed["balance"].get<credits>();
       } catch (const std::exception&) {
       }
       return ledger_error{ledger_errc::misconfigured, "the credit service answered without a numeric balance"};
     }
-    if (status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(text)};
-    return other_status(status, text);
+    if (answer->status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(answer->body)};
+    return shared_->other_status(*answer);
   }
 
   /// GET /v1/summary: every user's available balance and the open locks.
   result<credit_service_summary> summary() {
-    auto answer = call("GET", "/v1/summary", {}, {});
+    auto answer = shared_->call(get("/v1/summary"));
     if (!answer) return answer.error();
-    const auto& [status, text] = *answer;
-    if (status != 200) return other_status(status, text);
+    if (answer->status != 200) return shared_->other_status(*answer);
     try {
-      const auto parsed = nlohmann::json::parse(text);
+      const nlohmann::json parsed = nlohmann::json::parse(answer->body);
       credit_service_summary out;
       for (const auto& u : parsed.at("users")) out.users.push_back({u.at("user_id").get<std::string>(), u.at("balance").get<credits>()});
       for (const auto& l : parsed.at("locks")) out.lock_ids.push_back(l.at("lock_id").get<std::string>());
@@ -1202,62 +1436,172 @@ class credit_service_ledger {
     }
   }
 
-  [[nodiscard]] bool circuit_open() const { return breaker_.is_open(); }
-  [[nodiscard]] const credit_service_ledger_options& options() const noexcept { return options_; }
+  [[nodiscard]] bool circuit_open() const { return shared_->breaker.is_open(); }
+  [[nodiscard]] const credit_service_ledger_options& options() const noexcept { return shared_->options; }
+  [[nodiscard]] Transport& transport() noexcept { return shared_->transport; }
 
  private:
-  using answer = std::pair<int, std::string>;
+  using answer = credit_reply;
 
-  // One HTTP call through a pooled connection, bounded by the whole-call deadline. Never throws:
-  // anything unexpected counts as a failed call, so the breaker and the watchdog stay consistent.
-  result<answer> call(const char* method, const std::string& path, const std::string& body, std::string_view idempotency_key) {
-    if (!breaker_.allow()) return ledger_error{ledger_errc::unavailable, "circuit open after repeated failures; not calling the credit service"};
-    const std::string route = path.substr(0, path.find('/', 4));  // "/v1/users/alice" → "/v1" prefix only: ids stay out of logs
-    try {
-      auto client = acquire();
-      httplib::Headers headers{{"Authorization", "Bearer " + options_.api_token.reveal()}};
-      if (!idempotency_key.empty()) headers.emplace("Idempotency-Key", std::string(idempotency_key));
-      httplib::Result res{nullptr, httplib::Error::Unknown};
-      bool timed_out = false;
-      {
-        // Disarmed on every path out of this block, so the watchdog never touches a freed client.
-        struct armed {
-          detail::deadline_watchdog& watchdog;
-          detail::deadline_watchdog::ticket ticket;
-          bool* fired;
-          ~armed() { *fired = !watchdog.disarm(ticket); }
-        } guard{watchdog_, watchdog_.arm(std::chrono::steady_clock::now() + options_.timeout, [c = client.get()] { c->stop(); }),
-                &timed_out};
-        res = std::string_view(method) == "GET" ? client->Get((base_path_ + path).c_str(), headers)
-                                                : client->Post((base_path_ + path).c_str(), headers, body, "application/json");
-      }
-      if (!res || timed_out) {
-        breaker_.record_failure();  // the connection is in an unknown state: drop it
-        // So are the idle ones, most likely (a restarted service closed them all): a probe after
-        // the outage must not meet a dead pooled connection and open the circuit again.
-        drop_idle_clients();
-        // A timeout, or a connection lost after sending, leaves the outcome unknown.
-        const bool sent = timed_out || res.error() == httplib::Error::Read;
-        const std::string why = timed_out ? "timed out after " + std::to_string(options_.timeout.count()) + " ms"
-                                          : "connection failed: " + httplib::to_string(res.error());
-        options_.log.warn("credit service {} {}: {}", method, route, why);
-        return ledger_error{ledger_errc::unavailable, why, sent};
-      }
-      if (res->status >= 500) {
-        breaker_.record_failure();
-        release_client(std::move(client));
-        // The service's own error text goes to our log, not to end clients.
-        options_.log.warn("credit service {} {} answered {}: {}", method, route, res->status, error_message(res->body));
-        return ledger_error{ledger_errc::unavailable, "the credit service answered " + std::to_string(res->status), true};
-      }
-      breaker_.record_success();
-      release_client(std::move(client));
-      return answer{res->status, std::move(res->body)};
-    } catch (const std::exception& e) {
-      breaker_.record_failure();
-      options_.log.error("credit service {} {}: {}", method, route, e.what());
-      return ledger_error{ledger_errc::unavailable, std::string("the call failed: ") + e.what()};
+  // A request as the protocol keeps it until it is sent (the transport's credit_request only views it).
+  struct pending_request {
+    const char* method;
+    std::string target;  // without the base path
+    std::string body;
+    std::string idempotency_key;
+    bool repeatable;   // safe to send twice: the service replays it
+    bool ends_a_lock;  // a settle or a release
+  };
+
+  // What the ledger and its calls in flight share: the options, the breaker and the transport.
+  struct shared_state {
+    template <class... TransportArgs>
+    shared_state(credit_service_ledger_options o, std::string base, credit_transport_settings settings, TransportArgs&&... args)
+        : options(std::move(o)),
+          base_path(std::move(base)),
+          authorization("Bearer " + options.api_token.reveal()),
+          breaker(options.breaker_failures, options.breaker_open_for),
+          transport(std::move(settings), std::forward<TransportArgs>(args)...) {}
+
+    credit_service_ledger_options options;
+    std::string base_path;
+    std::string authorization;  // a secret: only ever handed to the transport
+    detail::circuit_breaker breaker;
+    Transport transport;
+
+    credit_request wire(const pending_request& r, const std::string& target, std::chrono::steady_clock::time_point deadline) const {
+      return {r.method, target, r.body, authorization, r.idempotency_key, deadline, r.ends_a_lock};
     }
+
+    // Records the outcome in the breaker and the log; a 5xx becomes `unavailable`. Returns whether
+    // to try again: only a call that got no answer, is safe to repeat, has time left and
+    // `retries_left`, and that the breaker lets through (asked last: in half-open state a `true`
+    // is the one probe, which must then go out).
+    bool judge(const pending_request& r, result<answer>& outcome, std::chrono::steady_clock::time_point deadline, bool retries_left) {
+      // "/v1/users/alice" → "/v1" prefix only: ids stay out of logs.
+      const std::string_view route = std::string_view(r.target).substr(0, r.target.find('/', 4));
+      if (!outcome) {
+        breaker.record_failure();
+        options.log.warn("credit service {} {}: {}", r.method, route, outcome.error().message);
+        const bool safe = r.repeatable || !outcome.error().may_have_applied;
+        return retries_left && safe && std::chrono::steady_clock::now() < deadline && breaker.allow();
+      }
+      if (outcome->status >= 500) {
+        breaker.record_failure();
+        // The service's own error text goes to our log, not to end clients.
+        options.log.warn("credit service {} {} answered {}: {}", r.method, route, outcome->status, error_message(outcome->body));
+        outcome = ledger_error{ledger_errc::unavailable, fmt::format("the credit service answered {}", outcome->status), true};
+        return false;
+      }
+      breaker.record_success();
+      return false;
+    }
+
+    result<answer> call(const pending_request& r) {
+      if (!breaker.allow()) return circuit_open_error();
+      const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+      const std::string target = base_path + r.target;
+      for (std::size_t attempt = 0;; ++attempt) {
+        result<answer> outcome = transport.send(wire(r, target, deadline));
+        if (!judge(r, outcome, deadline, attempt < options.retries)) return outcome;
+      }
+    }
+
+    // One async call and its retries; owns the request while the transport works on it. The
+    // handler is called as (shared_state, result<answer>).
+    template <class Handler>
+    struct async_operation {
+      std::shared_ptr<shared_state> shared;
+      pending_request request;
+      std::string target;
+      std::chrono::steady_clock::time_point deadline;
+      std::size_t attempt = 0;
+      Handler handler;
+
+      static void send(std::unique_ptr<async_operation> op) {
+        shared_state& s = *op->shared;
+        const credit_request wire = s.wire(op->request, op->target, op->deadline);
+        s.transport.async_send(wire, [op = std::move(op)](result<answer> outcome) mutable {
+          async_operation& self = *op;
+          if (self.shared->judge(self.request, outcome, self.deadline, self.attempt < self.shared->options.retries)) {
+            ++self.attempt;
+            return send(std::move(op));
+          }
+          std::move(self.handler)(*self.shared, std::move(outcome));
+        });
+      }
+    };
+
+    template <class Handler>
+    static void async_call(const std::shared_ptr<shared_state>& shared, pending_request request, Handler&& done) {
+      if (!shared->breaker.allow()) return std::forward<Handler>(done)(*shared, result<answer>(circuit_open_error()));
+      std::unique_ptr<async_operation<std::decay_t<Handler>>> op;
+      try {
+        std::string target = shared->base_path + request.target;
+        op.reset(new async_operation<std::decay_t<Handler>>{shared, std::move(request), std::move(target),
+                                                            std::chrono::steady_clock::now() + shared->options.timeout, 0,
+                                                            std::forward<Handler>(done)});
+      } catch (const std::bad_alloc&) {
+        return std::forward<Handler>(done)(*shared, result<answer>(ledger_error{ledger_errc::unavailable, "credit service ledger: out of memory"}));
+      }
+      async_operation<std::decay_t<Handler>>::send(std::move(op));
+    }
+
+    static ledger_error circuit_open_error() {
+      return ledger_error{ledger_errc::unavailable, "circuit open after repeated failures; not calling the credit service"};
+    }
+
+    ledger_error other_status(const answer& a) const {
+      if (a.status == 401 || a.status == 403) {
+        options.log.error("the credit service rejected tollgate's API token (HTTP {}): check CREDIT_API_TOKEN", a.status);
+        return ledger_error{ledger_errc::unauthorized, "the credit service rejected this server's credentials"};
+      }
+      return ledger_error{ledger_errc::misconfigured, fmt::format("unexpected HTTP {} from the credit service: {}", a.status, error_message(a.body))};
+    }
+  };
+
+  result<pending_request> lock_request(std::string_view credential, credits amount, std::string_view idempotency_key) const {
+    if (amount.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a lock amount must not be negative"};
+    const auto kind = shared_->options.credentials;
+    const bool is_public = kind == credential_kind::public_id || (kind == credential_kind::detect && credential.rfind("did:", 0) == 0);
+    auto body = json_body({{"credential", credential}, {"amount", amount}});
+    if (!body) return ledger_error{ledger_errc::unknown_credential, "the credential is not valid UTF-8"};
+    return pending_request{"POST", is_public ? "/v1/balance/lock/public" : "/v1/balance/lock/private", std::move(*body),
+                           std::string(idempotency_key), !idempotency_key.empty(), false};
+  }
+
+  static result<pending_request> settle_request(std::string_view lock_id, credits real_cost) {
+    if (real_cost.is_negative()) return ledger_error{ledger_errc::invalid_amount, "a cost must not be negative"};
+    auto body = json_body({{"lock_id", lock_id}, {"real_cost", real_cost}});
+    if (!body) return ledger_error{ledger_errc::lock_not_found, "the lock id is not valid UTF-8"};
+    return pending_request{"POST", "/v1/balance/unlock", std::move(*body), {}, true, true};
+  }
+
+  static pending_request get(std::string target) { return pending_request{"GET", std::move(target), {}, {}, true, false}; }
+
+  static result<lock_grant> read_lock(const shared_state& s, result<answer> a, credits amount) {
+    if (!a) return a.error();
+    if (a->status == 200) {
+      const nlohmann::json parsed = nlohmann::json::parse(a->body, nullptr, false);
+      if (parsed.is_object() && parsed.contains("lock_id") && parsed["lock_id"].is_string())
+        return lock_grant{parsed["lock_id"].get<std::string>(), amount};
+      return ledger_error{ledger_errc::misconfigured, "the credit service answered the lock without a lock_id"};
+    }
+    if (a->status == 400) return ledger_error{error_code(a->body, ledger_errc::insufficient_funds), error_message(a->body)};
+    if (a->status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(a->body)};
+    return s.other_status(*a);
+  }
+
+  static result<settlement> read_settlement(const shared_state& s, result<answer> a, credits real_cost) {
+    if (!a) return a.error();
+    if (a->status == 200) {
+      const nlohmann::json parsed = nlohmann::json::parse(a->body, nullptr, false);  // the body may be empty
+      const bool replayed = parsed.is_object() && parsed.value("replayed", false);
+      return settlement{real_cost, replayed};
+    }
+    if (a->status == 404) return ledger_error{ledger_errc::lock_not_found, error_message(a->body)};
+    if (a->status == 400) return ledger_error{error_code(a->body, ledger_errc::invalid_amount), "invalid unlock: " + error_message(a->body)};
+    return s.other_status(*a);
   }
 
   // JSON text for a request body; ids that are not valid UTF-8 cannot be sent as JSON strings.
@@ -1267,14 +1611,6 @@ class credit_service_ledger {
     } catch (const nlohmann::json::type_error&) {
       return std::nullopt;
     }
-  }
-
-  ledger_error other_status(int status, const std::string& text) const {
-    if (status == 401 || status == 403) {
-      options_.log.error("the credit service rejected tollgate's API token (HTTP {}): check CREDIT_API_TOKEN", status);
-      return ledger_error{ledger_errc::unauthorized, "the credit service rejected this server's credentials"};
-    }
-    return ledger_error{ledger_errc::misconfigured, "unexpected HTTP " + std::to_string(status) + " from the credit service: " + error_message(text)};
   }
 
   static std::string percent_encode(std::string_view text) {
@@ -1296,7 +1632,7 @@ class credit_service_ledger {
   // A 400's precise case: tollgate's credit server names it in "code"; the original does not, so
   // the status's usual meaning is the fallback. Only the cases a 400 can carry are taken.
   static ledger_errc error_code(const std::string& text, ledger_errc fallback) {
-    const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
     if (!parsed.is_object() || !parsed.contains("code") || !parsed["code"].is_string()) return fallback;
     const auto& code = parsed["code"].get_ref<const std::string&>();
     for (auto e : {ledger_errc::insufficient_funds, ledger_errc::invalid_amount, ledger_errc::conflicting_settlement})
@@ -1305,73 +1641,40 @@ class credit_service_ledger {
   }
 
   static std::string error_message(const std::string& text) {
-    const auto parsed = nlohmann::json::parse(text, nullptr, false);
+    const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
     if (parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()) return parsed["error"].get<std::string>();
     if (parsed.is_object() && parsed.contains("detail") && parsed["detail"].is_string()) return parsed["detail"].get<std::string>();
     std::string raw = text.substr(0, 200);
     return raw.empty() ? "(no body)" : raw;
   }
 
-  void parse_base_url(std::string url) {
+  // "http://host:port/base/" → {"http://host:port", "/base"}.
+  static std::pair<std::string, std::string> parse_base_url(std::string url) {
     while (!url.empty() && url.back() == '/') url.pop_back();
     const auto scheme_end = url.find("://");
     if (scheme_end == std::string::npos || (url.compare(0, scheme_end, "http") != 0 && url.compare(0, scheme_end, "https") != 0))
       throw configuration_error("CREDIT_SERVICE_URL must start with http:// or https:// (got '" + url + "')");
     const auto path_start = url.find('/', scheme_end + 3);
-    origin_ = url.substr(0, path_start);
-    base_path_ = path_start == std::string::npos ? "" : url.substr(path_start);
-    if (origin_.size() <= scheme_end + 3) throw configuration_error("CREDIT_SERVICE_URL has no host");
+    std::string origin = url.substr(0, path_start);
+    if (origin.size() <= scheme_end + 3) throw configuration_error("CREDIT_SERVICE_URL has no host");
+    return {std::move(origin), path_start == std::string::npos ? "" : url.substr(path_start)};
   }
 
-  std::unique_ptr<httplib::Client> acquire() {
-    {
-      std::lock_guard guard(pool_mutex_);
-      if (!idle_.empty()) {
-        auto c = std::move(idle_.back());
-        idle_.pop_back();
-        return c;
-      }
-    }
-    auto c = std::make_unique<httplib::Client>(origin_);
-    // Keep-alive (the pool reuses the connection) and TCP_NODELAY, with this ledger's timeouts.
-    tune(*c, client_tuning{.connection_timeout = std::min(options_.connect_timeout, options_.timeout),
-                           .read_timeout = std::min(options_.read_timeout, options_.timeout),
-                           .write_timeout = options_.timeout});
-    return c;
-  }
-
-  void drop_idle_clients() {
-    std::vector<std::unique_ptr<httplib::Client>> dead;
-    {
-      std::lock_guard guard(pool_mutex_);
-      dead.swap(idle_);
-    }
-  }
-
-  void release_client(std::unique_ptr<httplib::Client> c) {
-    std::lock_guard guard(pool_mutex_);
-    if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(c));
-  }
-
-  credit_service_ledger_options options_;
-  std::string origin_;
-  std::string base_path_;
-  detail::circuit_breaker breaker_;
-  detail::deadline_watchdog watchdog_;
-  std::mutex pool_mutex_;
-  std::vector<std::unique_ptr<httplib::Client>> idle_;
-  // Last, so it is destroyed first: its workers finish their settles while the pool above is alive.
-  std::once_flag async_started_;
-  std::unique_ptr<offloading_ledger<credit_service_ledger>> async_;
-
-  offloading_ledger<credit_service_ledger>& offloaded() {
-    std::call_once(async_started_, [this] {
-      async_ = std::make_unique<offloading_ledger<credit_service_ledger>>(
-          *this, offloading_options{.threads = options_.async_threads, .queue_capacity = options_.async_queue_capacity, .log = options_.log});
-    });
-    return *async_;
-  }
+  std::shared_ptr<shared_state> shared_;
 };
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_LEDGERS_BASIC_CREDIT_SERVICE_LEDGER_HPP
+// ---- end tollgate/ledgers/basic_credit_service_ledger.hpp ----
+
+namespace tollgate {
+
+/// The credit service through cpp-httplib's client: keep-alive connections pooled, each call
+/// bounded by `timeout`; the async forms run on `async_threads` workers.
+///
+///     tollgate::credit_service_ledger ledger{tollgate::credit_service_ledger_options::from_environment()};
+using credit_service_ledger = basic_credit_service_ledger<httplib_credit_transport>;
 
 static_assert(ledger<credit_service_ledger>);
 static_assert(async_ledger<credit_service_ledger>);

@@ -1,4 +1,4 @@
-// Test support: a TCP listener on loopback that accepts connections and never answers.
+// Test support: TCP peers on loopback that misbehave: one never answers, one hangs up mid-call.
 #ifndef TOLLGATE_TESTS_SUPPORT_BLACK_HOLE_HPP
 #define TOLLGATE_TESTS_SUPPORT_BLACK_HOLE_HPP
 
@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <string>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -58,6 +61,77 @@ class black_hole {
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::vector<int> held_;
+  std::thread thread_;
+};
+
+/// Reads each request whole, then hangs up without a word on the first `drop_first` connections;
+/// answers the others with `answer` (and `Connection: close`): the service that crashes mid-call.
+class hang_up_peer {
+ public:
+  hang_up_peer(int drop_first, std::string answer_body) : drop_first_(drop_first), body_(std::move(answer_body)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd_, 64) != 0)
+      throw std::runtime_error("hang_up_peer: cannot listen");
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this] {
+      while (!stop_) {
+        pollfd p{fd_, POLLIN, 0};
+        if (::poll(&p, 1, 50) <= 0) continue;
+        const int c = ::accept(fd_, nullptr, nullptr);
+        if (c < 0) continue;
+        read_request(c);
+        if (accepted_++ >= drop_first_) {
+          const std::string reply = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+                                    std::to_string(body_.size()) + "\r\n\r\n" + body_;
+          (void)::send(c, reply.data(), reply.size(), MSG_NOSIGNAL);
+        }
+        ::close(c);
+      }
+    });
+  }
+  hang_up_peer(const hang_up_peer&) = delete;
+  hang_up_peer& operator=(const hang_up_peer&) = delete;
+  ~hang_up_peer() {
+    stop_ = true;
+    thread_.join();
+    ::close(fd_);
+  }
+  [[nodiscard]] int port() const noexcept { return port_; }
+  [[nodiscard]] int accepted() const noexcept { return accepted_; }
+
+ private:
+  // Headers, then Content-Length bytes of body; at most 2 s.
+  static void read_request(int c) {
+    std::string in;
+    char buf[4096];
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < until) {
+      const auto end = in.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        std::size_t length = 0;
+        const auto at = in.find("Content-Length: ");
+        if (at != std::string::npos && at < end) length = std::stoul(in.substr(at + 16));
+        if (in.size() >= end + 4 + length) return;
+      }
+      pollfd p{c, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      const auto got = ::recv(c, buf, sizeof buf, 0);
+      if (got <= 0) return;
+      in.append(buf, static_cast<std::size_t>(got));
+    }
+  }
+
+  int drop_first_;
+  std::string body_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
   std::thread thread_;
 };
 

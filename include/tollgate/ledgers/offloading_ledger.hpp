@@ -4,24 +4,16 @@
 #ifndef TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
 #define TOLLGATE_LEDGERS_OFFLOADING_LEDGER_HPP
 
-#include <algorithm>
-#include <condition_variable>
 #include <cstddef>
-#include <deque>
 #include <exception>
 #include <memory>
-#include <mutex>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <type_traits>
 #include <utility>
-#include <vector>
-
-#include <fmt/core.h>
 
 #include <tollgate/credits.hpp>
+#include <tollgate/detail/worker_pool.hpp>
 #include <tollgate/ledgers/async_ledger.hpp>
 #include <tollgate/ledgers/ledger.hpp>
 #include <tollgate/ledgers/ledger_error.hpp>
@@ -40,7 +32,7 @@ struct offloading_options {
 /// result back to its executor, as metered::async_call's `resume` does).
 ///
 /// Bounded: at most `queue_capacity` locks wait; one more completes at once, on the caller's thread,
-/// with `unavailable` ("offloading queue full"), so a slow ledger costs bounded memory and never
+/// with `unavailable` ("offloading ledger queue full"), so a slow ledger costs bounded memory and never
 /// blocks the caller. Settles and releases are always queued: each ends a lock already granted
 /// (so they are bounded by the locks), and refusing one would strand its hold until it expires.
 ///
@@ -62,20 +54,9 @@ class offloading_ledger {
   using async_ledger_concept = async_ledger_t;
 
   explicit offloading_ledger(Inner& inner, offloading_options options = {})
-      : inner_(inner), shared_(std::make_shared<shared_state>(options.queue_capacity, std::move(options.log))) {
-    if (options.threads == 0) throw std::invalid_argument("tollgate: offloading_ledger needs at least one thread");
-    if (options.queue_capacity == 0) throw std::invalid_argument("tollgate: offloading_ledger needs a queue capacity of at least 1");
-    try {
-      workers_.reserve(options.threads);
-      for (std::size_t i = 0; i < options.threads; ++i) workers_.emplace_back([s = shared_] { s->work(); });
-    } catch (...) {  // a thread that could not start: stop the ones that did, then report
-      stop();
-      throw;
-    }
-  }
+      : inner_(inner), pool_(options.threads, options.queue_capacity, std::move(options.log), "offloading ledger") {}
   offloading_ledger(const offloading_ledger&) = delete;
   offloading_ledger& operator=(const offloading_ledger&) = delete;
-  ~offloading_ledger() { stop(); }
 
   // --- the blocking ledger: straight through -----------------------------------------------------
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return inner_.lock(credential, amount, key); }
@@ -103,22 +84,13 @@ class offloading_ledger {
   }
 
   /// Calls queued now (not counting those a worker is running).
-  [[nodiscard]] std::size_t queued() const {
-    std::lock_guard guard(shared_->mutex);
-    return shared_->queue.size();
-  }
+  [[nodiscard]] std::size_t queued() const { return pool_.queued(); }
 
  private:
-  // A queued call. `run` calls the ledger and then the handler; `refuse` calls the handler with
-  // `unavailable` instead. Move-only, because handlers may be (C++20 has no std::move_only_function).
-  struct task {
-    virtual ~task() = default;
-    virtual void run(const logger& log) noexcept = 0;
-    virtual void refuse(std::string_view why, const logger& log) noexcept = 0;
-    bool may_refuse = true;  // a lock; settles and releases are never dropped
-  };
+  // A queued call: `run` calls the ledger and then the handler; `refuse` calls the handler with
+  // `unavailable` instead. Move-only, because handlers may be.
   template <class T, class Handler, class Operation>
-  struct task_of final : task {
+  struct task_of final : detail::pool_task {
     template <class H>
     task_of(H&& h, Operation o) : handler(std::forward<H>(h)), operation(std::move(o)) {}
     void run(const logger& log) noexcept override { complete(call_inner(), log); }
@@ -147,96 +119,20 @@ class offloading_ledger {
     Operation operation;
   };
 
-  // What the workers use: shared with them, so a worker that is running the handler which destroys
-  // this ledger can still find the queue when the handler returns.
-  struct shared_state {
-    shared_state(std::size_t c, logger l) : capacity(c), log(std::move(l)) {}
-    const std::size_t capacity;
-    const logger log;
-    mutable std::mutex mutex;
-    std::condition_variable ready;
-    std::deque<std::unique_ptr<task>> queue;
-    std::size_t queued_locks = 0;
-    bool stopping = false;
-
-    void work() {
-      for (;;) {
-        std::unique_ptr<task> next;
-        {
-          std::unique_lock guard(mutex);
-          ready.wait(guard, [this] { return stopping || !queue.empty(); });
-          if (queue.empty()) return;  // stopping, and every queued call has run
-          next = std::move(queue.front());
-          queue.pop_front();
-          if (next->may_refuse) --queued_locks;
-        }
-        next->run(log);
-      }
-    }
-  };
-
   template <class T, class Handler, class Operation>
   void submit(bool may_refuse, Handler&& done, Operation operation) {
-    using boxed_task = task_of<T, std::decay_t<Handler>, Operation>;
-    std::unique_ptr<task> boxed;
-    try {  // built before the lock is taken, so a handler's move never runs under it; make_unique
-           // allocates before it moves the handler, so an allocation failure leaves `done` to call
-      boxed = std::make_unique<boxed_task>(std::forward<Handler>(done), std::move(operation));
+    std::unique_ptr<detail::pool_task> boxed;
+    try {  // make_unique allocates before it moves the handler: on failure `done` is still ours to call
+      boxed = std::make_unique<task_of<T, std::decay_t<Handler>, Operation>>(std::forward<Handler>(done), std::move(operation));
     } catch (...) {
       return std::forward<Handler>(done)(result<T>(ledger_error{ledger_errc::unavailable, "offloading_ledger: out of memory"}));
     }
     boxed->may_refuse = may_refuse;
-    // A local reference: once the task is queued, a worker may run it and its handler may destroy
-    // this ledger, so nothing below touches `this`.
-    const std::shared_ptr<shared_state> shared = shared_;
-    std::unique_lock guard(shared->mutex);
-    const char* refusal = nullptr;
-    if (shared->stopping) refusal = "offloading ledger is shutting down";
-    else if (may_refuse && shared->queued_locks >= shared->capacity) refusal = "offloading queue full";
-    if (refusal == nullptr) {
-      try {
-        shared->queue.push_back(std::move(boxed));
-        if (may_refuse) ++shared->queued_locks;
-      } catch (...) {
-        refusal = "offloading_ledger: out of memory";  // push_back left `boxed` ours
-      }
-    }
-    guard.unlock();
-    if (refusal != nullptr) {
-      boxed->refuse(refusal == std::string_view("offloading queue full")
-                        ? fmt::format("offloading queue full ({} locks waiting)", shared->capacity)
-                        : std::string(refusal),
-                    shared->log);
-      return;
-    }
-    shared->ready.notify_one();
-  }
-
-  // Refuses the queued locks now, lets the workers run the queued settles and releases, and joins
-  // them; a worker running this (from a completion handler) is detached and ends on its own.
-  void stop() noexcept {
-    std::vector<std::unique_ptr<task>> refused;
-    {
-      std::lock_guard guard(shared_->mutex);
-      shared_->stopping = true;
-      auto& q = shared_->queue;
-      for (auto& t : q)
-        if (t->may_refuse) refused.push_back(std::move(t));
-      q.erase(std::remove(q.begin(), q.end(), nullptr), q.end());
-      shared_->queued_locks = 0;
-    }
-    shared_->ready.notify_all();
-    for (auto& t : refused) t->refuse("offloading ledger is shutting down", shared_->log);
-    for (std::thread& w : workers_) {
-      if (!w.joinable()) continue;
-      if (w.get_id() == std::this_thread::get_id()) w.detach();  // it returns to work() and finds the queue done
-      else w.join();
-    }
+    pool_.submit(std::move(boxed));
   }
 
   Inner& inner_;
-  std::shared_ptr<shared_state> shared_;
-  std::vector<std::thread> workers_;
+  detail::worker_pool pool_;
 };
 
 }  // namespace tollgate
