@@ -77,11 +77,12 @@ struct stall_outcome {
   std::chrono::milliseconds slowest_health{};
 };
 
-stall_outcome during_stall(credit_server& service, int port, int probes) {
+stall_outcome during_stall(credit_server& service, int port, int probes, const std::vector<std::string>& also_waiting = {}) {
   service.freeze();
   std::vector<std::future<answer>> in_flight;
   for (int i = 0; i < 3; ++i)
     in_flight.push_back(std::async(std::launch::async, [port] { return timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}); }));
+  for (const auto& path : also_waiting) in_flight.push_back(std::async(std::launch::async, [port, path] { return timed_get(port, path); }));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // they are waiting on the frozen service now
   stall_outcome out;
   for (int i = 0; i < probes; ++i) {
@@ -105,8 +106,10 @@ TEST_CASE("stalled ledger: the Beast quickstart on one loop thread keeps serving
   const int port = quickstart.read_port();
   REQUIRE(timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}).status == 200);
 
-  const stall_outcome stall = during_stall(service, port, 20);
+  // The balance lookup goes to the frozen service too, without holding the loop either.
+  const stall_outcome stall = during_stall(service, port, 20, {"/api/test/balance?user_id=test-user-1"});
   MESSAGE("slowest /health during the stall: " << stall.slowest_health.count() << " ms");
+  REQUIRE(stall.metered.size() == 4);
   CHECK(stall.slowest_health < std::chrono::milliseconds(500));
   for (const answer& a : stall.metered) {
     CHECK(a.status == 503);                             // the ledger's timeout, answered as unavailable

@@ -12,14 +12,15 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/format.h>
@@ -73,10 +74,19 @@ std::optional<double> duration_param(const request& req) {
   }
 }
 
-using balance_lookup = std::function<tollgate::result<tollgate::credits>(const std::string&)>;
+// GET /api/test/balance's answer, from the connection's executor.
+void answer_balance(response& res, const std::string& user, const tollgate::result<tollgate::credits>& balance) {
+  if (balance) return reply(res, 200, {{"user_id", user}, {"balance", *balance}});
+  if (balance.error().code == tollgate::ledger_errc::unknown_credential) return reply(res, 404, {{"detail", "User not found"}});
+  reply(res, 503, {{"detail", "Credit service unavailable: " + balance.error().message}});
+}
 
-template <class Ledger>
-tollgate::beast::router make_routes(Ledger& ledger, balance_lookup balance_of) {
+using balance_reply = tollgate::unique_function<void(tollgate::result<tollgate::credits>)>;
+
+// `balance_of` is `result<credits>(const std::string&)` when the lookup is quick (in process), or
+// `void(const std::string&, balance_reply)` when it goes over the network and must not hold the loop.
+template <class Ledger, class BalanceLookup>
+tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
   const tollgate::metered_config config{tollgate::logger(tollgate::log_level::debug), {}};
   tollgate::beast::router routes;
 
@@ -143,15 +153,25 @@ tollgate::beast::router make_routes(Ledger& ledger, balance_lookup balance_of) {
                                   });
                                 }, config});
 
-  routes.get("/api/test/balance", [balance_of](const request& req, response& res) {
+  routes.get("/api/test/balance", [balance_of](const request& req, response& res, const boost::asio::any_io_executor& executor,
+                                               tollgate::unique_task done) mutable {
     const auto user = req.query("user_id");
-    if (!user || user->empty()) return reply(res, 400, {{"detail", "user_id query parameter required"}});
-    const auto balance = balance_of(std::string(*user));
-    if (!balance) {
-      if (balance.error().code == tollgate::ledger_errc::unknown_credential) return reply(res, 404, {{"detail", "User not found"}});
-      return reply(res, 503, {{"detail", "Credit service unavailable: " + balance.error().message}});
+    if (!user || user->empty()) {
+      reply(res, 400, {{"detail", "user_id query parameter required"}});
+      return std::move(done)();
     }
-    reply(res, 200, {{"user_id", *user}, {"balance", *balance}});
+    if constexpr (std::is_invocable_v<BalanceLookup&, const std::string&, balance_reply>) {
+      // The answer may come on another thread: the response is written from the connection's executor.
+      balance_of(std::string(*user), [&res, executor, user = std::string(*user), done = std::move(done)](tollgate::result<tollgate::credits> balance) mutable {
+        boost::asio::dispatch(executor, [&res, user = std::move(user), balance = std::move(balance), done = std::move(done)]() mutable {
+          answer_balance(res, user, balance);
+          std::move(done)();
+        });
+      });
+    } else {
+      answer_balance(res, std::string(*user), balance_of(std::string(*user)));
+      std::move(done)();
+    }
   });
 
   routes.get("/health", [](const request&, response& res) { reply(res, 200, {{"status", "ok"}}); });
@@ -277,7 +297,8 @@ int main(int argc, char** argv) {
     outbox.journal_path = args.outbox;
     tollgate::durable_ledger ledger(*service, outbox);
     fmt::print(stderr, "quickstart: using the credit service at {}\n", service->options().base_url);
-    return serve(io, make_routes(ledger, [&](const std::string& user) { return service->balance(user); }), args);
+    return serve(io, make_routes(ledger, [&](const std::string& user, balance_reply answer) { service->async_balance(user, std::move(answer)); }),
+                 args);
   }
 
   tollgate::memory_ledger ledger;

@@ -89,8 +89,10 @@ class inline_scope {
 }  // namespace detail
 
 /// Maps method and path (exact match) to handlers. A `metered<...>` route is served through its
-/// non-blocking path; any other handler `void(const request&, response&)` runs on the loop and must
-/// not block.
+/// non-blocking path; a handler `void(const request&, response&)` runs on the loop and must not
+/// block; an asynchronous one, `void(const request&, response&, const any_io_executor& executor,
+/// unique_task done)` (a `route_handler`), starts its work and calls `done` once, from `executor`,
+/// when `response` is complete (both stay alive until then).
 class router {
  public:
   template <class Handler>
@@ -173,10 +175,13 @@ class router {
             },
             std::move(done));
       };
+    } else if constexpr (std::is_invocable_v<Handler&, const request&, response&, const boost::asio::any_io_executor&, unique_task>) {
+      // Already a route_handler: it answers when its own work ends (an async call of its own).
+      return route_handler(std::move(handler));
     } else if constexpr (!std::is_invocable_v<Handler&, const request&, response&>) {
       static_assert(::tollgate::detail::dependent_false<Handler>,
-                    "tollgate: a Beast route takes a tollgate::metered<...> or a handler (const tollgate::beast::request&, "
-                    "tollgate::beast::response&)");
+                    "tollgate: a Beast route takes a tollgate::metered<...>, a handler (const tollgate::beast::request&, "
+                    "tollgate::beast::response&), or an asynchronous one (request, response, executor, done)");
       return {};
     } else {
       return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) mutable {
