@@ -22,6 +22,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
@@ -529,6 +530,37 @@ TEST_CASE("beast adapter: 405 names the allowed methods; Expect: 100-continue is
   ::close(fd);
   CHECK(answer.rfind("HTTP/1.1 200", 0) == 0);
   CHECK(answer.substr(answer.size() - 5) == "hello");
+}
+
+TEST_CASE("beast adapter: an asynchronous route answers when its own work does, and the loop serves others meanwhile") {
+  tollgate::beast::router routes;
+  std::atomic<int> heads{0};
+  // Answers 300 ms later from a timer: work of its own that the loop does not wait for.
+  routes.get("/later", [&heads](const request& req, response& res, const boost::asio::any_io_executor& executor, tollgate::unique_task done) {
+    if (req.method() == http::verb::head) ++heads;
+    auto timer = std::make_shared<boost::asio::steady_timer>(executor, std::chrono::milliseconds(300));
+    timer->async_wait([timer, &res, done = std::move(done)](boost::system::error_code) mutable {
+      res.body() = "later";
+      std::move(done)();
+    });
+  });
+  routes.get("/health", [](const request&, response& res) { res.body() = "ok"; });
+  beast_server s(std::move(routes));
+  auto slow = std::async(std::launch::async, [&] { return s.client().Get("/later"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto started = std::chrono::steady_clock::now();
+  auto health = s.client().Get("/health");
+  REQUIRE(health);
+  CHECK(health->body == "ok");
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(200));
+  auto later = slow.get();
+  REQUIRE(later);
+  CHECK(later->status == 200);
+  CHECK(later->body == "later");
+  auto head = s.client().Head("/later");  // one handler serves HEAD and GET
+  REQUIRE(head);
+  CHECK(head->status == 200);
+  CHECK(heads == 1);
 }
 
 TEST_CASE("beast adapter: a metered route whose ledger has no async forms is refused when registered") {

@@ -97,8 +97,11 @@ class router {
  public:
   template <class Handler>
   router& get(std::string path, Handler handler) {
-    add(http::verb::head, path, handler);  // HEAD answers what GET would, without the body
-    return add(http::verb::get, std::move(path), std::move(handler));
+    // HEAD answers what GET would, without the body: one handler (one metered route) for both.
+    route_handler h = to_route_handler(std::move(handler));
+    routes_.push_back({http::verb::head, path, h});
+    routes_.push_back({http::verb::get, std::move(path), std::move(h)});
+    return *this;
   }
   template <class Handler>
   router& post(std::string path, Handler handler) {
@@ -236,7 +239,9 @@ class session : public std::enable_shared_from_this<session> {
     const auto& header = parser_->get();
     const auto expect = header[http::field::expect];
     const auto length = parser_->content_length();
-    if (!detail_iequals(expect, "100-continue") || (length && *length > options_.max_body_bytes)) return read_body();
+    if (!::tollgate::detail::iequals(std::string_view(expect.data(), expect.size()), "100-continue") ||
+        (length && *length > options_.max_body_bytes))
+      return read_body();
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
     boost::asio::async_write(stream_, boost::asio::buffer(continue_line.data(), continue_line.size()),
                              [self = shared_from_this()](boost::beast::error_code write_ec, std::size_t) {
@@ -247,10 +252,6 @@ class session : public std::enable_shared_from_this<session> {
 
   void read_body() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  static bool detail_iequals(boost::beast::string_view a, std::string_view b) {
-    return ::tollgate::detail::iequals(std::string_view(a.data(), a.size()), b);
   }
 
   void on_read(boost::beast::error_code ec) {
