@@ -28,12 +28,14 @@
 #include <tollgate/json/credits.hpp>
 
 #include "support/child_process.hpp"
+#include "support/redis_money.hpp"
 #include "support/redis_server.hpp"
 
 using namespace tollgate::literals;
 using tollgate::credits;
 using tollgate::ledger_errc;
 using tollgate::testing::redis_server;
+using tollgate::testing::money_of;
 
 namespace {
 
@@ -82,29 +84,6 @@ struct redis_fixture {
   void expire_holds() { std::this_thread::sleep_for(ttl + std::chrono::milliseconds(100)); }
   [[nodiscard]] bool allows_overage() const { return false; }
 };
-
-// Available + held + everything charged by settled locks: what a user started with, if no credit
-// was created or lost. Read straight from Redis, not through the ledger.
-credits money_of(const redis_server& redis, const std::string& prefix, const std::string& user) {
-  const auto field = [&](const char* name) {
-    return credits::from_micros(std::stoll(redis.command({"HGET", fmt::format("{}:{{{}}}:account", prefix, user), name})));
-  };
-  credits total = field("available") + field("held");
-  const std::string entries = redis.command({"HVALS", fmt::format("{}:{{{}}}:locks", prefix, user)});
-  std::size_t start = 0;
-  while (start < entries.size()) {
-    auto end = entries.find(' ', start);
-    if (end == std::string::npos) end = entries.size();
-    const std::string entry = entries.substr(start, end - start);  // state:amount:expires:charged:key (keys here have no spaces)
-    if (entry.rfind("s:", 0) == 0) {
-      std::size_t p = 0;
-      for (int colon = 0; colon < 3; ++colon) p = entry.find(':', p) + 1;
-      total += credits::from_micros(std::stoll(entry.substr(p, entry.find(':', p) - p)));
-    }
-    start = end + 1;
-  }
-  return total;
-}
 
 }  // namespace
 
