@@ -55,8 +55,8 @@ struct redis_async_options {
 ///     // routes: tollgate::metered<...>{ledger, handler}, served by tollgate::beast::server on io
 ///
 /// One Redis server only: a Redis Cluster node's MOVED/ASK answers are reported as `misconfigured`
-/// (use `tollgate::redis_ledger` behind `offloading_ledger` there). Destroy it once its loop has
-/// stopped, or on its strand; the executor's context must outlive it.
+/// (use `tollgate::redis_ledger` behind `offloading_ledger` there). Close or destroy it once its loop
+/// has stopped, or on its strand; the executor's context must outlive it.
 class redis_ledger {
  public:
   using ledger_concept = ledger_t;
@@ -75,12 +75,21 @@ class redis_ledger {
         breaker_(blocking_.options().breaker_failures, blocking_.options().breaker_open_for) {}
   redis_ledger(const redis_ledger&) = delete;
   redis_ledger& operator=(const redis_ledger&) = delete;
-  ~redis_ledger() { connection_->close(); }
+  ~redis_ledger() { close(); }
+
+  /// Fails every call in flight with `unavailable` now, on this thread, and every later call at
+  /// once. For shutdown: call it once the loop has stopped (or on the strand) and before what wraps
+  /// this ledger (durable_ledger) is destroyed, since the failed calls' handlers reach it.
+  void close() {
+    closed_ = true;
+    connection_->close();
+  }
 
   // --- the async_ledger concept ---------------------------------------------------------------
 
   void async_lock(std::string_view credential, credits amount, std::string_view idempotency_key, lock_handler done) {
     if (auto invalid = redis::invalid_lock_amount(amount)) return std::move(done)(*std::move(invalid));
+    if (closed_) return std::move(done)(closed());
     if (in_flight_.fetch_add(1) >= limits_.max_in_flight) {
       --in_flight_;
       return std::move(done)(ledger_error{ledger_errc::unavailable, fmt::format("more than {} Redis calls in flight", limits_.max_in_flight)});
@@ -96,6 +105,7 @@ class redis_ledger {
   void async_settle(std::string_view lock_id, credits real_cost, settle_handler done) {
     auto request = redis::settle_request::make(blocking_.options().key_prefix, lock_id, real_cost);
     if (!request) return std::move(done)(request.error());
+    if (closed_) return std::move(done)(closed());
     ++in_flight_;  // never refused: a settle ends a granted lock (nor held back by the breaker)
     auto op = std::make_unique<settle_operation>(std::move(*request), std::move(done));
     boost::asio::dispatch(strand_, [this, op = std::move(op)]() mutable { start_settle(std::move(op)); });
@@ -216,6 +226,8 @@ class redis_ledger {
     return answer;
   }
 
+  static ledger_error closed() { return ledger_error{ledger_errc::unavailable, "the Redis ledger is closed (shutting down)"}; }
+
   template <class Operation, class Result>
   void finish(std::unique_ptr<Operation> op, Result outcome) {
     auto done = std::move(op->done);
@@ -227,6 +239,7 @@ class redis_ledger {
   tollgate::redis_ledger blocking_;
   redis_async_options limits_;
   std::atomic<std::size_t> in_flight_{0};
+  std::atomic<bool> closed_{false};
   redis_connection::executor_type strand_;
   std::shared_ptr<redis_connection> connection_;
   ::tollgate::detail::circuit_breaker breaker_;
