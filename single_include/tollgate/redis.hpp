@@ -763,6 +763,57 @@ inline constexpr std::uint16_t cluster_slots = 16384;
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
+// ---- begin tollgate/redis/command_argv.hpp ----
+// A command's words as hiredis takes them (argc, argv, argvlen), for the blocking and async clients.
+#ifndef TOLLGATE_REDIS_COMMAND_ARGV_HPP
+#define TOLLGATE_REDIS_COMMAND_ARGV_HPP
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace tollgate::redis {
+
+/// Views `args` as hiredis's arrays, with no allocation up to 16 words (every ledger call). The
+/// words must outlive it; hiredis copies them into its own buffer when the command is sent.
+class command_argv {
+ public:
+  explicit command_argv(std::span<const std::string_view> args) : size_(args.size()) {
+    if (size_ > inline_words) {
+      argv_heap_.resize(size_);
+      len_heap_.resize(size_);
+      argv_ = argv_heap_.data();
+      lens_ = len_heap_.data();
+    }
+    for (std::size_t i = 0; i < size_; ++i) {
+      argv_[i] = args[i].data();
+      lens_[i] = args[i].size();
+    }
+  }
+  command_argv(const command_argv&) = delete;  // points into itself
+  command_argv& operator=(const command_argv&) = delete;
+
+  [[nodiscard]] int argc() const noexcept { return static_cast<int>(size_); }
+  [[nodiscard]] const char** argv() noexcept { return argv_; }
+  [[nodiscard]] const std::size_t* lengths() const noexcept { return lens_; }
+
+ private:
+  static constexpr std::size_t inline_words = 16;
+  std::size_t size_;
+  std::array<const char*, inline_words> argv_inline_{};
+  std::array<std::size_t, inline_words> len_inline_{};
+  std::vector<const char*> argv_heap_;
+  std::vector<std::size_t> len_heap_;
+  const char** argv_ = argv_inline_.data();
+  std::size_t* lens_ = len_inline_.data();
+};
+
+}  // namespace tollgate::redis
+
+#endif  // TOLLGATE_REDIS_COMMAND_ARGV_HPP
+// ---- end tollgate/redis/command_argv.hpp ----
 // ---- begin tollgate/redis/endpoint.hpp ----
 // Where a Redis server is and how to log in: parsed from `redis://[user:password@]host:port[/db]`.
 #ifndef TOLLGATE_REDIS_ENDPOINT_HPP
@@ -1011,24 +1062,8 @@ class connection_pool {
       reply ok(static_cast<redisReply*>(redisCommand(c.get(), "ASKING")));
       if (!ok) return transport_failure(*c, false);
     }
-    constexpr std::size_t inline_args = 16;
-    std::array<const char*, inline_args> argv_inline{};
-    std::array<std::size_t, inline_args> len_inline{};
-    std::vector<const char*> argv_heap;
-    std::vector<std::size_t> len_heap;
-    const char** argv = argv_inline.data();
-    std::size_t* lens = len_inline.data();
-    if (args.size() > inline_args) {
-      argv_heap.resize(args.size());
-      len_heap.resize(args.size());
-      argv = argv_heap.data();
-      lens = len_heap.data();
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      argv[i] = args[i].data();
-      lens[i] = args[i].size();
-    }
-    reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(args.size()), argv, lens)));
+    command_argv words(args);
+    reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), words.argc(), words.argv(), words.lengths())));
     if (!r) return transport_failure(*c, true);
     return r;
   }

@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 
 #include <tollgate/ledgers/ledger_error.hpp>
+#include <tollgate/redis/command_argv.hpp>
 #include <tollgate/redis/connection_pool.hpp>
 #include <tollgate/redis/endpoint.hpp>
 #include <tollgate/redis/error_reply.hpp>
@@ -270,26 +271,10 @@ class redis_connection : public std::enable_shared_from_this<redis_connection> {
   }
 
   void submit(link& l, std::span<const std::string_view> args, reply_handler done) {
-    constexpr std::size_t inline_args = 16;
-    std::array<const char*, inline_args> argv_inline{};
-    std::array<std::size_t, inline_args> len_inline{};
-    std::vector<const char*> argv_heap;
-    std::vector<std::size_t> len_heap;
-    const char** argv = argv_inline.data();
-    std::size_t* lens = len_inline.data();
-    if (args.size() > inline_args) {
-      argv_heap.resize(args.size());
-      len_heap.resize(args.size());
-      argv = argv_heap.data();
-      lens = len_heap.data();
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      argv[i] = args[i].data();
-      lens[i] = args[i].size();
-    }
+    redis::command_argv words(args);
     auto p = std::make_unique<pending>(pending{std::move(done)});
     if (l.context == nullptr ||
-        redisAsyncCommandArgv(l.context, &on_reply, p.get(), static_cast<int>(args.size()), argv, lens) != REDIS_OK)
+        redisAsyncCommandArgv(l.context, &on_reply, p.get(), words.argc(), words.argv(), words.lengths()) != REDIS_OK)
       return fail(std::move(p->done), broken(l, false));
     (void)p.release();  // hiredis hands it back to on_reply exactly once
     l.deadlines.push_back(clock::now() + options_.command_timeout);
