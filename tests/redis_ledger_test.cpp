@@ -15,6 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
+#include <tollgate/adapters/asio/redis_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/ledgers/redis_ledger.hpp>
 #include <tollgate/redis/cluster_slot.hpp>
@@ -512,6 +515,23 @@ TEST_CASE("redis_ledger on a 3-master Redis Cluster: conformance, slot placement
     INFO(report.text());
     CHECK(report.ok());
     CHECK(fixture.ledger().client().is_cluster());
+  }
+  SUBCASE("asio::redis_ledger is single-node: on a cluster, a key on another node is misconfigured, naming the fix") {
+    const auto options = options_for(cluster.nodes[0]->url());
+    tollgate::redis_ledger setup(options);
+    std::string user;
+    for (int u = 0; user.empty() || redis_cluster::serves(*cluster.nodes[0], tollgate::redis::slot_of(user)); ++u) user = fmt::format("elsewhere-{}", u);
+    add_funded_user(setup, user, 10_cr);
+    boost::asio::io_context io;
+    tollgate::asio::redis_ledger on_loop(io.get_executor(), options);
+    std::optional<tollgate::result<tollgate::lock_grant>> got;
+    on_loop.async_lock(user, 1_cr, "k", [&](tollgate::result<tollgate::lock_grant> r) { got.emplace(std::move(r)); });
+    while (!got && io.run_one_for(std::chrono::seconds(5)) > 0) {
+    }
+    REQUIRE(got.has_value());
+    REQUIRE_FALSE(*got);
+    CHECK(got->error().code == ledger_errc::misconfigured);
+    CHECK(got->error().message.find("Redis Cluster") != std::string::npos);
   }
   SUBCASE("each user's keys live on its slot's node, and follow it when it moves") {
     auto options = options_for(cluster.nodes[0]->url());
