@@ -15,6 +15,9 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
+#include <tollgate/adapters/asio/redis_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/ledgers/redis_ledger.hpp>
 #include <tollgate/redis/cluster_slot.hpp>
@@ -28,12 +31,14 @@
 #include <tollgate/json/credits.hpp>
 
 #include "support/child_process.hpp"
+#include "support/redis_money.hpp"
 #include "support/redis_server.hpp"
 
 using namespace tollgate::literals;
 using tollgate::credits;
 using tollgate::ledger_errc;
 using tollgate::testing::redis_server;
+using tollgate::testing::money_of;
 
 namespace {
 
@@ -82,29 +87,6 @@ struct redis_fixture {
   void expire_holds() { std::this_thread::sleep_for(ttl + std::chrono::milliseconds(100)); }
   [[nodiscard]] bool allows_overage() const { return false; }
 };
-
-// Available + held + everything charged by settled locks: what a user started with, if no credit
-// was created or lost. Read straight from Redis, not through the ledger.
-credits money_of(const redis_server& redis, const std::string& prefix, const std::string& user) {
-  const auto field = [&](const char* name) {
-    return credits::from_micros(std::stoll(redis.command({"HGET", fmt::format("{}:{{{}}}:account", prefix, user), name})));
-  };
-  credits total = field("available") + field("held");
-  const std::string entries = redis.command({"HVALS", fmt::format("{}:{{{}}}:locks", prefix, user)});
-  std::size_t start = 0;
-  while (start < entries.size()) {
-    auto end = entries.find(' ', start);
-    if (end == std::string::npos) end = entries.size();
-    const std::string entry = entries.substr(start, end - start);  // state:amount:expires:charged:key (keys here have no spaces)
-    if (entry.rfind("s:", 0) == 0) {
-      std::size_t p = 0;
-      for (int colon = 0; colon < 3; ++colon) p = entry.find(':', p) + 1;
-      total += credits::from_micros(std::stoll(entry.substr(p, entry.find(':', p) - p)));
-    }
-    start = end + 1;
-  }
-  return total;
-}
 
 }  // namespace
 
@@ -533,6 +515,23 @@ TEST_CASE("redis_ledger on a 3-master Redis Cluster: conformance, slot placement
     INFO(report.text());
     CHECK(report.ok());
     CHECK(fixture.ledger().client().is_cluster());
+  }
+  SUBCASE("asio::redis_ledger is single-node: on a cluster, a key on another node is misconfigured, naming the fix") {
+    const auto options = options_for(cluster.nodes[0]->url());
+    tollgate::redis_ledger setup(options);
+    std::string user;
+    for (int u = 0; user.empty() || redis_cluster::serves(*cluster.nodes[0], tollgate::redis::slot_of(user)); ++u) user = fmt::format("elsewhere-{}", u);
+    add_funded_user(setup, user, 10_cr);
+    boost::asio::io_context io;
+    tollgate::asio::redis_ledger on_loop(io.get_executor(), options);
+    std::optional<tollgate::result<tollgate::lock_grant>> got;
+    on_loop.async_lock(user, 1_cr, "k", [&](tollgate::result<tollgate::lock_grant> r) { got.emplace(std::move(r)); });
+    while (!got && io.run_one_for(std::chrono::seconds(5)) > 0) {
+    }
+    REQUIRE(got.has_value());
+    REQUIRE_FALSE(*got);
+    CHECK(got->error().code == ledger_errc::misconfigured);
+    CHECK(got->error().message.find("Redis Cluster") != std::string::npos);
   }
   SUBCASE("each user's keys live on its slot's node, and follow it when it moves") {
     auto options = options_for(cluster.nodes[0]->url());

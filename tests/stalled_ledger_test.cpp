@@ -1,6 +1,6 @@
-// A credit service that stops answering (SIGSTOP) must not stall an event-loop server's other
-// connections: the Beast quickstart on one loop thread keeps answering /health at once while its
-// metered requests wait for their timeout. The blocking path on the same loop stalls them all.
+// A credit service or a Redis that stops answering (SIGSTOP) must not stall an event-loop server's
+// other connections: the Beast quickstart on one loop thread keeps answering /health at once while
+// its metered requests wait for their timeout. The blocking path on the same loop stalls them all.
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
@@ -24,6 +24,9 @@
 #include <tollgate/tollgate.hpp>
 
 #include "support/child_process.hpp"
+#if TOLLGATE_STALLED_WITH_REDIS
+#include "support/redis_server.hpp"
+#endif
 
 using namespace tollgate::literals;
 using clock_type = std::chrono::steady_clock;
@@ -77,7 +80,8 @@ struct stall_outcome {
   std::chrono::milliseconds slowest_health{};
 };
 
-stall_outcome during_stall(credit_server& service, int port, int probes, const std::vector<std::string>& also_waiting = {}) {
+template <class Frozen>  // freeze() and thaw(): a credit_server, a frozen_redis
+stall_outcome during_stall(Frozen& service, int port, int probes, const std::vector<std::string>& also_waiting = {}) {
   service.freeze();
   std::vector<std::future<answer>> in_flight;
   for (int i = 0; i < 3; ++i)
@@ -94,6 +98,25 @@ stall_outcome during_stall(credit_server& service, int port, int probes, const s
   for (auto& f : in_flight) out.metered.push_back(f.get());
   service.thaw();
   return out;
+}
+
+#if TOLLGATE_STALLED_WITH_REDIS
+// A redis-server frozen and thawed the way credit_server is.
+struct frozen_redis {
+  tollgate::testing::redis_server server;
+  void freeze() { server.pause(); }
+  void thaw() { server.resume(); }
+};
+#endif
+
+// Back: metered requests are served again (the breaker, if it opened, closes within its 1 s).
+int status_once_recovered(int port) {
+  int status = -1;
+  for (int i = 0; i < 50 && status != 200; ++i) {
+    status = timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}).status;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return status;
 }
 
 }  // namespace
@@ -116,13 +139,7 @@ TEST_CASE("stalled ledger: the Beast quickstart on one loop thread keeps serving
     CHECK(a.took >= std::chrono::milliseconds(1500));  // they did wait for the service
   }
 
-  // Back: metered requests are served again (the breaker, if it opened, closes within its 1 s).
-  int status = -1;
-  for (int i = 0; i < 50 && status != 200; ++i) {
-    status = timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}).status;
-    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  CHECK(status == 200);
+  CHECK(status_once_recovered(port) == 200);
 }
 
 TEST_CASE("stalled ledger: the blocking path on the same single loop thread stalls every connection") {
@@ -169,3 +186,38 @@ TEST_CASE("stalled ledger: the Beast quickstart shuts down cleanly with a lock i
   (void)in_flight.get();  // cut off, or answered before the exit: either way it ended
   service.thaw();
 }
+
+#if TOLLGATE_STALLED_WITH_REDIS
+TEST_CASE("stalled ledger: the Beast quickstart --redis on one loop thread keeps serving while Redis is frozen") {
+  frozen_redis redis;
+  tollgate::testing::child_process quickstart(
+      {TOLLGATE_QUICKSTART_BEAST_BINARY, "--port", "0", "--threads", "1", "--redis", redis.server.url()});
+  const int port = quickstart.read_port();
+  REQUIRE(timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}).status == 200);
+
+  const stall_outcome stall = during_stall(redis, port, 20);
+  MESSAGE("slowest /health during the stall: " << stall.slowest_health.count() << " ms");
+  CHECK(stall.slowest_health < std::chrono::milliseconds(500));
+  for (const answer& a : stall.metered) {
+    CHECK(a.status == 503);                            // asio::redis_ledger's command timeout (1 s), answered as unavailable
+    CHECK(a.took >= std::chrono::milliseconds(700));  // they did wait for Redis
+  }
+  CHECK(status_once_recovered(port) == 200);
+}
+
+TEST_CASE("stalled ledger: the Beast quickstart --redis shuts down cleanly with a lock in flight to a frozen Redis") {
+  frozen_redis redis;
+  tollgate::testing::child_process quickstart(
+      {TOLLGATE_QUICKSTART_BEAST_BINARY, "--port", "0", "--threads", "1", "--redis", redis.server.url()});
+  const int port = quickstart.read_port();
+  REQUIRE(timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}).status == 200);
+  redis.freeze();
+  auto in_flight = std::async(std::launch::async, [port] { return timed_get(port, "/api/simple", {{"X-User-ID", "test-user-1"}}); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // its lock is waiting on the frozen Redis
+  const int status = quickstart.stop(SIGTERM);                  // the ledger closes its connection with the lock in flight
+  CHECK(WIFEXITED(status));                                     // not a crash (ASan would report here)
+  CHECK(WEXITSTATUS(status) == 0);
+  (void)in_flight.get();
+  redis.thaw();
+}
+#endif

@@ -6,9 +6,9 @@
 //
 // Ledgers as in the httplib quickstart: the in-process one by default (test-user-1..3 at 100
 // credits, answered inline on the loop); CREDIT_SERVICE_URL: the credit service through Beast's
-// client on the same loop, behind an outbox; `--redis URL` (or REDIS_URL): the blocking Redis
-// ledger behind an outbox and an offloading_ledger, whose workers wait on the network instead of
-// the loop. `--threads` is the number of loop threads (default 1).
+// client on the same loop, behind an outbox; `--redis URL` (or REDIS_URL): asio::redis_ledger
+// behind an outbox, hiredis's async API on this loop. No thread waits on the network for the
+// loop. `--threads` is the number of loop threads (default 1).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -32,7 +32,7 @@
 #include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/ledgers/offloading_ledger.hpp>
 #if TOLLGATE_QUICKSTART_WITH_REDIS
-#include <tollgate/ledgers/redis_ledger.hpp>
+#include <tollgate/adapters/asio/redis_ledger.hpp>
 #endif
 #include <tollgate/tollgate.hpp>
 
@@ -247,29 +247,31 @@ tollgate::offloading_options network_workers() { return {.threads = 64, .queue_c
 
 int serve_on_redis([[maybe_unused]] boost::asio::io_context& io, [[maybe_unused]] const arguments& args) {
 #if TOLLGATE_QUICKSTART_WITH_REDIS
-  std::optional<tollgate::redis_ledger> redis;
+  std::optional<tollgate::asio::redis_ledger> redis;  // after io: destroyed once the loop has stopped
   try {
     auto options = tollgate::redis_ledger_options::from_environment();
     options.url = *args.redis_url;
-    redis.emplace(std::move(options));
+    redis.emplace(io.get_executor(), std::move(options));
   } catch (const std::exception& e) {
     fmt::print(stderr, "configuration error: {}\n", e.what());
     return 2;
   }
+  tollgate::redis_ledger& admin = redis->blocking();  // the same Redis and keys, for set-up and /api/test/balance
   for (const char* user : {"test-user-1", "test-user-2", "test-user-3"}) {
-    auto added = redis->add_user(user, 100_cr);  // only if absent: other quickstarts may share this Redis
-    if (added) added = redis->add_credential(user, user);
+    auto added = admin.add_user(user, 100_cr);  // only if absent: other quickstarts may share this Redis
+    if (added) added = admin.add_credential(user, user);
     if (!added) {
-      fmt::print(stderr, "cannot set up the demo users on Redis at {}: {}\n", redis->client().seed().address(), added.error().message);
+      fmt::print(stderr, "cannot set up the demo users on Redis at {}: {}\n", admin.client().seed().address(), added.error().message);
       return 1;
     }
   }
   tollgate::durable_ledger_options outbox;
   outbox.journal_path = args.outbox;
-  tollgate::durable_ledger durable(*redis, outbox);
-  tollgate::offloading_ledger ledger(durable, network_workers());
-  fmt::print(stderr, "quickstart: using the Redis ledger at {}\n", redis->client().seed().address());
-  return serve(io, make_routes(ledger, [&](const std::string& user) { return redis->balance(user); }), args);
+  tollgate::durable_ledger ledger(*redis, outbox);  // async over an async ledger: the loop never waits
+  fmt::print(stderr, "quickstart: using the Redis ledger at {} (asynchronous, on the loop)\n", admin.client().seed().address());
+  const int code = serve(io, make_routes(ledger, [&](const std::string& user) { return admin.balance(user); }), args);
+  redis->close();  // the loop has stopped: calls still in flight fail now, while the outbox they reach exists
+  return code;
 #else
   fmt::print(stderr, "this quickstart was built without hiredis: --redis is not available\n");
   return 2;

@@ -763,6 +763,57 @@ inline constexpr std::uint16_t cluster_slots = 16384;
 #include <fmt/format.h>
 #include <hiredis/hiredis.h>
 
+// ---- begin tollgate/redis/command_argv.hpp ----
+// A command's words as hiredis takes them (argc, argv, argvlen), for the blocking and async clients.
+#ifndef TOLLGATE_REDIS_COMMAND_ARGV_HPP
+#define TOLLGATE_REDIS_COMMAND_ARGV_HPP
+
+#include <array>
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace tollgate::redis {
+
+/// Views `args` as hiredis's arrays, with no allocation up to 16 words (every ledger call). The
+/// words must outlive it; hiredis copies them into its own buffer when the command is sent.
+class command_argv {
+ public:
+  explicit command_argv(std::span<const std::string_view> args) : size_(args.size()) {
+    if (size_ > inline_words) {
+      argv_heap_.resize(size_);
+      len_heap_.resize(size_);
+      argv_ = argv_heap_.data();
+      lens_ = len_heap_.data();
+    }
+    for (std::size_t i = 0; i < size_; ++i) {
+      argv_[i] = args[i].data();
+      lens_[i] = args[i].size();
+    }
+  }
+  command_argv(const command_argv&) = delete;  // points into itself
+  command_argv& operator=(const command_argv&) = delete;
+
+  [[nodiscard]] int argc() const noexcept { return static_cast<int>(size_); }
+  [[nodiscard]] const char** argv() noexcept { return argv_; }
+  [[nodiscard]] const std::size_t* lengths() const noexcept { return lens_; }
+
+ private:
+  static constexpr std::size_t inline_words = 16;
+  std::size_t size_;
+  std::array<const char*, inline_words> argv_inline_{};
+  std::array<std::size_t, inline_words> len_inline_{};
+  std::vector<const char*> argv_heap_;
+  std::vector<std::size_t> len_heap_;
+  const char** argv_ = argv_inline_.data();
+  std::size_t* lens_ = len_inline_.data();
+};
+
+}  // namespace tollgate::redis
+
+#endif  // TOLLGATE_REDIS_COMMAND_ARGV_HPP
+// ---- end tollgate/redis/command_argv.hpp ----
 // ---- begin tollgate/redis/endpoint.hpp ----
 // Where a Redis server is and how to log in: parsed from `redis://[user:password@]host:port[/db]`.
 #ifndef TOLLGATE_REDIS_ENDPOINT_HPP
@@ -1011,24 +1062,8 @@ class connection_pool {
       reply ok(static_cast<redisReply*>(redisCommand(c.get(), "ASKING")));
       if (!ok) return transport_failure(*c, false);
     }
-    constexpr std::size_t inline_args = 16;
-    std::array<const char*, inline_args> argv_inline{};
-    std::array<std::size_t, inline_args> len_inline{};
-    std::vector<const char*> argv_heap;
-    std::vector<std::size_t> len_heap;
-    const char** argv = argv_inline.data();
-    std::size_t* lens = len_inline.data();
-    if (args.size() > inline_args) {
-      argv_heap.resize(args.size());
-      len_heap.resize(args.size());
-      argv = argv_heap.data();
-      lens = len_heap.data();
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      argv[i] = args[i].data();
-      lens[i] = args[i].size();
-    }
-    reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(args.size()), argv, lens)));
+    command_argv words(args);
+    reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), words.argc(), words.argv(), words.lengths())));
     if (!r) return transport_failure(*c, true);
     return r;
   }
@@ -1051,13 +1086,50 @@ class connection_pool {
 
 #endif  // TOLLGATE_REDIS_CONNECTION_POOL_HPP
 // ---- end tollgate/redis/connection_pool.hpp ----
+// ---- begin tollgate/redis/error_reply.hpp ----
+// What a Redis error reply means for a ledger call: "not now" (unavailable), "not you" (unauthorized),
+// or something for the caller to read. Shared by the blocking client and the asynchronous ledger.
+#ifndef TOLLGATE_REDIS_ERROR_REPLY_HPP
+#define TOLLGATE_REDIS_ERROR_REPLY_HPP
+
+#include <optional>
+#include <string_view>
+
+#include <fmt/format.h>
+
+
+namespace tollgate::redis {
+
+/// The ledger error an error reply stands for when it is about Redis rather than the command:
+/// LOADING, BUSY, TRYAGAIN, CLUSTERDOWN, MASTERDOWN, READONLY, OOM are `unavailable`, a refused
+/// login (NOAUTH, WRONGPASS, NOPERM) is `unauthorized`; nullopt for any other text.
+[[nodiscard]] inline std::optional<ledger_error> refusal_of(std::string_view error_text) {
+  for (std::string_view busy : {"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "OOM"})
+    if (error_text.starts_with(busy)) return ledger_error{ledger_errc::unavailable, fmt::format("Redis cannot serve now: {}", error_text)};
+  for (std::string_view denied : {"NOAUTH", "WRONGPASS", "NOPERM"})
+    if (error_text.starts_with(denied)) return ledger_error{ledger_errc::unauthorized, fmt::format("Redis refused tollgate: {}", error_text)};
+  return std::nullopt;
+}
+
+/// Whether an error reply redirects to another Redis Cluster node (MOVED or ASK).
+[[nodiscard]] constexpr bool is_redirect(std::string_view error_text) noexcept {
+  return error_text.starts_with("MOVED ") || error_text.starts_with("ASK ");
+}
+
+}  // namespace tollgate::redis
+
+#endif  // TOLLGATE_REDIS_ERROR_REPLY_HPP
+// ---- end tollgate/redis/error_reply.hpp ----
 // ---- begin tollgate/redis/script.hpp ----
 // A Lua script as Redis knows it: its source and the SHA-1 that EVALSHA names it by.
 #ifndef TOLLGATE_REDIS_SCRIPT_HPP
 #define TOLLGATE_REDIS_SCRIPT_HPP
 
+#include <span>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 
 namespace tollgate::redis {
@@ -1069,6 +1141,23 @@ struct script {
   std::string source;
   std::string sha1;
 };
+
+/// The words of a call of `s`: `EVALSHA sha1 n keys... args...`, or `EVAL source n ...` when
+/// `with_source` (after Redis answered NOSCRIPT: EVAL also caches the script there). `key_count`
+/// is `keys.size()` in decimal; the views point into the arguments, which must outlive them.
+[[nodiscard]] inline std::vector<std::string_view> script_command(const script& s, std::string_view key_count,
+                                                                  std::span<const std::string_view> keys,
+                                                                  std::span<const std::string_view> args, bool with_source) {
+  std::vector<std::string_view> argv;
+  argv.reserve(3 + keys.size() + args.size());
+  argv.insert(argv.end(), {std::string_view(with_source ? "EVAL" : "EVALSHA"), std::string_view(with_source ? s.source : s.sha1), key_count});
+  argv.insert(argv.end(), keys.begin(), keys.end());
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+/// Whether an error reply says Redis does not have the script (its cache was flushed, or a new Redis).
+[[nodiscard]] constexpr bool is_noscript(std::string_view error_text) noexcept { return error_text.starts_with("NOSCRIPT"); }
 
 }  // namespace tollgate::redis
 
@@ -1112,13 +1201,8 @@ class client {
       return answer;
     }
     breaker_.record_success();  // the server answered, even if with an error reply
-    if (is_error(**answer)) {
-      const std::string_view text = text_of(**answer);
-      for (std::string_view busy : {"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "OOM"})
-        if (text.starts_with(busy)) return ledger_error{ledger_errc::unavailable, fmt::format("Redis cannot serve now: {}", text)};
-      for (std::string_view denied : {"NOAUTH", "WRONGPASS", "NOPERM"})
-        if (text.starts_with(denied)) return ledger_error{ledger_errc::unauthorized, fmt::format("Redis refused tollgate: {}", text)};
-    }
+    if (is_error(**answer))
+      if (auto refusal = refusal_of(text_of(**answer))) return *std::move(refusal);
     return answer;
   }
 
@@ -1126,18 +1210,10 @@ class client {
   /// which also caches it there. All `keys` must share one slot.
   result<reply> eval(const script& s, std::span<const std::string_view> keys, std::span<const std::string_view> args, bool retry_safe) {
     const std::string key_count = std::to_string(keys.size());
-    std::vector<std::string_view> argv;
-    argv.reserve(3 + keys.size() + args.size());
-    argv.insert(argv.end(), {std::string_view("EVALSHA"), std::string_view(s.sha1), std::string_view(key_count)});
-    argv.insert(argv.end(), keys.begin(), keys.end());
-    argv.insert(argv.end(), args.begin(), args.end());
     const std::string_view routing = keys.empty() ? std::string_view{} : keys.front();
-    auto answer = run(argv, routing, retry_safe);
-    if (answer && is_error(**answer) && text_of(**answer).starts_with("NOSCRIPT")) {
-      argv[0] = "EVAL";
-      argv[1] = s.source;
-      answer = run(argv, routing, retry_safe);
-    }
+    auto answer = run(script_command(s, key_count, keys, args, false), routing, retry_safe);
+    if (answer && is_error(**answer) && is_noscript(text_of(**answer)))
+      answer = run(script_command(s, key_count, keys, args, true), routing, retry_safe);
     return answer;
   }
 
@@ -1188,8 +1264,8 @@ class client {
       }
       if (!is_error(**answer)) return answer;
       const std::string_view text = text_of(**answer);
-      const bool moved = text.starts_with("MOVED "), ask = text.starts_with("ASK ");
-      if (!moved && !ask) return answer;
+      if (!is_redirect(text)) return answer;
+      const bool moved = text.starts_with("MOVED "), ask = !moved;
       if (!(*t)->cluster) {  // a single server that now redirects: it joined a cluster; look again next call
         forget_topology();
         return ledger_error{ledger_errc::unavailable, "Redis redirected the command: the topology changed; retry"};
@@ -1300,6 +1376,401 @@ class client {
 
 #endif  // TOLLGATE_REDIS_CLIENT_HPP
 // ---- end tollgate/redis/client.hpp ----
+// ---- begin tollgate/redis/credential_cache.hpp ----
+// The Redis ledgers' cache of credential → owner: what makes a lock one round trip instead of two.
+#ifndef TOLLGATE_REDIS_CREDENTIAL_CACHE_HPP
+#define TOLLGATE_REDIS_CREDENTIAL_CACHE_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace tollgate {
+
+/// A credential's registration: its owner, and the id and public flag a service may give it.
+struct credential_record {
+  std::string user_id;
+  std::string credential_id;
+  bool is_public = false;
+};
+
+namespace redis {
+
+/// Registrations trusted for `ttl` without asking Redis (a revoked credential works that long);
+/// starts over when `capacity` entries are reached. Thread-safe. A ttl of 0 caches nothing.
+class credential_cache {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  credential_cache(std::chrono::milliseconds ttl, std::size_t capacity) : ttl_(ttl), capacity_(capacity) {}
+
+  [[nodiscard]] std::optional<credential_record> find(std::string_view credential) {
+    if (ttl_.count() <= 0) return std::nullopt;
+    std::lock_guard guard(mutex_);
+    if (auto hit = entries_.find(std::string(credential)); hit != entries_.end() && hit->second.until > clock::now()) return hit->second.record;
+    return std::nullopt;
+  }
+  void remember(std::string_view credential, const credential_record& record) {
+    if (ttl_.count() <= 0) return;
+    std::lock_guard guard(mutex_);
+    if (entries_.size() >= capacity_) entries_.clear();
+    entries_.insert_or_assign(std::string(credential), entry{record, clock::now() + ttl_});
+  }
+  void forget(std::string_view credential) {
+    std::lock_guard guard(mutex_);
+    entries_.erase(std::string(credential));
+  }
+
+ private:
+  struct entry {
+    credential_record record;
+    clock::time_point until;
+  };
+  std::chrono::milliseconds ttl_;
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, entry> entries_;
+};
+
+}  // namespace redis
+}  // namespace tollgate
+
+#endif  // TOLLGATE_REDIS_CREDENTIAL_CACHE_HPP
+// ---- end tollgate/redis/credential_cache.hpp ----
+// ---- begin tollgate/redis/ledger_calls.hpp ----
+// The Redis ledgers' calls as data: the keys and arguments of each script call and what its answer
+// means. One definition for the blocking redis_ledger and the asynchronous asio::redis_ledger, so
+// both speak the same protocol to the same keys.
+#ifndef TOLLGATE_REDIS_LEDGER_CALLS_HPP
+#define TOLLGATE_REDIS_LEDGER_CALLS_HPP
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+// ---- begin tollgate/redis/lock_id.hpp ----
+// redis_ledger's lock ids: `rl_<lock number>_<nonce>_<base64url(user id)>`. The user id lets a
+// settle reach the user's keys (and cluster slot) with no lookup; the nonce keeps an id from ever
+// naming another lock, even when a Redis failover loses a lock and its number is given again.
+#ifndef TOLLGATE_REDIS_LOCK_ID_HPP
+#define TOLLGATE_REDIS_LOCK_ID_HPP
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+// ---- begin tollgate/jwt/base64url.hpp ----
+// Strict base64url (RFC 4648 §5, no padding) for JWT segments: one spelling per byte string.
+#ifndef TOLLGATE_JWT_BASE64URL_HPP
+#define TOLLGATE_JWT_BASE64URL_HPP
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tollgate::jwt {
+
+/// Encodes `bytes` as unpadded base64url.
+[[nodiscard]] inline std::string base64url_encode(std::string_view bytes) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((bytes.size() * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
+                            (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
+                            std::uint32_t{static_cast<unsigned char>(bytes[i + 2])};
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    const std::uint32_t v = std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+  } else if (rest == 2) {
+    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
+                            (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+namespace detail {
+[[nodiscard]] constexpr int base64url_digit(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+}  // namespace detail
+
+/// Decodes unpadded base64url strictly: std::nullopt on any character outside the URL-safe alphabet
+/// (including `=`, `+`, `/`, whitespace), on an impossible length, and on non-zero leftover bits,
+/// so a token has exactly one accepted spelling.
+[[nodiscard]] inline std::optional<std::string> base64url_decode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int d = detail::base64url_digit(c);
+    if (d < 0) return std::nullopt;
+    acc = (acc << 6) | static_cast<std::uint32_t>(d);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xFF);
+    }
+  }
+  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // leftover bits must be zero
+  return out;
+}
+
+}  // namespace tollgate::jwt
+
+#endif  // TOLLGATE_JWT_BASE64URL_HPP
+// ---- end tollgate/jwt/base64url.hpp ----
+
+namespace tollgate::redis {
+
+inline constexpr std::size_t lock_nonce_length = 12;  ///< hex digits: 48 bits
+
+/// What a lock id names.
+struct lock_id_parts {
+  std::string number;  ///< the lock's number among its user's locks (decimal digits)
+  std::string nonce;   ///< lock_nonce_length lowercase hex digits, stored with the lock
+  std::string user;
+};
+
+/// A fresh nonce. Not a secret (lock ids are not credentials), only never the same twice in practice.
+[[nodiscard]] inline std::string new_lock_nonce() {
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  return fmt::format("{:012x}", generator() & 0xffff'ffff'ffffULL);
+}
+
+/// The lock id of lock `number` (decimal digits) with `nonce` of `user`.
+[[nodiscard]] inline std::string format_lock_id(std::string_view number, std::string_view nonce, std::string_view user) {
+  return fmt::format("rl_{}_{}_{}", number, nonce, jwt::base64url_encode(user));
+}
+
+/// The parts of a lock id, or nullopt for anything format_lock_id did not make (lock ids come
+/// from clients of the credit server too). Strict: a parsed id formats back to itself.
+[[nodiscard]] inline std::optional<lock_id_parts> parse_lock_id(std::string_view id) {
+  if (!id.starts_with("rl_")) return std::nullopt;
+  id.remove_prefix(3);
+  const auto split = id.find('_');
+  if (split == 0 || split == std::string_view::npos || split > 19) return std::nullopt;  // a number Redis's HINCRBY can reach
+  const std::string_view number = id.substr(0, split);
+  if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
+  id.remove_prefix(split + 1);
+  if (id.size() < lock_nonce_length + 1 || id[lock_nonce_length] != '_') return std::nullopt;
+  const std::string_view nonce = id.substr(0, lock_nonce_length);
+  if (!std::all_of(nonce.begin(), nonce.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
+    return std::nullopt;
+  auto user = jwt::base64url_decode(id.substr(lock_nonce_length + 1));
+  if (!user || user->empty()) return std::nullopt;
+  return lock_id_parts{std::string(number), std::string(nonce), std::move(*user)};
+}
+
+}  // namespace tollgate::redis
+
+#endif  // TOLLGATE_REDIS_LOCK_ID_HPP
+// ---- end tollgate/redis/lock_id.hpp ----
+
+namespace tollgate::redis {
+
+/// The largest amount a Redis ledger takes: 2^53 - 1 micro-credits, where Lua's doubles stop being exact.
+inline constexpr credits max_ledger_amount = credits::from_micros((std::int64_t{1} << 53) - 1);
+
+/// One user's five keys, in the order the scripts take them (see ledger_scripts.hpp).
+struct user_keys {
+  user_keys(std::string_view prefix, std::string_view user)
+      : account(fmt::format("{}:{{{}}}:account", prefix, user)),
+        locks(fmt::format("{}:{{{}}}:locks", prefix, user)),
+        open(fmt::format("{}:{{{}}}:open", prefix, user)),
+        closed(fmt::format("{}:{{{}}}:closed", prefix, user)),
+        keys(fmt::format("{}:{{{}}}:keys", prefix, user)),
+        views{account, locks, open, closed, keys} {}
+  user_keys(const user_keys&) = delete;
+  user_keys& operator=(const user_keys&) = delete;
+  [[nodiscard]] std::span<const std::string_view> all() const noexcept { return views; }
+  std::string account, locks, open, closed, keys;
+  std::array<std::string_view, 5> views;
+};
+
+/// The arguments every script call of one ledger repeats, rendered once.
+struct script_settings {
+  script_settings(std::chrono::milliseconds lock_ttl, std::chrono::milliseconds retention_grace, std::size_t reap_limit, bool overage)
+      : ttl(std::to_string(lock_ttl.count())),
+        grace(std::to_string(retention_grace.count())),
+        reap(std::to_string(std::max<std::size_t>(1, reap_limit))),
+        allow_overage(overage) {}
+  std::string ttl, grace, reap;
+  bool allow_overage = false;
+};
+
+/// Element `i` of an array reply as text (empty when absent).
+[[nodiscard]] inline std::string_view text_at(const redisReply& r, std::size_t i) {
+  if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return {};
+  return text_of(*r.element[i]);
+}
+/// Element `i` of an array reply as an integer (0 when absent or not a number).
+[[nodiscard]] inline std::int64_t int_at(const redisReply& r, std::size_t i) {
+  if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return 0;
+  const redisReply& e = *r.element[i];
+  if (e.type == REDIS_REPLY_INTEGER) return e.integer;
+  std::int64_t value = 0;
+  const std::string_view text = text_of(e);
+  (void)std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+[[nodiscard]] inline ledger_error lock_not_found() {
+  return ledger_error{ledger_errc::lock_not_found, "lock not found (never issued, or forgotten after its retention)"};
+}
+[[nodiscard]] inline ledger_error script_failure(const redisReply& r) {
+  return ledger_error{ledger_errc::misconfigured, fmt::format("the Redis ledger script failed: {}", text_of(r))};
+}
+[[nodiscard]] inline ledger_error unexpected_reply(const redisReply& r) {
+  if (is_error(r)) return script_failure(r);
+  return ledger_error{ledger_errc::misconfigured, fmt::format("unexpected reply from Redis (type {})", r.type)};
+}
+
+/// The key of a credential's registration: only its SHA-256 is stored.
+[[nodiscard]] inline std::string credential_key(std::string_view prefix, std::string_view credential) {
+  return fmt::format("{}:cred:{}", prefix, detail::sha256_hex(credential));
+}
+
+/// A credential lookup: `HMGET <credential key> user id public`.
+struct credential_lookup {
+  credential_lookup(std::string_view prefix, std::string_view credential) : key(credential_key(prefix, credential)) {}
+  [[nodiscard]] std::array<std::string_view, 5> command() const noexcept { return {"HMGET", key, "user", "id", "public"}; }
+  std::string key;
+};
+
+/// A credential lookup's answer: the registration, or nullopt when there is none.
+[[nodiscard]] inline result<std::optional<credential_record>> read_credential_answer(const redisReply& r) {
+  if (r.type != REDIS_REPLY_ARRAY || r.elements != 3) return unexpected_reply(r);
+  if (r.element[0]->type != REDIS_REPLY_STRING) return std::optional<credential_record>{};
+  return std::optional<credential_record>{credential_record{std::string(text_at(r, 0)), std::string(text_at(r, 1)), text_at(r, 2) == "1"}};
+}
+
+[[nodiscard]] inline ledger_error unknown_credential() { return ledger_error{ledger_errc::unknown_credential, "user or credential not found"}; }
+
+/// A lock's amount out of range, or nullopt.
+[[nodiscard]] inline std::optional<ledger_error> invalid_lock_amount(credits amount) {
+  if (amount.is_negative() || amount > max_ledger_amount)
+    return ledger_error{ledger_errc::invalid_amount, fmt::format("a lock amount must be between 0 and {}", max_ledger_amount)};
+  return std::nullopt;
+}
+
+/// A lock script call for `user`. A fresh nonce each time: a replay answers the first lock's instead.
+struct lock_request {
+  lock_request(std::string_view prefix, std::string user_id, credits lock_amount, std::string_view idempotency_key)
+      : user(std::move(user_id)), keys(prefix, user), amount(lock_amount), amount_text(std::to_string(lock_amount.micros())),
+        key(idempotency_key), nonce(new_lock_nonce()) {}
+  [[nodiscard]] std::array<std::string_view, 6> args(const script_settings& s) const noexcept {
+    return {amount_text, key, s.ttl, s.grace, s.reap, nonce};
+  }
+  /// A keyed lock can be sent twice safely: the second answers the first grant.
+  [[nodiscard]] bool retry_safe() const noexcept { return !key.empty(); }
+  std::string user;
+  user_keys keys;
+  credits amount;
+  std::string amount_text, key, nonce;
+};
+
+/// The lock script's answer as the ledger concept's result. `unknown_credential` means the cached
+/// owner is gone: the caller forgets the credential.
+[[nodiscard]] inline result<lock_grant> read_lock_answer(const redisReply& r, const lock_request& request) {
+  if (is_error(r)) return script_failure(r);
+  const std::string_view status = text_at(r, 0);
+  if (status == "ok" || status == "replayed")
+    return lock_grant{format_lock_id(text_at(r, 1), text_at(r, 3), request.user), credits::from_micros(int_at(r, 2))};
+  if (status == "insufficient_funds")
+    return ledger_error{ledger_errc::insufficient_funds,
+                        fmt::format("{} available, {} requested", credits::from_micros(int_at(r, 1)), request.amount)};
+  if (status == "unknown_credential") return unknown_credential();
+  return unexpected_reply(r);
+}
+
+/// A settle script call, or an error for a cost out of range or an id this ledger never made.
+struct settle_request {
+  [[nodiscard]] static result<settle_request> make(std::string_view prefix, std::string_view lock_id, credits real_cost) {
+    if (real_cost.is_negative() || real_cost > max_ledger_amount)
+      return ledger_error{ledger_errc::invalid_amount, fmt::format("a real cost must be between 0 and {}", max_ledger_amount)};
+    auto parsed = parse_lock_id(lock_id);
+    if (!parsed) return lock_not_found();
+    return settle_request(prefix, std::move(*parsed), real_cost);
+  }
+  [[nodiscard]] const user_keys& keys() const noexcept { return *keys_; }
+  [[nodiscard]] std::array<std::string_view, 6> args(const script_settings& s) const noexcept {
+    return {lock.number, cost_text, s.allow_overage ? "1" : "0", s.grace, s.reap, lock.nonce};
+  }
+  lock_id_parts lock;
+  credits cost;
+  std::string cost_text;
+
+ private:
+  settle_request(std::string_view prefix, lock_id_parts parts, credits real_cost)
+      : lock(std::move(parts)), cost(real_cost), cost_text(std::to_string(real_cost.micros())),
+        keys_(std::make_unique<user_keys>(prefix, lock.user)) {}
+  std::unique_ptr<user_keys> keys_;  // on the heap: user_keys views its own strings, so cannot move
+};
+
+/// The settle script's answer as the ledger concept's result.
+[[nodiscard]] inline result<settlement> read_settle_answer(const redisReply& r, credits real_cost) {
+  if (is_error(r)) return script_failure(r);
+  const std::string_view status = text_at(r, 0);
+  if (status == "ok") return settlement{real_cost, false};
+  if (status == "replayed") return settlement{real_cost, true};
+  if (status == "lock_not_found") return lock_not_found();
+  if (status == "expired") return ledger_error{ledger_errc::lock_not_found, "lock expired before it was settled; its hold was returned"};
+  if (status == "conflicting_settlement")
+    return ledger_error{ledger_errc::conflicting_settlement,
+                        fmt::format("lock already settled for {}, not {}", credits::from_micros(int_at(r, 1)), real_cost)};
+  if (status == "invalid_amount")
+    return ledger_error{ledger_errc::invalid_amount, fmt::format("real cost {} exceeds the locked {}", real_cost, credits::from_micros(int_at(r, 1)))};
+  if (status == "insufficient_funds")
+    return ledger_error{ledger_errc::insufficient_funds, fmt::format("real cost {} exceeds the hold and the balance", real_cost)};
+  return unexpected_reply(r);
+}
+
+}  // namespace tollgate::redis
+
+#endif  // TOLLGATE_REDIS_LEDGER_CALLS_HPP
+// ---- end tollgate/redis/ledger_calls.hpp ----
 // ---- begin tollgate/redis/ledger_scripts.hpp ----
 // The Lua scripts of redis_ledger: each checks and changes one user's keys atomically inside Redis,
 // so one round trip does a whole lock or settle and no two API servers can both spend one credit.
@@ -1508,149 +1979,6 @@ return {1, ARGV[1], ARGV[2], ARGV[3]}
 
 #endif  // TOLLGATE_REDIS_LEDGER_SCRIPTS_HPP
 // ---- end tollgate/redis/ledger_scripts.hpp ----
-// ---- begin tollgate/redis/lock_id.hpp ----
-// redis_ledger's lock ids: `rl_<lock number>_<nonce>_<base64url(user id)>`. The user id lets a
-// settle reach the user's keys (and cluster slot) with no lookup; the nonce keeps an id from ever
-// naming another lock, even when a Redis failover loses a lock and its number is given again.
-#ifndef TOLLGATE_REDIS_LOCK_ID_HPP
-#define TOLLGATE_REDIS_LOCK_ID_HPP
-
-#include <algorithm>
-#include <cstdint>
-#include <optional>
-#include <random>
-#include <string>
-#include <string_view>
-#include <utility>
-
-#include <fmt/format.h>
-
-// ---- begin tollgate/jwt/base64url.hpp ----
-// Strict base64url (RFC 4648 §5, no padding) for JWT segments: one spelling per byte string.
-#ifndef TOLLGATE_JWT_BASE64URL_HPP
-#define TOLLGATE_JWT_BASE64URL_HPP
-
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-
-namespace tollgate::jwt {
-
-/// Encodes `bytes` as unpadded base64url.
-[[nodiscard]] inline std::string base64url_encode(std::string_view bytes) {
-  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((bytes.size() * 4 + 2) / 3);
-  std::size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                            (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8) |
-                            std::uint32_t{static_cast<unsigned char>(bytes[i + 2])};
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  const std::size_t rest = bytes.size() - i;
-  if (rest == 1) {
-    const std::uint32_t v = std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-  } else if (rest == 2) {
-    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16) |
-                            (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-  }
-  return out;
-}
-
-namespace detail {
-[[nodiscard]] constexpr int base64url_digit(char c) noexcept {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-') return 62;
-  if (c == '_') return 63;
-  return -1;
-}
-}  // namespace detail
-
-/// Decodes unpadded base64url strictly: std::nullopt on any character outside the URL-safe alphabet
-/// (including `=`, `+`, `/`, whitespace), on an impossible length, and on non-zero leftover bits,
-/// so a token has exactly one accepted spelling.
-[[nodiscard]] inline std::optional<std::string> base64url_decode(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string out;
-  out.reserve(text.size() * 3 / 4);
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (char c : text) {
-    const int d = detail::base64url_digit(c);
-    if (d < 0) return std::nullopt;
-    acc = (acc << 6) | static_cast<std::uint32_t>(d);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((acc >> bits) & 0xFF);
-    }
-  }
-  if ((acc & ((1u << bits) - 1)) != 0) return std::nullopt;  // leftover bits must be zero
-  return out;
-}
-
-}  // namespace tollgate::jwt
-
-#endif  // TOLLGATE_JWT_BASE64URL_HPP
-// ---- end tollgate/jwt/base64url.hpp ----
-
-namespace tollgate::redis {
-
-inline constexpr std::size_t lock_nonce_length = 12;  ///< hex digits: 48 bits
-
-/// What a lock id names.
-struct lock_id_parts {
-  std::string number;  ///< the lock's number among its user's locks (decimal digits)
-  std::string nonce;   ///< lock_nonce_length lowercase hex digits, stored with the lock
-  std::string user;
-};
-
-/// A fresh nonce. Not a secret (lock ids are not credentials), only never the same twice in practice.
-[[nodiscard]] inline std::string new_lock_nonce() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return fmt::format("{:012x}", generator() & 0xffff'ffff'ffffULL);
-}
-
-/// The lock id of lock `number` (decimal digits) with `nonce` of `user`.
-[[nodiscard]] inline std::string format_lock_id(std::string_view number, std::string_view nonce, std::string_view user) {
-  return fmt::format("rl_{}_{}_{}", number, nonce, jwt::base64url_encode(user));
-}
-
-/// The parts of a lock id, or nullopt for anything format_lock_id did not make (lock ids come
-/// from clients of the credit server too). Strict: a parsed id formats back to itself.
-[[nodiscard]] inline std::optional<lock_id_parts> parse_lock_id(std::string_view id) {
-  if (!id.starts_with("rl_")) return std::nullopt;
-  id.remove_prefix(3);
-  const auto split = id.find('_');
-  if (split == 0 || split == std::string_view::npos || split > 19) return std::nullopt;  // a number Redis's HINCRBY can reach
-  const std::string_view number = id.substr(0, split);
-  if (!std::all_of(number.begin(), number.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
-  id.remove_prefix(split + 1);
-  if (id.size() < lock_nonce_length + 1 || id[lock_nonce_length] != '_') return std::nullopt;
-  const std::string_view nonce = id.substr(0, lock_nonce_length);
-  if (!std::all_of(nonce.begin(), nonce.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }))
-    return std::nullopt;
-  auto user = jwt::base64url_decode(id.substr(lock_nonce_length + 1));
-  if (!user || user->empty()) return std::nullopt;
-  return lock_id_parts{std::string(number), std::string(nonce), std::move(*user)};
-}
-
-}  // namespace tollgate::redis
-
-#endif  // TOLLGATE_REDIS_LOCK_ID_HPP
-// ---- end tollgate/redis/lock_id.hpp ----
 
 namespace tollgate {
 
@@ -1696,13 +2024,6 @@ struct redis_ledger_options {
   }
 };
 
-/// A credential's registration: its owner, and the id and public flag a service may give it.
-struct credential_record {
-  std::string user_id;
-  std::string credential_id;
-  bool is_public = false;
-};
-
 /// What register_credential found or made.
 struct credential_registration {
   credential_record record;
@@ -1727,7 +2048,7 @@ struct credential_registration {
 class redis_ledger {
  public:
   using ledger_concept = ledger_t;
-  static constexpr credits max_amount = credits::from_micros((std::int64_t{1} << 53) - 1);
+  static constexpr credits max_amount = redis::max_ledger_amount;
 
   explicit redis_ledger(redis_ledger_options options = {})
       : options_(std::move(options)), client_(redis::endpoint::parse(options_.url), client_options(options_)) {
@@ -1750,58 +2071,25 @@ class redis_ledger {
   // --- the ledger concept -------------------------------------------------------------------
 
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
-    if (amount.is_negative() || amount > max_amount)
-      return ledger_error{ledger_errc::invalid_amount, fmt::format("a lock amount must be between 0 and {}", max_amount)};
+    if (auto invalid = redis::invalid_lock_amount(amount)) return *std::move(invalid);
     auto user = owner_of(credential);
     if (!user) return user.error();
-    if (!*user) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
-    const user_keys keys(options_.key_prefix, **user);
-    const std::string amount_text = std::to_string(amount.micros());
-    const std::string nonce = redis::new_lock_nonce();  // a replay answers the first lock's nonce instead
-    const std::array<std::string_view, 6> args{amount_text, idempotency_key, ttl_text_, grace_text_, reap_text_, nonce};
-    // A keyed lock can be sent twice safely: the second answers the first grant.
-    auto answer = client_.eval(redis::ledger_scripts::lock(), keys.all(), args, !idempotency_key.empty());
+    if (!*user) return redis::unknown_credential();
+    const redis::lock_request request(options_.key_prefix, std::move(**user), amount, idempotency_key);
+    auto answer = client_.eval(redis::ledger_scripts::lock(), request.keys.all(), request.args(settings_), request.retry_safe());
     if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (redis::is_error(r)) return script_failure(r);
-    const std::string_view status = text_at(r, 0);
-    if (status == "ok" || status == "replayed")
-      return lock_grant{redis::format_lock_id(text_at(r, 1), text_at(r, 3), **user), credits::from_micros(int_at(r, 2))};
-    if (status == "insufficient_funds")
-      return ledger_error{ledger_errc::insufficient_funds, fmt::format("{} available, {} requested", credits::from_micros(int_at(r, 1)), amount)};
-    if (status == "unknown_credential") {
-      forget_credential(credential);
-      return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
-    }
-    return unexpected(r);
+    auto grant = redis::read_lock_answer(**answer, request);
+    if (!grant && grant.error().code == ledger_errc::unknown_credential) credentials_.forget(credential);
+    return grant;
   }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
-    if (real_cost.is_negative() || real_cost > max_amount)
-      return ledger_error{ledger_errc::invalid_amount, fmt::format("a real cost must be between 0 and {}", max_amount)};
-    const auto parsed = redis::parse_lock_id(lock_id);
-    if (!parsed) return not_found();
-    const user_keys keys(options_.key_prefix, parsed->user);
-    const std::string cost_text = std::to_string(real_cost.micros());
-    const std::array<std::string_view, 6> args{parsed->number, cost_text, options_.allow_overage ? "1" : "0", grace_text_, reap_text_,
-                                               parsed->nonce};
-    auto answer = client_.eval(redis::ledger_scripts::settle(), keys.all(), args, true);  // a settle replays: safe to resend
+    auto request = redis::settle_request::make(options_.key_prefix, lock_id, real_cost);
+    if (!request) return request.error();
+    // A settle replays: safe to resend.
+    auto answer = client_.eval(redis::ledger_scripts::settle(), request->keys().all(), request->args(settings_), true);
     if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (redis::is_error(r)) return script_failure(r);
-    const std::string_view status = text_at(r, 0);
-    if (status == "ok") return settlement{real_cost, false};
-    if (status == "replayed") return settlement{real_cost, true};
-    if (status == "lock_not_found") return not_found();
-    if (status == "expired") return ledger_error{ledger_errc::lock_not_found, "lock expired before it was settled; its hold was returned"};
-    if (status == "conflicting_settlement")
-      return ledger_error{ledger_errc::conflicting_settlement,
-                          fmt::format("lock already settled for {}, not {}", credits::from_micros(int_at(r, 1)), real_cost)};
-    if (status == "invalid_amount")
-      return ledger_error{ledger_errc::invalid_amount, fmt::format("real cost {} exceeds the locked {}", real_cost, credits::from_micros(int_at(r, 1)))};
-    if (status == "insufficient_funds")
-      return ledger_error{ledger_errc::insufficient_funds, fmt::format("real cost {} exceeds the hold and the balance", real_cost)};
-    return unexpected(r);
+    return redis::read_settle_answer(**answer, real_cost);
   }
 
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
@@ -1866,22 +2154,13 @@ class redis_ledger {
 
   /// The registration of a credential, or nullopt. Cached for `credential_cache_ttl`.
   result<std::optional<credential_record>> find_credential(std::string_view credential) {
-    const auto now = std::chrono::steady_clock::now();
-    if (options_.credential_cache_ttl.count() > 0) {
-      std::lock_guard guard(cache_mutex_);
-      if (auto hit = cache_.find(std::string(credential)); hit != cache_.end() && hit->second.until > now)
-        return std::optional<credential_record>{hit->second.record};
-    }
-    const std::string key = credential_key(credential);
-    const std::array<std::string_view, 5> get{"HMGET", key, "user", "id", "public"};
-    auto answer = client_.run(get, key, true);
+    if (auto hit = credentials_.find(credential)) return hit;
+    const redis::credential_lookup lookup(options_.key_prefix, credential);
+    auto answer = client_.run(lookup.command(), lookup.key, true);
     if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (r.type != REDIS_REPLY_ARRAY || r.elements != 3) return unexpected(r);
-    if (r.element[0]->type != REDIS_REPLY_STRING) return std::optional<credential_record>{};
-    credential_record record{std::string(text_at(r, 0)), std::string(text_at(r, 1)), text_at(r, 2) == "1"};
-    remember(credential, record);
-    return std::optional<credential_record>{std::move(record)};
+    auto found = redis::read_credential_answer(**answer);
+    if (found && *found) credentials_.remember(credential, **found);
+    return found;
   }
 
   /// The user owning a credential, or nullopt.
@@ -1977,28 +2256,13 @@ class redis_ledger {
   [[nodiscard]] bool circuit_open() const { return client_.circuit_open(); }
   [[nodiscard]] redis::client& client() noexcept { return client_; }
   [[nodiscard]] const redis_ledger_options& options() const noexcept { return options_; }
+  /// The credential → owner cache; asio::redis_ledger's async forms share it.
+  [[nodiscard]] redis::credential_cache& credentials() noexcept { return credentials_; }
+  /// The arguments every script call repeats, rendered from the options.
+  [[nodiscard]] const redis::script_settings& settings() const noexcept { return settings_; }
 
  private:
-  // One user's five keys, in the order the scripts take them.
-  struct user_keys {
-    user_keys(std::string_view prefix, std::string_view user)
-        : account(fmt::format("{}:{{{}}}:account", prefix, user)),
-          locks(fmt::format("{}:{{{}}}:locks", prefix, user)),
-          open(fmt::format("{}:{{{}}}:open", prefix, user)),
-          closed(fmt::format("{}:{{{}}}:closed", prefix, user)),
-          keys(fmt::format("{}:{{{}}}:keys", prefix, user)),
-          views{account, locks, open, closed, keys} {}
-    user_keys(const user_keys&) = delete;
-    user_keys& operator=(const user_keys&) = delete;
-    [[nodiscard]] std::span<const std::string_view> all() const noexcept { return views; }
-    std::string account, locks, open, closed, keys;
-    std::array<std::string_view, 5> views;
-  };
-
-  struct cached_record {
-    credential_record record;
-    std::chrono::steady_clock::time_point until;
-  };
+  using user_keys = redis::user_keys;
 
   static redis::client_options client_options(const redis_ledger_options& o) {
     redis::client_options c;
@@ -2010,19 +2274,8 @@ class redis_ledger {
     return c;
   }
 
-  std::string credential_key(std::string_view credential) const {
-    return fmt::format("{}:cred:{}", options_.key_prefix, detail::sha256_hex(credential));
-  }
-  void remember(std::string_view credential, const credential_record& record) {
-    if (options_.credential_cache_ttl.count() <= 0) return;
-    std::lock_guard guard(cache_mutex_);
-    if (cache_.size() >= options_.credential_cache_size) cache_.clear();
-    cache_.insert_or_assign(std::string(credential), cached_record{record, std::chrono::steady_clock::now() + options_.credential_cache_ttl});
-  }
-  void forget_credential(std::string_view credential) {
-    std::lock_guard guard(cache_mutex_);
-    cache_.erase(std::string(credential));
-  }
+  std::string credential_key(std::string_view credential) const { return redis::credential_key(options_.key_prefix, credential); }
+  void remember(std::string_view credential, const credential_record& record) { credentials_.remember(credential, record); }
 
   result<redis::reply> run_balance(std::string_view user_id, std::size_t limit) {
     const user_keys keys(options_.key_prefix, user_id);
@@ -2078,35 +2331,17 @@ class redis_ledger {
     }
   }
 
-  static std::string_view text_at(const redisReply& r, std::size_t i) {
-    if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return {};
-    return redis::text_of(*r.element[i]);
-  }
-  static std::int64_t int_at(const redisReply& r, std::size_t i) {
-    if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return 0;
-    const redisReply& e = *r.element[i];
-    if (e.type == REDIS_REPLY_INTEGER) return e.integer;
-    std::int64_t value = 0;
-    const std::string_view text = redis::text_of(e);
-    (void)std::from_chars(text.data(), text.data() + text.size(), value);
-    return value;
-  }
-  static ledger_error not_found() { return ledger_error{ledger_errc::lock_not_found, "lock not found (never issued, or forgotten after its retention)"}; }
-  static ledger_error script_failure(const redisReply& r) {
-    return ledger_error{ledger_errc::misconfigured, fmt::format("the Redis ledger script failed: {}", redis::text_of(r))};
-  }
-  static ledger_error unexpected(const redisReply& r) {
-    if (redis::is_error(r)) return script_failure(r);
-    return ledger_error{ledger_errc::misconfigured, fmt::format("unexpected reply from Redis (type {})", r.type)};
-  }
+  static std::string_view text_at(const redisReply& r, std::size_t i) { return redis::text_at(r, i); }
+  static std::int64_t int_at(const redisReply& r, std::size_t i) { return redis::int_at(r, i); }
+  static ledger_error script_failure(const redisReply& r) { return redis::script_failure(r); }
+  static ledger_error unexpected(const redisReply& r) { return redis::unexpected_reply(r); }
 
   redis_ledger_options options_;
   redis::client client_;
-  const std::string ttl_text_ = std::to_string(options_.lock_ttl.count());
-  const std::string grace_text_ = std::to_string(options_.retention_grace.count());
-  const std::string reap_text_ = std::to_string(std::max<std::size_t>(1, options_.reap_limit));
-  std::mutex cache_mutex_;
-  std::unordered_map<std::string, cached_record> cache_;
+  const redis::script_settings settings_{options_.lock_ttl, options_.retention_grace, options_.reap_limit, options_.allow_overage};
+  const std::string& grace_text_ = settings_.grace;
+  const std::string& reap_text_ = settings_.reap;
+  redis::credential_cache credentials_{options_.credential_cache_ttl, options_.credential_cache_size};
   std::mutex sweep_mutex_;
   std::condition_variable sweep_wake_;
   bool stopping_ = false;

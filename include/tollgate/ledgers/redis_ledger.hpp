@@ -29,7 +29,9 @@
 #include <tollgate/ledgers/ledger_summary.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/redis/client.hpp>
+#include <tollgate/redis/credential_cache.hpp>
 #include <tollgate/redis/endpoint.hpp>
+#include <tollgate/redis/ledger_calls.hpp>
 #include <tollgate/redis/ledger_scripts.hpp>
 #include <tollgate/redis/lock_id.hpp>
 
@@ -77,13 +79,6 @@ struct redis_ledger_options {
   }
 };
 
-/// A credential's registration: its owner, and the id and public flag a service may give it.
-struct credential_record {
-  std::string user_id;
-  std::string credential_id;
-  bool is_public = false;
-};
-
 /// What register_credential found or made.
 struct credential_registration {
   credential_record record;
@@ -108,7 +103,7 @@ struct credential_registration {
 class redis_ledger {
  public:
   using ledger_concept = ledger_t;
-  static constexpr credits max_amount = credits::from_micros((std::int64_t{1} << 53) - 1);
+  static constexpr credits max_amount = redis::max_ledger_amount;
 
   explicit redis_ledger(redis_ledger_options options = {})
       : options_(std::move(options)), client_(redis::endpoint::parse(options_.url), client_options(options_)) {
@@ -131,58 +126,25 @@ class redis_ledger {
   // --- the ledger concept -------------------------------------------------------------------
 
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view idempotency_key) {
-    if (amount.is_negative() || amount > max_amount)
-      return ledger_error{ledger_errc::invalid_amount, fmt::format("a lock amount must be between 0 and {}", max_amount)};
+    if (auto invalid = redis::invalid_lock_amount(amount)) return *std::move(invalid);
     auto user = owner_of(credential);
     if (!user) return user.error();
-    if (!*user) return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
-    const user_keys keys(options_.key_prefix, **user);
-    const std::string amount_text = std::to_string(amount.micros());
-    const std::string nonce = redis::new_lock_nonce();  // a replay answers the first lock's nonce instead
-    const std::array<std::string_view, 6> args{amount_text, idempotency_key, ttl_text_, grace_text_, reap_text_, nonce};
-    // A keyed lock can be sent twice safely: the second answers the first grant.
-    auto answer = client_.eval(redis::ledger_scripts::lock(), keys.all(), args, !idempotency_key.empty());
+    if (!*user) return redis::unknown_credential();
+    const redis::lock_request request(options_.key_prefix, std::move(**user), amount, idempotency_key);
+    auto answer = client_.eval(redis::ledger_scripts::lock(), request.keys.all(), request.args(settings_), request.retry_safe());
     if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (redis::is_error(r)) return script_failure(r);
-    const std::string_view status = text_at(r, 0);
-    if (status == "ok" || status == "replayed")
-      return lock_grant{redis::format_lock_id(text_at(r, 1), text_at(r, 3), **user), credits::from_micros(int_at(r, 2))};
-    if (status == "insufficient_funds")
-      return ledger_error{ledger_errc::insufficient_funds, fmt::format("{} available, {} requested", credits::from_micros(int_at(r, 1)), amount)};
-    if (status == "unknown_credential") {
-      forget_credential(credential);
-      return ledger_error{ledger_errc::unknown_credential, "user or credential not found"};
-    }
-    return unexpected(r);
+    auto grant = redis::read_lock_answer(**answer, request);
+    if (!grant && grant.error().code == ledger_errc::unknown_credential) credentials_.forget(credential);
+    return grant;
   }
 
   result<settlement> settle(std::string_view lock_id, credits real_cost) {
-    if (real_cost.is_negative() || real_cost > max_amount)
-      return ledger_error{ledger_errc::invalid_amount, fmt::format("a real cost must be between 0 and {}", max_amount)};
-    const auto parsed = redis::parse_lock_id(lock_id);
-    if (!parsed) return not_found();
-    const user_keys keys(options_.key_prefix, parsed->user);
-    const std::string cost_text = std::to_string(real_cost.micros());
-    const std::array<std::string_view, 6> args{parsed->number, cost_text, options_.allow_overage ? "1" : "0", grace_text_, reap_text_,
-                                               parsed->nonce};
-    auto answer = client_.eval(redis::ledger_scripts::settle(), keys.all(), args, true);  // a settle replays: safe to resend
+    auto request = redis::settle_request::make(options_.key_prefix, lock_id, real_cost);
+    if (!request) return request.error();
+    // A settle replays: safe to resend.
+    auto answer = client_.eval(redis::ledger_scripts::settle(), request->keys().all(), request->args(settings_), true);
     if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (redis::is_error(r)) return script_failure(r);
-    const std::string_view status = text_at(r, 0);
-    if (status == "ok") return settlement{real_cost, false};
-    if (status == "replayed") return settlement{real_cost, true};
-    if (status == "lock_not_found") return not_found();
-    if (status == "expired") return ledger_error{ledger_errc::lock_not_found, "lock expired before it was settled; its hold was returned"};
-    if (status == "conflicting_settlement")
-      return ledger_error{ledger_errc::conflicting_settlement,
-                          fmt::format("lock already settled for {}, not {}", credits::from_micros(int_at(r, 1)), real_cost)};
-    if (status == "invalid_amount")
-      return ledger_error{ledger_errc::invalid_amount, fmt::format("real cost {} exceeds the locked {}", real_cost, credits::from_micros(int_at(r, 1)))};
-    if (status == "insufficient_funds")
-      return ledger_error{ledger_errc::insufficient_funds, fmt::format("real cost {} exceeds the hold and the balance", real_cost)};
-    return unexpected(r);
+    return redis::read_settle_answer(**answer, real_cost);
   }
 
   result<settlement> release(std::string_view lock_id) { return settle(lock_id, credits{}); }
@@ -247,22 +209,13 @@ class redis_ledger {
 
   /// The registration of a credential, or nullopt. Cached for `credential_cache_ttl`.
   result<std::optional<credential_record>> find_credential(std::string_view credential) {
-    const auto now = std::chrono::steady_clock::now();
-    if (options_.credential_cache_ttl.count() > 0) {
-      std::lock_guard guard(cache_mutex_);
-      if (auto hit = cache_.find(std::string(credential)); hit != cache_.end() && hit->second.until > now)
-        return std::optional<credential_record>{hit->second.record};
-    }
-    const std::string key = credential_key(credential);
-    const std::array<std::string_view, 5> get{"HMGET", key, "user", "id", "public"};
-    auto answer = client_.run(get, key, true);
+    if (auto hit = credentials_.find(credential)) return hit;
+    const redis::credential_lookup lookup(options_.key_prefix, credential);
+    auto answer = client_.run(lookup.command(), lookup.key, true);
     if (!answer) return answer.error();
-    const redisReply& r = **answer;
-    if (r.type != REDIS_REPLY_ARRAY || r.elements != 3) return unexpected(r);
-    if (r.element[0]->type != REDIS_REPLY_STRING) return std::optional<credential_record>{};
-    credential_record record{std::string(text_at(r, 0)), std::string(text_at(r, 1)), text_at(r, 2) == "1"};
-    remember(credential, record);
-    return std::optional<credential_record>{std::move(record)};
+    auto found = redis::read_credential_answer(**answer);
+    if (found && *found) credentials_.remember(credential, **found);
+    return found;
   }
 
   /// The user owning a credential, or nullopt.
@@ -358,28 +311,13 @@ class redis_ledger {
   [[nodiscard]] bool circuit_open() const { return client_.circuit_open(); }
   [[nodiscard]] redis::client& client() noexcept { return client_; }
   [[nodiscard]] const redis_ledger_options& options() const noexcept { return options_; }
+  /// The credential → owner cache; asio::redis_ledger's async forms share it.
+  [[nodiscard]] redis::credential_cache& credentials() noexcept { return credentials_; }
+  /// The arguments every script call repeats, rendered from the options.
+  [[nodiscard]] const redis::script_settings& settings() const noexcept { return settings_; }
 
  private:
-  // One user's five keys, in the order the scripts take them.
-  struct user_keys {
-    user_keys(std::string_view prefix, std::string_view user)
-        : account(fmt::format("{}:{{{}}}:account", prefix, user)),
-          locks(fmt::format("{}:{{{}}}:locks", prefix, user)),
-          open(fmt::format("{}:{{{}}}:open", prefix, user)),
-          closed(fmt::format("{}:{{{}}}:closed", prefix, user)),
-          keys(fmt::format("{}:{{{}}}:keys", prefix, user)),
-          views{account, locks, open, closed, keys} {}
-    user_keys(const user_keys&) = delete;
-    user_keys& operator=(const user_keys&) = delete;
-    [[nodiscard]] std::span<const std::string_view> all() const noexcept { return views; }
-    std::string account, locks, open, closed, keys;
-    std::array<std::string_view, 5> views;
-  };
-
-  struct cached_record {
-    credential_record record;
-    std::chrono::steady_clock::time_point until;
-  };
+  using user_keys = redis::user_keys;
 
   static redis::client_options client_options(const redis_ledger_options& o) {
     redis::client_options c;
@@ -391,19 +329,8 @@ class redis_ledger {
     return c;
   }
 
-  std::string credential_key(std::string_view credential) const {
-    return fmt::format("{}:cred:{}", options_.key_prefix, detail::sha256_hex(credential));
-  }
-  void remember(std::string_view credential, const credential_record& record) {
-    if (options_.credential_cache_ttl.count() <= 0) return;
-    std::lock_guard guard(cache_mutex_);
-    if (cache_.size() >= options_.credential_cache_size) cache_.clear();
-    cache_.insert_or_assign(std::string(credential), cached_record{record, std::chrono::steady_clock::now() + options_.credential_cache_ttl});
-  }
-  void forget_credential(std::string_view credential) {
-    std::lock_guard guard(cache_mutex_);
-    cache_.erase(std::string(credential));
-  }
+  std::string credential_key(std::string_view credential) const { return redis::credential_key(options_.key_prefix, credential); }
+  void remember(std::string_view credential, const credential_record& record) { credentials_.remember(credential, record); }
 
   result<redis::reply> run_balance(std::string_view user_id, std::size_t limit) {
     const user_keys keys(options_.key_prefix, user_id);
@@ -459,35 +386,17 @@ class redis_ledger {
     }
   }
 
-  static std::string_view text_at(const redisReply& r, std::size_t i) {
-    if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return {};
-    return redis::text_of(*r.element[i]);
-  }
-  static std::int64_t int_at(const redisReply& r, std::size_t i) {
-    if (r.type != REDIS_REPLY_ARRAY || i >= r.elements) return 0;
-    const redisReply& e = *r.element[i];
-    if (e.type == REDIS_REPLY_INTEGER) return e.integer;
-    std::int64_t value = 0;
-    const std::string_view text = redis::text_of(e);
-    (void)std::from_chars(text.data(), text.data() + text.size(), value);
-    return value;
-  }
-  static ledger_error not_found() { return ledger_error{ledger_errc::lock_not_found, "lock not found (never issued, or forgotten after its retention)"}; }
-  static ledger_error script_failure(const redisReply& r) {
-    return ledger_error{ledger_errc::misconfigured, fmt::format("the Redis ledger script failed: {}", redis::text_of(r))};
-  }
-  static ledger_error unexpected(const redisReply& r) {
-    if (redis::is_error(r)) return script_failure(r);
-    return ledger_error{ledger_errc::misconfigured, fmt::format("unexpected reply from Redis (type {})", r.type)};
-  }
+  static std::string_view text_at(const redisReply& r, std::size_t i) { return redis::text_at(r, i); }
+  static std::int64_t int_at(const redisReply& r, std::size_t i) { return redis::int_at(r, i); }
+  static ledger_error script_failure(const redisReply& r) { return redis::script_failure(r); }
+  static ledger_error unexpected(const redisReply& r) { return redis::unexpected_reply(r); }
 
   redis_ledger_options options_;
   redis::client client_;
-  const std::string ttl_text_ = std::to_string(options_.lock_ttl.count());
-  const std::string grace_text_ = std::to_string(options_.retention_grace.count());
-  const std::string reap_text_ = std::to_string(std::max<std::size_t>(1, options_.reap_limit));
-  std::mutex cache_mutex_;
-  std::unordered_map<std::string, cached_record> cache_;
+  const redis::script_settings settings_{options_.lock_ttl, options_.retention_grace, options_.reap_limit, options_.allow_overage};
+  const std::string& grace_text_ = settings_.grace;
+  const std::string& reap_text_ = settings_.reap;
+  redis::credential_cache credentials_{options_.credential_cache_ttl, options_.credential_cache_size};
   std::mutex sweep_mutex_;
   std::condition_variable sweep_wake_;
   bool stopping_ = false;

@@ -25,6 +25,7 @@
 #include <tollgate/redis/cluster_slot.hpp>
 #include <tollgate/redis/connection_pool.hpp>
 #include <tollgate/redis/endpoint.hpp>
+#include <tollgate/redis/error_reply.hpp>
 #include <tollgate/redis/script.hpp>
 
 namespace tollgate::redis {
@@ -64,13 +65,8 @@ class client {
       return answer;
     }
     breaker_.record_success();  // the server answered, even if with an error reply
-    if (is_error(**answer)) {
-      const std::string_view text = text_of(**answer);
-      for (std::string_view busy : {"LOADING", "BUSY", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN", "READONLY", "OOM"})
-        if (text.starts_with(busy)) return ledger_error{ledger_errc::unavailable, fmt::format("Redis cannot serve now: {}", text)};
-      for (std::string_view denied : {"NOAUTH", "WRONGPASS", "NOPERM"})
-        if (text.starts_with(denied)) return ledger_error{ledger_errc::unauthorized, fmt::format("Redis refused tollgate: {}", text)};
-    }
+    if (is_error(**answer))
+      if (auto refusal = refusal_of(text_of(**answer))) return *std::move(refusal);
     return answer;
   }
 
@@ -78,18 +74,10 @@ class client {
   /// which also caches it there. All `keys` must share one slot.
   result<reply> eval(const script& s, std::span<const std::string_view> keys, std::span<const std::string_view> args, bool retry_safe) {
     const std::string key_count = std::to_string(keys.size());
-    std::vector<std::string_view> argv;
-    argv.reserve(3 + keys.size() + args.size());
-    argv.insert(argv.end(), {std::string_view("EVALSHA"), std::string_view(s.sha1), std::string_view(key_count)});
-    argv.insert(argv.end(), keys.begin(), keys.end());
-    argv.insert(argv.end(), args.begin(), args.end());
     const std::string_view routing = keys.empty() ? std::string_view{} : keys.front();
-    auto answer = run(argv, routing, retry_safe);
-    if (answer && is_error(**answer) && text_of(**answer).starts_with("NOSCRIPT")) {
-      argv[0] = "EVAL";
-      argv[1] = s.source;
-      answer = run(argv, routing, retry_safe);
-    }
+    auto answer = run(script_command(s, key_count, keys, args, false), routing, retry_safe);
+    if (answer && is_error(**answer) && is_noscript(text_of(**answer)))
+      answer = run(script_command(s, key_count, keys, args, true), routing, retry_safe);
     return answer;
   }
 
@@ -140,8 +128,8 @@ class client {
       }
       if (!is_error(**answer)) return answer;
       const std::string_view text = text_of(**answer);
-      const bool moved = text.starts_with("MOVED "), ask = text.starts_with("ASK ");
-      if (!moved && !ask) return answer;
+      if (!is_redirect(text)) return answer;
+      const bool moved = text.starts_with("MOVED "), ask = !moved;
       if (!(*t)->cluster) {  // a single server that now redirects: it joined a cluster; look again next call
         forget_topology();
         return ledger_error{ledger_errc::unavailable, "Redis redirected the command: the topology changed; retry"};

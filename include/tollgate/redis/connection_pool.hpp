@@ -22,6 +22,7 @@
 #include <hiredis/hiredis.h>
 
 #include <tollgate/ledgers/ledger_error.hpp>
+#include <tollgate/redis/command_argv.hpp>
 #include <tollgate/redis/endpoint.hpp>
 
 namespace tollgate::redis {
@@ -161,24 +162,8 @@ class connection_pool {
       reply ok(static_cast<redisReply*>(redisCommand(c.get(), "ASKING")));
       if (!ok) return transport_failure(*c, false);
     }
-    constexpr std::size_t inline_args = 16;
-    std::array<const char*, inline_args> argv_inline{};
-    std::array<std::size_t, inline_args> len_inline{};
-    std::vector<const char*> argv_heap;
-    std::vector<std::size_t> len_heap;
-    const char** argv = argv_inline.data();
-    std::size_t* lens = len_inline.data();
-    if (args.size() > inline_args) {
-      argv_heap.resize(args.size());
-      len_heap.resize(args.size());
-      argv = argv_heap.data();
-      lens = len_heap.data();
-    }
-    for (std::size_t i = 0; i < args.size(); ++i) {
-      argv[i] = args[i].data();
-      lens[i] = args[i].size();
-    }
-    reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(args.size()), argv, lens)));
+    command_argv words(args);
+    reply r(static_cast<redisReply*>(redisCommandArgv(c.get(), words.argc(), words.argv(), words.lengths())));
     if (!r) return transport_failure(*c, true);
     return r;
   }
