@@ -582,14 +582,19 @@ class inline_scope {
 }  // namespace detail
 
 /// Maps method and path (exact match) to handlers. A `metered<...>` route is served through its
-/// non-blocking path; any other handler `void(const request&, response&)` runs on the loop and must
-/// not block.
+/// non-blocking path; a handler `void(const request&, response&)` runs on the loop and must not
+/// block; an asynchronous one, `void(const request&, response&, const any_io_executor& executor,
+/// unique_task done)` (a `route_handler`), starts its work and calls `done` once, from `executor`,
+/// when `response` is complete (both stay alive until then).
 class router {
  public:
   template <class Handler>
   router& get(std::string path, Handler handler) {
-    add(http::verb::head, path, handler);  // HEAD answers what GET would, without the body
-    return add(http::verb::get, std::move(path), std::move(handler));
+    // HEAD answers what GET would, without the body: one handler (one metered route) for both.
+    route_handler h = to_route_handler(std::move(handler));
+    routes_.push_back({http::verb::head, path, h});
+    routes_.push_back({http::verb::get, std::move(path), std::move(h)});
+    return *this;
   }
   template <class Handler>
   router& post(std::string path, Handler handler) {
@@ -666,10 +671,13 @@ class router {
             },
             std::move(done));
       };
+    } else if constexpr (std::is_invocable_v<Handler&, const request&, response&, const boost::asio::any_io_executor&, unique_task>) {
+      // Already a route_handler: it answers when its own work ends (an async call of its own).
+      return route_handler(std::move(handler));
     } else if constexpr (!std::is_invocable_v<Handler&, const request&, response&>) {
       static_assert(::tollgate::detail::dependent_false<Handler>,
-                    "tollgate: a Beast route takes a tollgate::metered<...> or a handler (const tollgate::beast::request&, "
-                    "tollgate::beast::response&)");
+                    "tollgate: a Beast route takes a tollgate::metered<...>, a handler (const tollgate::beast::request&, "
+                    "tollgate::beast::response&), or an asynchronous one (request, response, executor, done)");
       return {};
     } else {
       return [h = std::move(handler)](const request& req, response& res, const boost::asio::any_io_executor&, unique_task done) mutable {
@@ -724,7 +732,9 @@ class session : public std::enable_shared_from_this<session> {
     const auto& header = parser_->get();
     const auto expect = header[http::field::expect];
     const auto length = parser_->content_length();
-    if (!detail_iequals(expect, "100-continue") || (length && *length > options_.max_body_bytes)) return read_body();
+    if (!::tollgate::detail::iequals(std::string_view(expect.data(), expect.size()), "100-continue") ||
+        (length && *length > options_.max_body_bytes))
+      return read_body();
     static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
     boost::asio::async_write(stream_, boost::asio::buffer(continue_line.data(), continue_line.size()),
                              [self = shared_from_this()](boost::beast::error_code write_ec, std::size_t) {
@@ -735,10 +745,6 @@ class session : public std::enable_shared_from_this<session> {
 
   void read_body() {
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  static bool detail_iequals(boost::beast::string_view a, std::string_view b) {
-    return ::tollgate::detail::iequals(std::string_view(a.data(), a.size()), b);
   }
 
   void on_read(boost::beast::error_code ec) {

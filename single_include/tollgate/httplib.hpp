@@ -1405,19 +1405,15 @@ class basic_credit_service_ledger {
   }
 
   /// A user's available balance (GET /v1/users/{id}).
-  result<credits> balance(std::string_view user_id) {
-    auto answer = shared_->call(get("/v1/users/" + percent_encode(user_id)));
-    if (!answer) return answer.error();
-    if (answer->status == 200) {
-      const nlohmann::json parsed = nlohmann::json::parse(answer->body, nullptr, false);
-      try {
-        if (parsed.is_object() && parsed.contains("balance")) return parsed["balance"].get<credits>();
-      } catch (const std::exception&) {
-      }
-      return ledger_error{ledger_errc::misconfigured, "the credit service answered without a numeric balance"};
-    }
-    if (answer->status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(answer->body)};
-    return shared_->other_status(*answer);
+  result<credits> balance(std::string_view user_id) { return read_balance(*shared_, shared_->call(get(user_target(user_id)))); }
+
+  /// The same, with a completion handler called as `void(result<credits>)`, as the async forms are.
+  template <class Handler>
+  void async_balance(std::string_view user_id, Handler&& done) {
+    shared_state::async_call(shared_, get(user_target(user_id)),
+                             [done = std::forward<Handler>(done)](const shared_state& s, result<answer> a) mutable {
+                               std::move(done)(read_balance(s, std::move(a)));
+                             });
   }
 
   /// GET /v1/summary: every user's available balance and the open locks.
@@ -1575,6 +1571,22 @@ class basic_credit_service_ledger {
     auto body = json_body({{"lock_id", lock_id}, {"real_cost", real_cost}});
     if (!body) return ledger_error{ledger_errc::lock_not_found, "the lock id is not valid UTF-8"};
     return pending_request{"POST", "/v1/balance/unlock", std::move(*body), {}, true, true};
+  }
+
+  static std::string user_target(std::string_view user_id) { return "/v1/users/" + percent_encode(user_id); }
+
+  static result<credits> read_balance(const shared_state& s, result<answer> a) {
+    if (!a) return a.error();
+    if (a->status == 200) {
+      const nlohmann::json parsed = nlohmann::json::parse(a->body, nullptr, false);
+      try {
+        if (parsed.is_object() && parsed.contains("balance")) return parsed["balance"].get<credits>();
+      } catch (const std::exception&) {
+      }
+      return ledger_error{ledger_errc::misconfigured, "the credit service answered without a numeric balance"};
+    }
+    if (a->status == 404) return ledger_error{ledger_errc::unknown_credential, error_message(a->body)};
+    return s.other_status(*a);
   }
 
   static pending_request get(std::string target) { return pending_request{"GET", std::move(target), {}, {}, true, false}; }
