@@ -30,7 +30,6 @@
 #include <tollgate/adapters/beast/credit_transport.hpp>
 #include <tollgate/json/credits.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
-#include <tollgate/ledgers/offloading_ledger.hpp>
 #if TOLLGATE_QUICKSTART_WITH_REDIS
 #include <tollgate/adapters/asio/redis_ledger.hpp>
 #endif
@@ -241,9 +240,6 @@ int serve(boost::asio::io_context& io, tollgate::beast::router routes, const arg
   for (auto& t : more) t.join();
   return 0;
 }
-
-// A blocking ledger behind the outbox, offloaded: its workers wait on the network, the loop never does.
-tollgate::offloading_options network_workers() { return {.threads = 64, .queue_capacity = 4096, .log = tollgate::logger()}; }
 
 int serve_on_redis([[maybe_unused]] boost::asio::io_context& io, [[maybe_unused]] const arguments& args) {
 #if TOLLGATE_QUICKSTART_WITH_REDIS
