@@ -48,6 +48,24 @@ void BM_metered_memory_ledger(benchmark::State& state) {
 }
 BENCHMARK(BM_metered_memory_ledger);
 
+// The non-blocking path on the same ledger, as an event loop runs it: the ledger answers inline,
+// so `resume` runs the rest at once.
+void BM_metered_async_memory_ledger(benchmark::State& state) {
+  tollgate::memory_ledger ledger;
+  ledger.add_user("bench-user", tollgate::credits::whole(1'000'000'000));
+  ledger.add_credential("bench-user", "bench-user");
+  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>> m{
+      ledger, handler, {tollgate::logger(tollgate::log_level::info), {}}};
+  const auto req = make_request();
+  for (auto _ : state) {
+    tollgate::basic_response res;
+    bool done = false;
+    m.async_call(req, res, [](tollgate::unique_task task) { std::move(task)(); }, [&done] { done = true; });
+    benchmark::DoNotOptimize(done);
+  }
+}
+BENCHMARK(BM_metered_async_memory_ledger);
+
 // What metered does, written by hand: the baseline metered's own overhead is measured against.
 // Same steps and the same idempotency key handling: find the user, a fresh key, lock, run the
 // handler, time it, price the response, settle; a refused lock answers 402.
