@@ -60,8 +60,8 @@ cmake --build build/tsan -j "$jobs"
 TSAN_OPTIONS="detect_deadlocks=0:halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
   ctest --test-dir build/tsan "${ctest_args[@]}" -E 'packaging|compile_fail|single_header_is_fresh'
 
-step "libFuzzer (clang++): every crash input ever found, then 20 s of fuzzing per target"
+step "libFuzzer (clang++): every crash input ever found, then 20 s of fuzzing per target, one target per core"
 cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DTOLLGATE_BUILD_FUZZERS=ON >/dev/null
 cmake --build build/fuzz -j "$jobs" --target tollgate_fuzzers
 ctest --test-dir build/fuzz "${ctest_args[@]}" -R '^fuzz_regression[.]'
-scripts/fuzz.sh 20
+FUZZ_JOBS=$jobs scripts/fuzz.sh 20
