@@ -135,28 +135,23 @@ using service_fixture = service_fixture_on<tollgate::testing::httplib_transport_
 using beast_service_fixture = service_fixture_on<tollgate::testing::beast_transport_flavour>;
 
 // The credit-service client's async forms (a worker pool, or Beast's loop), through awaiting_ledger.
+// unique_ptr rather than optional: g++ 12 -O3 warns (maybe-uninitialized) on the optional's
+// shared_ptr members. A derived fixture's members go before the base's client: no destructor needed.
 template <class Transport>
 struct async_service_fixture_on : service_fixture_on<Transport> {
   using client_type = typename Transport::ledger_type;
-  std::optional<tollgate::testing::awaiting_ledger<client_type>> awaiting;
-  async_service_fixture_on() { awaiting.emplace(*this->client); }
-  ~async_service_fixture_on() { awaiting.reset(); }
+  std::unique_ptr<tollgate::testing::awaiting_ledger<client_type>> awaiting =
+      std::make_unique<tollgate::testing::awaiting_ledger<client_type>>(*this->client);
   tollgate::testing::awaiting_ledger<client_type>& ledger() { return *awaiting; }
 };
 
 template <class Transport>
 struct async_durable_service_fixture_on : service_fixture_on<Transport> {
   using client_type = typename Transport::ledger_type;
-  std::optional<tollgate::durable_ledger<client_type>> durable;
-  std::optional<tollgate::testing::awaiting_ledger<tollgate::durable_ledger<client_type>>> awaiting;
-  async_durable_service_fixture_on() {
-    durable.emplace(*this->client, quiet_outbox());
-    awaiting.emplace(*durable);
-  }
-  ~async_durable_service_fixture_on() {
-    awaiting.reset();
-    durable.reset();
-  }
+  std::unique_ptr<tollgate::durable_ledger<client_type>> durable =
+      std::make_unique<tollgate::durable_ledger<client_type>>(*this->client, quiet_outbox());
+  std::unique_ptr<tollgate::testing::awaiting_ledger<tollgate::durable_ledger<client_type>>> awaiting =
+      std::make_unique<tollgate::testing::awaiting_ledger<tollgate::durable_ledger<client_type>>>(*durable);
   auto& ledger() { return *awaiting; }
 };
 

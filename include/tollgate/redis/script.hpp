@@ -29,7 +29,10 @@ struct script {
                                                                   std::span<const std::string_view> args, bool with_source) {
   std::vector<std::string_view> argv;
   argv.reserve(3 + keys.size() + args.size());
-  argv.insert(argv.end(), {std::string_view(with_source ? "EVAL" : "EVALSHA"), std::string_view(with_source ? s.source : s.sha1), key_count});
+  // push_back, not insert of an initializer list: g++ 12 -O3 misreads that as an overflow (-Wstringop-overflow).
+  argv.push_back(with_source ? "EVAL" : "EVALSHA");
+  argv.push_back(with_source ? s.source : s.sha1);
+  argv.push_back(key_count);
   argv.insert(argv.end(), keys.begin(), keys.end());
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
