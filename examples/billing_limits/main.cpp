@@ -23,6 +23,7 @@
 #include <tollgate/jwt/sign.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
+#include <tollgate/metrics/httplib.hpp>
 
 namespace {
 
@@ -112,11 +113,13 @@ int main(int argc, char** argv) {
                                     : tollgate::billing::endpoint_options::with_secret(secret);
   // Only that a secret is set and its length: even a fingerprint would let a log reader test guesses.
   if (!args->disable_auth && !secret.empty()) log.info("billing limits: HS256 secret configured ({} bytes)", secret.reveal().size());
-  auto endpoint = std::make_shared<const tollgate::billing::limits_endpoint<>>(std::move(options).with_logger(log));
+  tollgate::metrics::registry metrics;  // GET /metrics: answers, plan lookups, JWT refusals by reason
+  auto endpoint = std::make_shared<const tollgate::billing::limits_endpoint<>>(std::move(options).with_logger(log).with_metrics(metrics));
 
   httplib::Server server;
   tollgate::tune(server);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
   tollgate::billing::mount(server, endpoint);
+  tollgate::metrics::mount(server, metrics);
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });

@@ -41,6 +41,7 @@
 #include <tollgate/metering/context.hpp>
 #include <tollgate/metering/options.hpp>
 #include <tollgate/metering/settlement_guard.hpp>
+#include <tollgate/metrics/metering_metrics.hpp>
 
 namespace tollgate {
 
@@ -48,6 +49,10 @@ namespace tollgate {
 struct metered_config {
   logger log{};                                ///< where refusals, settle failures and calculator errors go
   settle_failure_handler on_settle_failure{};  ///< called after a failed settle is logged
+  /// Where this route's metrics go (README "Metrics"); null: `metrics::global_registry()` if set,
+  /// else none, and metering runs exactly as without metrics.
+  metrics::registry* metrics = nullptr;
+  std::string route{};  ///< the `route` label: a name or pattern, never a path carrying ids ("unnamed" if empty)
 };
 
 namespace detail {
@@ -268,6 +273,14 @@ class metered {
     metered_config config;
     handler_function handler;
     std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
+    std::unique_ptr<metrics::observed_ledger> observed{};  // null when metrics are off: `ledger` is the ledger itself
+
+    void answered(int status) const noexcept {
+      if (observed) observed->metrics().answered(status);
+    }
+    void served(bool withheld) const noexcept {
+      if (observed) withheld ? observed->metrics().answered(402) : observed->metrics().served();
+    }
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
@@ -282,7 +295,7 @@ class metered {
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
         : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(make_guard(owner_, ctx)), amount(amount_) {}
+          meter(owner_.observed.get(), amount_), guard(make_guard(owner_, ctx, meter)), amount(amount_) {}
     ~basic_charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
     }
@@ -311,11 +324,12 @@ class metered {
       }
     }
 
-    static guard_type make_guard(const state& o, const metering_context& c) {
+    static guard_type make_guard(const state& o, const metering_context& c, metrics::charge_meter& m) {
       if constexpr (Async)
         return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
-      else
-        return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
+      else  // an observed route settles through the charge's meter, which knows the hold and counts the refund
+        return settlement_guard(o.observed ? ledger_ref(m) : o.ledger, c.lock_id(), c.user_id(), o.config.log,
+                                o.config.on_settle_failure, settlement_guard::borrow);
     }
 
     const state* owner;
@@ -323,12 +337,14 @@ class metered {
     request_ref req;
     response_ref res;
     metering_context ctx;
+    metrics::charge_meter meter;  // before the guard, which may settle through it as it is destroyed
     guard_type guard;
     credits amount;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
+    bool withheld = false;  // answered 402 by overage::reject instead of the handler's response
     std::mutex failure_mutex;
     std::string failure;
   };
@@ -351,14 +367,17 @@ class metered {
       user = s.extractor.extract(req);
     } catch (const bad_request& e) {
       detail::write_error(res, 400, e.what());
+      s.answered(400);
       return std::nullopt;
     } catch (const std::exception& e) {
       log.error("user-id extractor failed on {} {}: {}", req.method(), req.path(), e.what());
       detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      s.answered(500);
       return std::nullopt;
     }
     if (!user) {
       detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      s.answered(401);
       return std::nullopt;
     }
 
@@ -368,15 +387,18 @@ class metered {
       amount = s.estimate(req);
     } catch (const bad_request& e) {
       detail::write_error(res, 400, e.what());
+      s.answered(400);
       return std::nullopt;
     } catch (const std::exception& e) {
       log.error("estimate failed on {} {}: {}", req.method(), req.path(), e.what());
       detail::write_error(res, 500, "Could not estimate the cost of this request");
+      s.answered(500);
       return std::nullopt;
     }
     if (amount.is_negative()) {
       log.error("estimate for {} {} is negative ({}); refusing the request", req.method(), req.path(), amount);
       detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      s.answered(500);
       return std::nullopt;
     }
     return payer{redacted(std::move(*user)), amount};
@@ -417,6 +439,7 @@ class metered {
       s.handler(req, res, held->ctx);
     } catch (...) {
       res.abandon_stream();  // a stream set before the throw must not be sent after the refund
+      s.answered(500);       // the framework answers the exception
       throw;
     }
 
@@ -424,6 +447,7 @@ class metered {
     held->streaming = true;
     if (res.observe_stream(held)) {
       held->keep_alive = state_;  // `held` is ours until we return, so the route cannot go first
+      s.served(false);
       return;
     }
     held->streaming = false;
@@ -432,6 +456,7 @@ class metered {
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
+    s.served(held->withheld);
   }
 
   // --- the non-blocking path ---------------------------------------------------------------------
@@ -459,6 +484,7 @@ class metered {
     if (!s.async_ledger) {
       s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
       detail::write_error(res, 500, "Metering misconfigured: the ledger has no non-blocking form");
+      s.answered(500);
       return std::move(done)();
     }
     std::optional<payer> asked = identify(s, req, res);
@@ -493,6 +519,7 @@ class metered {
     } catch (...) {  // out of memory before a settlement owned the lock: release it here
       async_settlement(*s.async_ledger, grant->lock_id, p.amount, p.who, log, s.config.on_settle_failure).settle(credits{});
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
@@ -506,23 +533,29 @@ class metered {
       log.error("lock {}: handler threw ({}); the hold is released in full", held->ctx.lock_id(), e.what());
       held.reset();
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     } catch (...) {
       p.res.abandon_stream();
       log.error("lock {}: handler threw; the hold is released in full", held->ctx.lock_id());
       held.reset();
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     }
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
-    if (p.res.observe_stream(held)) return std::move(p.done)();
+    if (p.res.observe_stream(held)) {
+      s.served(false);
+      return std::move(p.done)();
+    }
     held->streaming = false;
     held->finished_once = true;
     held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
+    s.served(held->withheld);
     std::move(p.done)();
   }
 
@@ -540,6 +573,7 @@ class metered {
         if (can_withhold) {
           log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
           detail::write_error(c.res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
+          c.withheld = true;
           c.guard.settle(credits{});
           return;
         }
@@ -646,9 +680,13 @@ class metered {
     } else {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
-      return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
-                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler)),
-                                                 std::move(async)});
+      // Metrics on: the route's calls go through an observed ledger in front of the real one.
+      auto observed = metrics::observe_route(config.metrics, config.route, ledger, async, &status_policy::status_for);
+      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);
+      if (observed && async) async.emplace(*observed);
+      return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
+                                                 std::move(config), make_invoker(std::move(handler)), std::move(async),
+                                                 std::move(observed)});
     }
   }
 

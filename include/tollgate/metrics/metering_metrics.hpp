@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: MIT
+// What a metered route exports: requests by outcome, credits locked/charged/refunded, ledger latency.
+#ifndef TOLLGATE_METRICS_METERING_METRICS_HPP
+#define TOLLGATE_METRICS_METERING_METRICS_HPP
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <tollgate/credits.hpp>
+#include <tollgate/ledgers/async_ledger.hpp>
+#include <tollgate/ledgers/ledger.hpp>
+#include <tollgate/ledgers/ledger_error.hpp>
+#include <tollgate/metrics/registry.hpp>
+
+namespace tollgate::metrics {
+
+/// The `ledger` label of a ledger: its type's `metrics_kind` member ("memory", "redis", "durable",
+/// "credit_service", "offloading"), the kind a `ledger_ref` refers to, or "custom".
+template <class Ledger>
+[[nodiscard]] constexpr std::string_view ledger_kind(const Ledger& l) noexcept {
+  if constexpr (std::same_as<Ledger, ledger_ref>) return l.kind();
+  else return tollgate::detail::ledger_kind_of<Ledger>();
+}
+
+/// One metered route's metrics, every child made at construction: serving a request formats no
+/// label and takes no lock, each update is one relaxed atomic add.
+class route_metrics {
+ public:
+  /// The `outcome` label values of `tollgate_requests_total`.
+  static constexpr std::array<std::string_view, 8> outcomes{"served", "400", "401", "402", "404", "500", "503", "other"};
+
+  route_metrics(registry& r, std::string_view route, std::string_view ledger) {
+    auto& requests = r.counter("tollgate_requests_total",
+                               "Requests to metered routes by outcome: served (the handler ran and the lock was settled) "
+                               "or the status tollgate answered instead.",
+                               {"route", "outcome"});
+    for (std::size_t i = 0; i < outcomes.size(); ++i) requests_[i] = &requests.with({route, outcomes[i]});
+    locked_ = &r.counter("tollgate_credits_locked_micros_total", "Micro-credits held by granted locks (1 credit = 1000000).",
+                         {"route"}).with({route});
+    charged_ = &r.counter("tollgate_credits_charged_micros_total", "Micro-credits charged by settled locks (1 credit = 1000000).",
+                          {"route"}).with({route});
+    refunded_ = &r.counter("tollgate_credits_refunded_micros_total",
+                           "Micro-credits returned to payers: the hold minus the charge, when a lock is settled or released.",
+                           {"route"}).with({route});
+    auto& latency = r.histogram("tollgate_ledger_call_duration_seconds", "Ledger call latency by operation and ledger kind.",
+                                {"operation", "ledger"}, histogram::latency_seconds());
+    lock_latency_ = &latency.with({"lock", ledger});
+    settle_latency_ = &latency.with({"settle", ledger});
+    release_latency_ = &latency.with({"release", ledger});
+    settle_failures_ = &r.counter("tollgate_settle_failures_total",
+                                  "Settle or release calls the ledger did not accept (each is logged and handed to on_settle_failure).",
+                                  {"ledger"}).with({ledger});
+  }
+
+  void served() noexcept { requests_[0]->inc(); }
+  /// A request tollgate answered itself with `status` (the handler did not run, or its answer was withheld).
+  void answered(int status) noexcept {
+    std::size_t i = 7;
+    switch (status) {
+      case 400: i = 1; break;
+      case 401: i = 2; break;
+      case 402: i = 3; break;
+      case 404: i = 4; break;
+      case 500: i = 5; break;
+      case 503: i = 6; break;
+      default: break;
+    }
+    requests_[i]->inc();
+  }
+
+  counter* locked_;
+  counter* charged_;
+  counter* refunded_;
+  counter* settle_failures_;
+  metrics::histogram* lock_latency_;
+  metrics::histogram* settle_latency_;
+  metrics::histogram* release_latency_;
+
+ private:
+  std::array<counter*, outcomes.size()> requests_{};
+};
+
+namespace detail {
+[[nodiscard]] inline std::uint64_t micros_of(credits c) noexcept { return c.micros() > 0 ? static_cast<std::uint64_t>(c.micros()) : 0; }
+}  // namespace detail
+
+/// A ledger decorator metered puts in front of a route's ledger when its metrics are on: each
+/// call is timed (two steady_clock reads) and counted, a refused lock is counted under the status
+/// it is answered with. Off, metered holds the ledger itself and none of this runs.
+class observed_ledger {
+ public:
+  using ledger_concept = ledger_t;
+  using async_ledger_concept = async_ledger_t;  // used only when `async` was given
+  using clock = std::chrono::steady_clock;
+
+  observed_ledger(ledger_ref inner, std::optional<async_ledger_ref> async, std::shared_ptr<route_metrics> m,
+                  int (*status_for)(ledger_errc)) noexcept
+      : inner_(inner), async_(async), m_(std::move(m)), status_for_(status_for) {}
+
+  [[nodiscard]] route_metrics& metrics() const noexcept { return *m_; }
+
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
+    const auto t0 = clock::now();
+    try {
+      auto grant = inner_.lock(credential, amount, key);
+      m_->lock_latency_->observe(clock::now() - t0);
+      locked(*m_, status_for_, grant);
+      return grant;
+    } catch (...) {
+      m_->lock_latency_->observe(clock::now() - t0);
+      m_->answered(status_for_(ledger_errc::unavailable));  // metered answers a throwing ledger as unavailable
+      throw;
+    }
+  }
+  result<settlement> settle(std::string_view lock_id, credits cost) { return timed(*m_->settle_latency_, [&] { return inner_.settle(lock_id, cost); }); }
+  result<settlement> release(std::string_view lock_id) { return timed(*m_->release_latency_, [&] { return inner_.release(lock_id); }); }
+  [[nodiscard]] bool health() { return inner_.health(); }
+
+  template <class Handler>
+  void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
+    // The metrics, not `this`, in the answer: it may come after the route is gone.
+    async_->async_lock(credential, amount, key, [m = m_, status_for = status_for_, t0 = clock::now(),
+                                                 done = std::forward<Handler>(done)](result<lock_grant> grant) mutable {
+      m->lock_latency_->observe(clock::now() - t0);
+      locked(*m, status_for, grant);
+      std::move(done)(std::move(grant));
+    });
+  }
+  template <class Handler>
+  void async_settle(std::string_view lock_id, credits cost, Handler&& done) {
+    async_->async_settle(lock_id, cost, answered_by(&route_metrics::settle_latency_, std::forward<Handler>(done)));
+  }
+  template <class Handler>
+  void async_release(std::string_view lock_id, Handler&& done) {
+    async_->async_release(lock_id, answered_by(&route_metrics::release_latency_, std::forward<Handler>(done)));
+  }
+
+  /// Counts what a settle of a lock holding `hold` charged and refunded (a replay counts nothing).
+  void settled(const result<settlement>& outcome, credits hold) noexcept {
+    if (!outcome || outcome->replayed) return;
+    m_->charged_->inc(detail::micros_of(outcome->charged));
+    if (outcome->charged < hold) m_->refunded_->inc(detail::micros_of(hold - outcome->charged));
+  }
+
+ private:
+  static void locked(route_metrics& m, int (*status_for)(ledger_errc), const result<lock_grant>& grant) noexcept {
+    if (grant) m.locked_->inc(detail::micros_of(grant->amount));
+    else m.answered(status_for(grant.error().code));
+  }
+  static void finished(route_metrics& m, metrics::histogram& h, clock::time_point t0, const result<settlement>& outcome) noexcept {
+    h.observe(clock::now() - t0);
+    if (!outcome) m.settle_failures_->inc();
+  }
+  template <class Call>
+  result<settlement> timed(metrics::histogram& h, Call&& call) {
+    const auto t0 = clock::now();
+    try {
+      auto outcome = call();
+      finished(*m_, h, t0, outcome);
+      return outcome;
+    } catch (...) {
+      h.observe(clock::now() - t0);
+      m_->settle_failures_->inc();
+      throw;
+    }
+  }
+  template <class Handler>
+  auto answered_by(metrics::histogram* route_metrics::*which, Handler&& done) {
+    return [m = m_, which, t0 = clock::now(), done = std::forward<Handler>(done)](result<settlement> outcome) mutable {
+      finished(*m, *((*m).*which), t0, outcome);
+      // No hold is known here, so the non-blocking path counts the charge but not the refund.
+      if (outcome && !outcome->replayed) m->charged_->inc(detail::micros_of(outcome->charged));
+      std::move(done)(std::move(outcome));
+    };
+  }
+
+  ledger_ref inner_;
+  std::optional<async_ledger_ref> async_;
+  std::shared_ptr<route_metrics> m_;  // shared with answers in flight
+  int (*status_for_)(ledger_errc);
+};
+
+/// What one charge settles through on the blocking path when its route is observed: the route's
+/// observed ledger, plus the hold, so the refund (hold minus charge) is counted exactly. It lives in
+/// the charge, next to the settlement_guard that borrows it.
+class charge_meter {
+ public:
+  using ledger_concept = ledger_t;
+
+  charge_meter(observed_ledger* route, credits hold) noexcept : route_(route), hold_(hold) {}
+
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return route_->lock(credential, amount, key); }
+  result<settlement> settle(std::string_view lock_id, credits cost) {
+    auto outcome = route_->settle(lock_id, cost);
+    route_->settled(outcome, hold_);
+    return outcome;
+  }
+  result<settlement> release(std::string_view lock_id) {
+    auto outcome = route_->release(lock_id);
+    route_->settled(outcome, hold_);
+    return outcome;
+  }
+  [[nodiscard]] bool health() { return route_->health(); }
+
+ private:
+  observed_ledger* route_;
+  credits hold_;
+};
+
+/// The registry a metered route reports to when its own config names none: set it once at
+/// startup to turn metrics on for every route ("globally"). Null (the default): off.
+inline std::atomic<registry*>& global_registry() noexcept {
+  static std::atomic<registry*> r{nullptr};
+  return r;
+}
+
+/// The observed ledger for a route, or null when metrics are off for it.
+template <class Ledger>
+std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger,
+                                               const std::optional<async_ledger_ref>& async, int (*status_for)(ledger_errc)) {
+  if (r == nullptr) r = global_registry().load(std::memory_order_acquire);
+  if (r == nullptr) return nullptr;
+  return std::make_unique<observed_ledger>(ledger_ref(ledger), async,
+                                           std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger)),
+                                           status_for);
+}
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_METERING_METRICS_HPP
