@@ -1,10 +1,16 @@
 // Tests of the metrics registry, the text exposition and what metered reports to it.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <tollgate/detail/circuit_breaker.hpp>
+#include <tollgate/ledgers/durable_ledger.hpp>
 #include <tollgate/metrics.hpp>
 #include <tollgate/tollgate.hpp>
 
@@ -107,9 +113,9 @@ TEST_CASE("metrics: concurrent increments and observations sum exactly") {
 namespace {
 std::uint64_t sample(const metrics::registry& r, const std::string& series) {
   const auto text = metrics::render(r);
-  const auto at = text.find(series + " ");
+  const auto at = text.find("\n" + series + " ");  // a sample line, not the HELP line naming it
   if (at == std::string::npos) return ~std::uint64_t{0};
-  return std::stoull(text.substr(at + series.size() + 1));
+  return std::stoull(text.substr(at + series.size() + 2));
 }
 std::string outcome(std::string_view o) { return "tollgate_requests_total{route=\"/api/x\",outcome=\"" + std::string(o) + "\"}"; }
 tollgate::basic_request as(std::string user) {
@@ -164,4 +170,91 @@ TEST_CASE("metrics: a route without metrics registers nothing, unless a global r
   metrics::global_registry().store(nullptr);
   on(req, res);
   CHECK(sample(r, "tollgate_requests_total{route=\"unnamed\",outcome=\"401\"}") == 1);
+}
+
+namespace {
+// A ledger that can be switched down (every call unavailable), to fill a durable outbox.
+struct flaky_ledger {
+  using ledger_concept = tollgate::ledger_t;
+  tollgate::memory_ledger& real;
+  std::atomic<bool> down{false};
+  tollgate::result<tollgate::lock_grant> lock(std::string_view c, tollgate::credits a, std::string_view k) { return real.lock(c, a, k); }
+  tollgate::result<tollgate::settlement> settle(std::string_view id, tollgate::credits cost) {
+    if (down) return tollgate::ledger_error{tollgate::ledger_errc::unavailable, "down"};
+    return real.settle(id, cost);
+  }
+  tollgate::result<tollgate::settlement> release(std::string_view id) { return settle(id, {}); }
+  bool health() { return !down; }
+};
+// What watch_circuit reads, over the real breaker the credit-service ledger uses.
+struct breaker_owner {
+  tollgate::detail::circuit_breaker breaker{2, std::chrono::seconds(60)};
+  int circuit_state() const { return breaker.state_code(); }
+};
+double gauge_value(const metrics::registry& r, const std::string& series) {
+  const auto text = metrics::render(r);
+  const auto at = text.find("\n" + series + " ");
+  REQUIRE(at != std::string::npos);
+  return std::stod(text.substr(at + series.size() + 2));
+}
+}  // namespace
+
+TEST_CASE("metrics: the outbox gauges read a durable ledger's depth and oldest age at scrape time") {
+  tollgate::memory_ledger real;
+  real.add_user("u", 10_cr);
+  real.add_credential("k", "u");
+  flaky_ledger flaky{real};
+  tollgate::durable_ledger<flaky_ledger> durable(flaky, {.first_retry = std::chrono::minutes(1), .max_retry = std::chrono::minutes(1), .shutdown_grace = std::chrono::milliseconds(0)});
+  metrics::registry r;
+  metrics::watch_outbox(r, durable);
+  CHECK(gauge_value(r, "tollgate_outbox_pending{ledger=\"durable\"}") == 0);
+  CHECK(gauge_value(r, "tollgate_outbox_oldest_pending_age_seconds{ledger=\"durable\"}") == 0);
+  auto grant = durable.lock("k", 1_cr, "key-1");
+  REQUIRE(grant);
+  flaky.down = true;
+  auto deferred = durable.settle(grant->lock_id, 0.5_cr);
+  REQUIRE(deferred);
+  CHECK(deferred->deferred);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(gauge_value(r, "tollgate_outbox_pending{ledger=\"durable\"}") == 1);
+  CHECK(gauge_value(r, "tollgate_outbox_oldest_pending_age_seconds{ledger=\"durable\"}") >= 0.02);
+  flaky.down = false;
+  CHECK(durable.flush(std::chrono::seconds(5)));
+  CHECK(gauge_value(r, "tollgate_outbox_pending{ledger=\"durable\"}") == 0);
+}
+
+TEST_CASE("metrics: the breaker gauge follows closed → open") {
+  breaker_owner owner;
+  metrics::registry r;
+  metrics::watch_circuit(r, owner);
+  CHECK(gauge_value(r, "tollgate_circuit_breaker_state{ledger=\"credit_service\"}") == 0);
+  owner.breaker.record_failure();
+  owner.breaker.record_failure();
+  CHECK(gauge_value(r, "tollgate_circuit_breaker_state{ledger=\"credit_service\"}") == 1);
+  owner.breaker.record_success();
+  CHECK(gauge_value(r, "tollgate_circuit_breaker_state{ledger=\"credit_service\"}") == 0);
+}
+
+TEST_CASE("metrics: the non-blocking path counts outcomes, locks and charges too") {
+  tollgate::memory_ledger ledger;  // answers inline
+  ledger.add_user("bob", 1_cr);
+  ledger.add_credential("sk-bob", "bob");
+  metrics::registry r;
+  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<0.6_cr>, tollgate::fixed_cost<0.5_cr>> route{
+      ledger, [](const tollgate::request_ref&, const tollgate::response_ref& res) { res.set_content("ok", "text/plain"); },
+      tollgate::metered_config{.metrics = &r, .route = "/api/x"}};
+  REQUIRE(route.serves_async());
+  int done = 0;
+  for (const char* user : {"sk-bob", "sk-bob", ""}) {
+    auto req = as(user);
+    tollgate::basic_response res;
+    route.async_call(req, res, [](tollgate::unique_task t) { std::move(t)(); }, [&] { ++done; });
+  }
+  CHECK(done == 3);
+  CHECK(sample(r, outcome("served")) == 1);
+  CHECK(sample(r, outcome("402")) == 1);  // 0.5 left: a hold of 0.6 is refused
+  CHECK(sample(r, outcome("401")) == 1);
+  CHECK(sample(r, "tollgate_credits_locked_micros_total{route=\"/api/x\"}") == 600'000);
+  CHECK(sample(r, "tollgate_credits_charged_micros_total{route=\"/api/x\"}") == 500'000);
+  CHECK(sample(r, "tollgate_ledger_call_duration_seconds_count{operation=\"lock\",ledger=\"memory\"}") == 2);
 }
