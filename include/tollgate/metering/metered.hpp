@@ -309,7 +309,9 @@ class metered {
       if (finished_once.exchange(true)) return;
       streaming = false;
       try {
-        ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+        const auto ended = std::chrono::steady_clock::now();
+        ctx.record_elapsed(ended - started);
+        start_settle(ended);  // the settle's timing starts at this read (metrics on)
         ctx.record_response_bytes(delivered_bytes.load());
         const logger& log = owner->config.log;
         if (!completed) {
@@ -324,9 +326,14 @@ class metered {
       }
     }
 
+    void start_settle(std::chrono::steady_clock::time_point at) noexcept {
+      if constexpr (Async) guard.start_settle(at); else meter.start_settle(at);
+    }
+
     static guard_type make_guard(const state& o, const metering_context& c, metrics::charge_meter& m) {
       if constexpr (Async)
-        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
+        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure,
+                                o.observed.get());
       else  // an observed route settles through the charge's meter, which knows the hold and counts the refund
         return settlement_guard(o.observed ? ledger_ref(m) : o.ledger, c.lock_id(), c.user_id(), o.config.log,
                                 o.config.on_settle_failure, settlement_guard::borrow);
@@ -433,6 +440,7 @@ class metered {
       }
       throw;
     }
+    if (s.observed) s.observed->lock_finished(held->started);  // the lock's timing ends at the charge's first read
 
     // 4. Serve.
     try {
@@ -452,7 +460,9 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    const auto ended = std::chrono::steady_clock::now();
+    held->ctx.record_elapsed(ended - held->started);
+    held->start_settle(ended);  // the settle's timing starts at this read (metrics on)
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
@@ -476,6 +486,7 @@ class metered {
     unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
+    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics are on
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -491,6 +502,7 @@ class metered {
     if (!asked) return std::move(done)();
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
+    if (s.observed) pending->asked_at = std::chrono::steady_clock::now();
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
@@ -508,6 +520,7 @@ class metered {
   static void after_lock(pending_request& p, result<lock_grant> grant) {
     const state& s = *p.owner;
     const logger& log = s.config.log;
+    if (s.observed && !grant) s.observed->async_lock_answered(p.asked_at, std::chrono::steady_clock::now(), grant);
     if (!grant) {
       refuse(p.res, grant.error(), p.who, log);
       return std::move(p.done)();
@@ -523,6 +536,7 @@ class metered {
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
+    if (s.observed) s.observed->async_lock_answered(p.asked_at, held->started, grant);  // ends at the charge's first read
 
     // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
     // there is no framework frame to rethrow into, so it is answered here.
@@ -552,7 +566,9 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    const auto ended = std::chrono::steady_clock::now();
+    held->ctx.record_elapsed(ended - held->started);
+    held->start_settle(ended);  // the settle's timing starts at this read (metrics on)
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
     s.served(held->withheld);
@@ -681,9 +697,8 @@ class metered {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       // Metrics on: the route's calls go through an observed ledger in front of the real one.
-      auto observed = metrics::observe_route(config.metrics, config.route, ledger, async, &status_policy::status_for);
-      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);
-      if (observed && async) async.emplace(*observed);
+      auto observed = metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for);
+      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
       return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
                                                  std::move(config), make_invoker(std::move(handler)), std::move(async),
                                                  std::move(observed)});

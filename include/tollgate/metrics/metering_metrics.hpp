@@ -94,17 +94,20 @@ namespace detail {
 }  // namespace detail
 
 /// A ledger decorator metered puts in front of a route's ledger when its metrics are on: each
-/// call is timed (two steady_clock reads) and counted, a refused lock is counted under the status
-/// it is answered with. Off, metered holds the ledger itself and none of this runs.
+/// call is timed and counted, a refused lock is counted under the status it is answered with. Off,
+/// metered holds the ledger itself and none of this runs. On the blocking path each call costs one
+/// steady_clock read of its own: a granted lock ends at the read metered makes anyway when the
+/// handler starts (`lock_finished`), a settle starts at the read that ends the handler's time
+/// (`charge_meter::start_settle`). The non-blocking path reads the clock before and after each
+/// call, and reports through `async_lock_answered` and `async_settled` (from async_settlement).
 class observed_ledger {
  public:
   using ledger_concept = ledger_t;
-  using async_ledger_concept = async_ledger_t;  // used only when `async` was given
   using clock = std::chrono::steady_clock;
 
-  observed_ledger(ledger_ref inner, std::optional<async_ledger_ref> async, std::shared_ptr<route_metrics> m,
-                  int (*status_for)(ledger_errc)) noexcept
-      : inner_(inner), async_(async), m_(std::move(m)), status_for_(status_for) {}
+  /// `m` must live as long as any answer may come: the registry keeps it (`registry::keep`).
+  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc)) noexcept
+      : inner_(inner), m_(m), status_for_(status_for) {}
 
   [[nodiscard]] route_metrics& metrics() const noexcept { return *m_; }
 
@@ -112,7 +115,8 @@ class observed_ledger {
     const auto t0 = clock::now();
     try {
       auto grant = inner_.lock(credential, amount, key);
-      m_->lock_latency_->observe(clock::now() - t0);
+      if (grant) lock_started() = t0;  // timed by lock_finished, at metered's own next read
+      else m_->lock_latency_->observe(clock::now() - t0);
       locked(*m_, status_for_, grant);
       return grant;
     } catch (...) {
@@ -121,31 +125,33 @@ class observed_ledger {
       throw;
     }
   }
-  result<settlement> settle(std::string_view lock_id, credits cost) { return timed(*m_->settle_latency_, [&] { return inner_.settle(lock_id, cost); }); }
-  result<settlement> release(std::string_view lock_id) { return timed(*m_->release_latency_, [&] { return inner_.release(lock_id); }); }
+  /// Ends the timing of this thread's last granted lock at `at` (a read the caller made anyway).
+  void lock_finished(clock::time_point at) const noexcept { m_->lock_latency_->observe(at - lock_started()); }
+
+  /// `started`: a read made just before (zero: read now).
+  result<settlement> settle(std::string_view lock_id, credits cost, clock::time_point started = {}) {
+    return timed(*m_->settle_latency_, started, [&] { return inner_.settle(lock_id, cost); });
+  }
+  result<settlement> release(std::string_view lock_id, clock::time_point started = {}) {
+    return timed(*m_->release_latency_, started, [&] { return inner_.release(lock_id); });
+  }
   [[nodiscard]] bool health() { return inner_.health(); }
 
-  template <class Handler>
-  void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
-    // The metrics, not `this`, in the answer: it may come after the route is gone.
-    async_->async_lock(credential, amount, key, [m = m_, status_for = status_for_, t0 = clock::now(),
-                                                 done = std::forward<Handler>(done)](result<lock_grant> grant) mutable {
-      m->lock_latency_->observe(clock::now() - t0);
-      locked(*m, status_for, grant);
-      std::move(done)(std::move(grant));
-    });
+  /// The non-blocking path's lock answer: asked at `asked_at`, answered by `at` (reads metered
+  /// makes only when metrics are on, or anyway). No handler is wrapped, so no allocation is added.
+  void async_lock_answered(clock::time_point asked_at, clock::time_point at, const result<lock_grant>& grant) const noexcept {
+    m_->lock_latency_->observe(at - asked_at);
+    locked(*m_, status_for_, grant);
   }
-  template <class Handler>
-  void async_settle(std::string_view lock_id, credits cost, Handler&& done) {
-    async_->async_settle(lock_id, cost, answered_by(&route_metrics::settle_latency_, std::forward<Handler>(done)));
-  }
-  template <class Handler>
-  void async_release(std::string_view lock_id, Handler&& done) {
-    async_->async_release(lock_id, answered_by(&route_metrics::release_latency_, std::forward<Handler>(done)));
+  /// The non-blocking path's settle (or release) answer, sent at `sent_at` (zero: not timed).
+  void async_settled(clock::time_point sent_at, bool release, const result<settlement>& outcome, credits hold) const noexcept {
+    if (sent_at != clock::time_point{}) (release ? m_->release_latency_ : m_->settle_latency_)->observe(clock::now() - sent_at);
+    if (!outcome) m_->settle_failures_->inc();
+    settled(outcome, hold);
   }
 
   /// Counts what a settle of a lock holding `hold` charged and refunded (a replay counts nothing).
-  void settled(const result<settlement>& outcome, credits hold) noexcept {
+  void settled(const result<settlement>& outcome, credits hold) const noexcept {
     if (!outcome || outcome->replayed) return;
     m_->charged_->inc(detail::micros_of(outcome->charged));
     if (outcome->charged < hold) m_->refunded_->inc(detail::micros_of(hold - outcome->charged));
@@ -160,9 +166,13 @@ class observed_ledger {
     h.observe(clock::now() - t0);
     if (!outcome) m.settle_failures_->inc();
   }
+  static clock::time_point& lock_started() noexcept {
+    thread_local clock::time_point t{};
+    return t;
+  }
   template <class Call>
-  result<settlement> timed(metrics::histogram& h, Call&& call) {
-    const auto t0 = clock::now();
+  result<settlement> timed(metrics::histogram& h, clock::time_point started, Call&& call) {
+    const auto t0 = started == clock::time_point{} ? clock::now() : started;
     try {
       auto outcome = call();
       finished(*m_, h, t0, outcome);
@@ -173,19 +183,8 @@ class observed_ledger {
       throw;
     }
   }
-  template <class Handler>
-  auto answered_by(metrics::histogram* route_metrics::*which, Handler&& done) {
-    return [m = m_, which, t0 = clock::now(), done = std::forward<Handler>(done)](result<settlement> outcome) mutable {
-      finished(*m, *((*m).*which), t0, outcome);
-      // No hold is known here, so the non-blocking path counts the charge but not the refund.
-      if (outcome && !outcome->replayed) m->charged_->inc(detail::micros_of(outcome->charged));
-      std::move(done)(std::move(outcome));
-    };
-  }
-
   ledger_ref inner_;
-  std::optional<async_ledger_ref> async_;
-  std::shared_ptr<route_metrics> m_;  // shared with answers in flight
+  route_metrics* m_;  // kept by the registry
   int (*status_for_)(ledger_errc);
 };
 
@@ -198,14 +197,17 @@ class charge_meter {
 
   charge_meter(observed_ledger* route, credits hold) noexcept : route_(route), hold_(hold) {}
 
+  /// The next settle's timing starts at `at`, a clock read the caller made anyway.
+  void start_settle(std::chrono::steady_clock::time_point at) noexcept { settle_from_ = at; }
+
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return route_->lock(credential, amount, key); }
   result<settlement> settle(std::string_view lock_id, credits cost) {
-    auto outcome = route_->settle(lock_id, cost);
+    auto outcome = route_->settle(lock_id, cost, std::exchange(settle_from_, {}));
     route_->settled(outcome, hold_);
     return outcome;
   }
   result<settlement> release(std::string_view lock_id) {
-    auto outcome = route_->release(lock_id);
+    auto outcome = route_->release(lock_id, std::exchange(settle_from_, {}));
     route_->settled(outcome, hold_);
     return outcome;
   }
@@ -214,6 +216,7 @@ class charge_meter {
  private:
   observed_ledger* route_;
   credits hold_;
+  std::chrono::steady_clock::time_point settle_from_{};
 };
 
 /// The registry a metered route reports to when its own config names none: set it once at
@@ -225,13 +228,12 @@ inline std::atomic<registry*>& global_registry() noexcept {
 
 /// The observed ledger for a route, or null when metrics are off for it.
 template <class Ledger>
-std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger,
-                                               const std::optional<async_ledger_ref>& async, int (*status_for)(ledger_errc)) {
+std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc)) {
   if (r == nullptr) r = global_registry().load(std::memory_order_acquire);
   if (r == nullptr) return nullptr;
-  return std::make_unique<observed_ledger>(ledger_ref(ledger), async,
-                                           std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger)),
-                                           status_for);
+  auto m = std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger));
+  r->keep(m);
+  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for);
 }
 
 }  // namespace tollgate::metrics

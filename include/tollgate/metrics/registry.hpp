@@ -66,6 +66,13 @@ class registry {
     callback_gauge(name, help, labels).with(std::move(values), [&](metrics::callback_gauge& g) { g.bind(std::move(read)); });
   }
 
+  /// Keeps `object` alive as long as the registry: what reports into it from answers that may
+  /// come late (a metered route's cached children). Called at setup, once per route.
+  void keep(std::shared_ptr<const void> object) {
+    std::lock_guard guard(mutex_);
+    kept_.push_back(std::move(object));
+  }
+
   /// Calls `visit(const family_base&)` for each family, in registration order, under the lock.
   template <class Visit>
   void for_each(Visit&& visit) const {
@@ -94,6 +101,7 @@ class registry {
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<family_base>> families_;
+  std::vector<std::shared_ptr<const void>> kept_;
 };
 
 }  // namespace tollgate::metrics
