@@ -1366,6 +1366,7 @@ namespace tollgate {
 /// clock (no start-time bookkeeping in the handler), to the nanosecond, rounded to the micro-credit.
 template <credits Base, credits PerSecond>
 struct by_processing_time {
+  static constexpr bool reads_elapsed = true;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     return Base + PerSecond.scaled(ctx.elapsed().count(), 1'000'000'000);
   }
@@ -1389,6 +1390,7 @@ namespace tollgate {
 /// The bytes are those of the body sent (or delivered, for a stream), not of a serialised object.
 template <credits Base, credits PerKb>
 struct by_response_size {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] constexpr credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     return Base + PerKb.scaled(static_cast<std::int64_t>(ctx.response_bytes()), 1024);
   }
@@ -1418,8 +1420,16 @@ concept cost_calculator = requires(const C& c, const request_ref& req, const res
   { c(req, res, ctx) } -> std::convertible_to<credits>;
 };
 
+/// Whether a calculator may read `ctx.elapsed()`, the handler's run time. metered reads the clock
+/// twice a request to time the handler, which is a tenth of its cost on a fast path: it does so
+/// unless the calculator declares `static constexpr bool reads_elapsed = false;` (every tollgate
+/// calculator but by_processing_time does; a lambda or a calculator that says nothing is timed).
+template <class C>
+inline constexpr bool calculator_reads_elapsed = !requires { requires !static_cast<bool>(C::reads_elapsed); };
+
 /// Charges what was locked. The default when metered is given no calculator.
 struct charge_estimate {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const noexcept {
     return ctx.estimate();
   }
@@ -1465,6 +1475,7 @@ namespace tollgate {
 /// Charges `Amount`: `fixed_cost<2.5_cr>`.
 template <credits Amount>
 struct fixed_cost {
+  static constexpr bool reads_elapsed = false;
   static_assert(!Amount.is_negative(), "tollgate: fixed_cost<Amount> must not be negative");
   [[nodiscard]] constexpr credits operator()(const request_ref&, const response_ref&, const metering_context&) const noexcept {
     return Amount;
@@ -1488,6 +1499,7 @@ namespace tollgate {
 /// nearest micro-credit. No usage reported → only what was reported: zero.
 template <credits PromptPerMillion, credits CompletionPerMillion, credits PerSearch = credits{}>
 struct per_token {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     const token_usage u = ctx.usage();
     return PromptPerMillion.scaled(u.prompt_tokens, 1'000'000) +
@@ -1513,6 +1525,7 @@ namespace tollgate {
 template <cost_calculator... Calculators>
   requires(sizeof...(Calculators) > 0)
 struct sum {
+  static constexpr bool reads_elapsed = (calculator_reads_elapsed<Calculators> || ...);
   std::tuple<Calculators...> parts_{};
 
   [[nodiscard]] credits operator()(const request_ref& req, const response_ref& res, const metering_context& ctx) const {
@@ -1523,6 +1536,7 @@ struct sum {
 /// Adds `Penalty` when the response status is `MinStatus` or above (a failed call still costs).
 template <credits Penalty, int MinStatus = 400>
 struct penalty_on_error {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref& res, const metering_context&) const {
     return res.status() >= MinStatus ? Penalty : credits{};
   }
@@ -1676,6 +1690,14 @@ concept ledger = requires { typename L::ledger_concept; } &&
                    { l.release(s) } -> std::same_as<result<settlement>>;
                    { l.health() } -> std::same_as<bool>;
                  };
+
+/// Whether a ledger answers inside the caller's process, so that no answer of its can be lost on
+/// the way back. Such a ledger declares `static constexpr bool in_process = true;` (wrappers pass on
+/// their inner ledger's). metered then locks without an idempotency key: the key it would make is
+/// there to look up or retry a lock whose answer was lost, which cannot happen, and remembering one
+/// per request costs the ledger memory and a cache miss on every lock.
+template <class L>
+inline constexpr bool in_process_ledger = requires { requires static_cast<bool>(L::in_process); };
 
 namespace detail {
 /// Each requirement of `ledger` on its own (1–5 above; 6 cannot be checked), so a failure names
@@ -2429,6 +2451,7 @@ class memory_ledger {
  public:
   using ledger_concept = ledger_t;
   using async_ledger_concept = async_ledger_t;
+  static constexpr bool in_process = true;  // see in_process_ledger: metered locks without a key
   using time_point = std::chrono::steady_clock::time_point;
 
   explicit memory_ledger(memory_ledger_options options = {}) : options_(std::move(options)) {
@@ -4144,6 +4167,11 @@ class metered {
     metered_config config;
     handler_function handler;
     std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
+    bool keyed_locks = true;  // false for an in_process_ledger: no answer can be lost, so no key is needed
+
+    // A fresh key per request: a transport's own retries of this lock, or a lookup after its answer
+    // was lost, reuse it.
+    [[nodiscard]] std::string lock_key() const { return keyed_locks ? detail::request_key() : std::string(); }
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
@@ -4154,6 +4182,7 @@ class metered {
   template <bool Async>
   struct basic_charge final : stream_observer {
     using guard_type = std::conditional_t<Async, async_settlement, settlement_guard>;
+    static constexpr bool timed = calculator_reads_elapsed<Calculator>;
 
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
@@ -4172,7 +4201,7 @@ class metered {
       if (finished_once.exchange(true)) return;
       streaming = false;
       try {
-        ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+        stop_clock();
         ctx.record_response_bytes(delivered_bytes.load());
         const logger& log = owner->config.log;
         if (!completed) {
@@ -4201,7 +4230,11 @@ class metered {
     metering_context ctx;
     guard_type guard;
     credits amount;
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed).
+    void stop_clock() noexcept {
+      if constexpr (timed) ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+    }
+    std::chrono::steady_clock::time_point started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
@@ -4266,10 +4299,10 @@ class metered {
     redacted who = std::move(asked->who);
     const credits amount = asked->amount;
 
-    // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
+    // 3. Hold it.
     std::optional<result<lock_grant>> grant;
     try {
-      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::request_key()));
+      grant.emplace(s.ledger.lock(who.reveal(), amount, s.lock_key()));
     } catch (const std::exception& e) {
       grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
     }
@@ -4304,7 +4337,7 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->stop_clock();
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
@@ -4327,6 +4360,7 @@ class metered {
     unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
+    std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -4342,9 +4376,10 @@ class metered {
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     try {
-      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
+      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
-        std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
+        pending->grant.emplace(std::move(grant));
+        std::move(pending->resume)([pending] { after_lock(*pending, std::move(*pending->grant)); });
       });
     } catch (const std::exception& e) {
       if (!pending->answered.exchange(true))  // a ledger that threw instead of answering
@@ -4396,7 +4431,7 @@ class metered {
     if (p.res.observe_stream(held)) return std::move(p.done)();
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->stop_clock();
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
     std::move(p.done)();
@@ -4524,7 +4559,7 @@ class metered {
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
                                                  std::move(calculator), std::move(config), make_invoker(std::move(handler)),
-                                                 std::move(async)});
+                                                 std::move(async), !in_process_ledger<Ledger>});
     }
   }
 

@@ -268,6 +268,11 @@ class metered {
     metered_config config;
     handler_function handler;
     std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
+    bool keyed_locks = true;  // false for an in_process_ledger: no answer can be lost, so no key is needed
+
+    // A fresh key per request: a transport's own retries of this lock, or a lookup after its answer
+    // was lost, reuse it.
+    [[nodiscard]] std::string lock_key() const { return keyed_locks ? detail::request_key() : std::string(); }
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
@@ -278,6 +283,7 @@ class metered {
   template <bool Async>
   struct basic_charge final : stream_observer {
     using guard_type = std::conditional_t<Async, async_settlement, settlement_guard>;
+    static constexpr bool timed = calculator_reads_elapsed<Calculator>;
 
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
@@ -296,7 +302,7 @@ class metered {
       if (finished_once.exchange(true)) return;
       streaming = false;
       try {
-        ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+        stop_clock();
         ctx.record_response_bytes(delivered_bytes.load());
         const logger& log = owner->config.log;
         if (!completed) {
@@ -325,7 +331,11 @@ class metered {
     metering_context ctx;
     guard_type guard;
     credits amount;
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed).
+    void stop_clock() noexcept {
+      if constexpr (timed) ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+    }
+    std::chrono::steady_clock::time_point started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
@@ -390,10 +400,10 @@ class metered {
     redacted who = std::move(asked->who);
     const credits amount = asked->amount;
 
-    // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
+    // 3. Hold it.
     std::optional<result<lock_grant>> grant;
     try {
-      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::request_key()));
+      grant.emplace(s.ledger.lock(who.reveal(), amount, s.lock_key()));
     } catch (const std::exception& e) {
       grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
     }
@@ -428,7 +438,7 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->stop_clock();
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
@@ -451,6 +461,7 @@ class metered {
     unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
+    std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -466,9 +477,10 @@ class metered {
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     try {
-      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
+      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
-        std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
+        pending->grant.emplace(std::move(grant));
+        std::move(pending->resume)([pending] { after_lock(*pending, std::move(*pending->grant)); });
       });
     } catch (const std::exception& e) {
       if (!pending->answered.exchange(true))  // a ledger that threw instead of answering
@@ -520,7 +532,7 @@ class metered {
     if (p.res.observe_stream(held)) return std::move(p.done)();
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->stop_clock();
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
     std::move(p.done)();
@@ -648,7 +660,7 @@ class metered {
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
                                                  std::move(calculator), std::move(config), make_invoker(std::move(handler)),
-                                                 std::move(async)});
+                                                 std::move(async), !in_process_ledger<Ledger>});
     }
   }
 
