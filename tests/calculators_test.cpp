@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <type_traits>
 
 #include <tollgate/tollgate.hpp>
@@ -105,4 +106,43 @@ TEST_CASE("calculators: an amount that overflows throws amount_overflow (metered
   CHECK_THROWS_AS((void)h.cost(tollgate::sum<tollgate::fixed_cost<9223372036854_cr>, tollgate::fixed_cost<1_cr>>{}),
                   tollgate::amount_overflow);
   static_assert(std::is_base_of_v<std::exception, tollgate::amount_overflow>, "metered catches std::exception");
+}
+
+// metered reads the clock around the handler only for a calculator that may read ctx.elapsed().
+static_assert(!tollgate::calculator_reads_elapsed<tollgate::fixed_cost<1_cr>>);
+static_assert(!tollgate::calculator_reads_elapsed<tollgate::charge_estimate>);
+static_assert(!tollgate::calculator_reads_elapsed<tollgate::by_response_size<0_cr, 1_cr>>);
+static_assert(!tollgate::calculator_reads_elapsed<tollgate::per_token<1_cr, 1_cr>>);
+static_assert(tollgate::calculator_reads_elapsed<tollgate::by_processing_time<0_cr, 1_cr>>);
+static_assert(!tollgate::calculator_reads_elapsed<tollgate::sum<tollgate::fixed_cost<1_cr>, tollgate::penalty_on_error<1_cr>>>);
+static_assert(tollgate::calculator_reads_elapsed<tollgate::sum<tollgate::fixed_cost<1_cr>, tollgate::by_processing_time<0_cr, 1_cr>>>);
+
+namespace {
+// A calculator that says nothing about elapsed(): metered must assume it reads it.
+struct time_reader {
+  credits operator()(const tollgate::request_ref&, const tollgate::response_ref&, const tollgate::metering_context& ctx) const {
+    return ctx.elapsed() >= std::chrono::milliseconds(20) ? 2_cr : 1_cr;
+  }
+};
+}  // namespace
+static_assert(tollgate::calculator_reads_elapsed<time_reader>);
+
+TEST_CASE("calculators: metered times the handler for a calculator that reads elapsed(), declared or not") {
+  tollgate::memory_ledger ledger;
+  ledger.add_user("u", 10_cr);
+  ledger.add_credential("u", "u");
+  const auto slow = [](const tollgate::request_ref&, const tollgate::response_ref&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  };
+  tollgate::basic_request req;
+  req.with_method("GET").with_path("/x").with_header("X-User-ID", "u");
+  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<3_cr>, time_reader> undeclared{ledger, slow};
+  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<3_cr>, tollgate::by_processing_time<0_cr, 40_cr>> declared{ledger, slow};
+  tollgate::basic_response a, b;
+  undeclared(req, a);
+  CHECK(ledger.balance("u") == 8_cr);  // charged 2: it saw at least 20 ms
+  declared(req, b);
+  const auto charged = 8_cr - *ledger.balance("u");
+  CHECK(charged >= 1_cr);  // 40 credits a second × at least 25 ms
+  CHECK(charged <= 3_cr);  // never above the estimate (clamped)
 }

@@ -12,7 +12,6 @@
 
 #include <fmt/format.h>
 
-#include <tollgate/detail/random_id.hpp>
 #include <tollgate/tollgate.hpp>
 
 namespace {
@@ -120,7 +119,7 @@ TEST_CASE("hot path: metered allocates no more than the same steps written by ha
   };
   const auto by_hand = [&] {
     tollgate::basic_response res;
-    auto grant = ledger.lock(*req.header("X-User-ID"), 1_cr, tollgate::detail::request_key());
+    auto grant = ledger.lock(*req.header("X-User-ID"), 1_cr, {});  // no key, as metered locks an in-process ledger
     REQUIRE(grant);
     handler(req, res);
     REQUIRE(ledger.settle(grant->lock_id, 0.5_cr + (0.1_cr).scaled(static_cast<std::int64_t>(res.body().size()), 1024)));

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include <tollgate/ledgers/durable_ledger.hpp>
+#include <tollgate/ledgers/offloading_ledger.hpp>
 #include <tollgate/tollgate.hpp>
 
 using namespace tollgate::literals;
@@ -122,6 +124,56 @@ TEST_CASE("metered: each request gets its own idempotency key") {
   m(req, b);
   REQUIRE(ledger.idempotency_keys.size() == 2);
   CHECK(ledger.idempotency_keys[0] != ledger.idempotency_keys[1]);
+}
+
+// An in-process ledger's answers cannot be lost, so a key would buy nothing and cost the ledger an
+// index entry per request (see in_process_ledger): metered locks it without one.
+struct in_process_scripted_ledger : scripted_ledger {
+  static constexpr bool in_process = true;
+};
+static_assert(tollgate::in_process_ledger<in_process_scripted_ledger>);
+static_assert(!tollgate::in_process_ledger<scripted_ledger>);
+static_assert(tollgate::in_process_ledger<tollgate::memory_ledger>);
+static_assert(tollgate::in_process_ledger<tollgate::durable_ledger<tollgate::memory_ledger>>);
+static_assert(tollgate::in_process_ledger<tollgate::offloading_ledger<tollgate::memory_ledger>>);
+static_assert(!tollgate::in_process_ledger<tollgate::offloading_ledger<scripted_ledger>>);
+static_assert(!tollgate::in_process_ledger<tollgate::ledger_ref>);  // type-erased: it cannot say, so keys are kept
+
+TEST_CASE("metered: an in-process ledger is locked without an idempotency key") {
+  in_process_scripted_ledger ledger;
+  tollgate::metered<user_header, tollgate::estimate<1_cr>> m{ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) {}};
+  auto req = request_from();
+  tollgate::basic_response a, b;
+  m(req, a);
+  m(req, b);
+  CHECK(a.status() == 200);
+  REQUIRE(ledger.idempotency_keys.size() == 2);
+  CHECK(ledger.idempotency_keys[0].empty());
+  CHECK(ledger.idempotency_keys[1].empty());
+  CHECK(ledger.settles.size() == 2);  // two locks all the same: each its own id, settled once
+}
+
+TEST_CASE("metered: memory_ledger remembers no key for metered locks, and still replays a caller's key") {
+  tollgate::memory_ledger ledger;
+  ledger.add_user("u1", 10_cr);
+  ledger.add_credential(secret_key, "u1");
+  tollgate::metered<user_header, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.25_cr>> m{
+      ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) {}};
+  auto req = request_from();
+  tollgate::basic_response res;
+  m(req, res);
+  CHECK(res.status() == 200);
+  const auto state = ledger.export_state();
+  REQUIRE(state.settled.size() == 1);
+  CHECK(state.settled[0].idempotency_key.empty());
+  CHECK(state.settled[0].charged == 0.25_cr);
+  // The ledger itself still honours keys its callers give.
+  const auto first = ledger.lock(secret_key, 1_cr, "client-key");
+  const auto again = ledger.lock(secret_key, 1_cr, "client-key");
+  REQUIRE(first);
+  REQUIRE(again);
+  CHECK(first->lock_id == again->lock_id);
+  CHECK(ledger.balance("u1") == 10_cr - 0.25_cr - 1_cr);
 }
 
 TEST_CASE("metered: no user id → 401 with a detail; no lock; handler not run") {

@@ -236,6 +236,7 @@ class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
  public:
   using ledger_concept = ledger_t;
   static constexpr std::string_view metrics_kind = "durable";  ///< the `ledger` label of its metrics
+  static constexpr bool in_process = in_process_ledger<Inner>;
 
   durable_ledger(Inner& inner, durable_ledger_options options) : inner_(inner), options_(std::move(options)) {
     if (options_.journal_path) {

@@ -1366,6 +1366,7 @@ namespace tollgate {
 /// clock (no start-time bookkeeping in the handler), to the nanosecond, rounded to the micro-credit.
 template <credits Base, credits PerSecond>
 struct by_processing_time {
+  static constexpr bool reads_elapsed = true;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     return Base + PerSecond.scaled(ctx.elapsed().count(), 1'000'000'000);
   }
@@ -1389,6 +1390,7 @@ namespace tollgate {
 /// The bytes are those of the body sent (or delivered, for a stream), not of a serialised object.
 template <credits Base, credits PerKb>
 struct by_response_size {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] constexpr credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     return Base + PerKb.scaled(static_cast<std::int64_t>(ctx.response_bytes()), 1024);
   }
@@ -1418,8 +1420,16 @@ concept cost_calculator = requires(const C& c, const request_ref& req, const res
   { c(req, res, ctx) } -> std::convertible_to<credits>;
 };
 
+/// Whether a calculator may read `ctx.elapsed()`, the handler's run time. metered reads the clock
+/// twice a request to time the handler, which is a tenth of its cost on a fast path: it does so
+/// unless the calculator declares `static constexpr bool reads_elapsed = false;` (every tollgate
+/// calculator but by_processing_time does; a lambda or a calculator that says nothing is timed).
+template <class C>
+inline constexpr bool calculator_reads_elapsed = !requires { requires !static_cast<bool>(C::reads_elapsed); };
+
 /// Charges what was locked. The default when metered is given no calculator.
 struct charge_estimate {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const noexcept {
     return ctx.estimate();
   }
@@ -1465,6 +1475,7 @@ namespace tollgate {
 /// Charges `Amount`: `fixed_cost<2.5_cr>`.
 template <credits Amount>
 struct fixed_cost {
+  static constexpr bool reads_elapsed = false;
   static_assert(!Amount.is_negative(), "tollgate: fixed_cost<Amount> must not be negative");
   [[nodiscard]] constexpr credits operator()(const request_ref&, const response_ref&, const metering_context&) const noexcept {
     return Amount;
@@ -1488,6 +1499,7 @@ namespace tollgate {
 /// nearest micro-credit. No usage reported → only what was reported: zero.
 template <credits PromptPerMillion, credits CompletionPerMillion, credits PerSearch = credits{}>
 struct per_token {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     const token_usage u = ctx.usage();
     return PromptPerMillion.scaled(u.prompt_tokens, 1'000'000) +
@@ -1513,6 +1525,7 @@ namespace tollgate {
 template <cost_calculator... Calculators>
   requires(sizeof...(Calculators) > 0)
 struct sum {
+  static constexpr bool reads_elapsed = (calculator_reads_elapsed<Calculators> || ...);
   std::tuple<Calculators...> parts_{};
 
   [[nodiscard]] credits operator()(const request_ref& req, const response_ref& res, const metering_context& ctx) const {
@@ -1523,6 +1536,7 @@ struct sum {
 /// Adds `Penalty` when the response status is `MinStatus` or above (a failed call still costs).
 template <credits Penalty, int MinStatus = 400>
 struct penalty_on_error {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref& res, const metering_context&) const {
     return res.status() >= MinStatus ? Penalty : credits{};
   }
@@ -1676,6 +1690,14 @@ concept ledger = requires { typename L::ledger_concept; } &&
                    { l.release(s) } -> std::same_as<result<settlement>>;
                    { l.health() } -> std::same_as<bool>;
                  };
+
+/// Whether a ledger answers inside the caller's process, so that no answer of its can be lost on
+/// the way back. Such a ledger declares `static constexpr bool in_process = true;` (wrappers pass on
+/// their inner ledger's). metered then locks without an idempotency key: the key it would make is
+/// there to look up or retry a lock whose answer was lost, which cannot happen, and remembering one
+/// per request costs the ledger memory and a cache miss on every lock.
+template <class L>
+inline constexpr bool in_process_ledger = requires { requires static_cast<bool>(L::in_process); };
 
 namespace detail {
 /// Each requirement of `ledger` on its own (1–5 above; 6 cannot be checked), so a failure names
@@ -2443,6 +2465,7 @@ class memory_ledger {
   using ledger_concept = ledger_t;
   static constexpr std::string_view metrics_kind = "memory";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
+  static constexpr bool in_process = true;  // see in_process_ledger: metered locks without a key
   using time_point = std::chrono::steady_clock::time_point;
 
   explicit memory_ledger(memory_ledger_options options = {}) : options_(std::move(options)) {
@@ -3621,6 +3644,7 @@ template <class Table> class tenant_overrides;
 #ifndef TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 #define TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <string>
@@ -3749,188 +3773,6 @@ class settlement_guard {
 
 #endif  // TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
 // ---- end tollgate/metering/settlement_guard.hpp ----
-
-namespace tollgate {
-
-/// Owns one lock on the non-blocking path until it is settled. `settle(cost)` asks the async
-/// ledger and, when the answer comes, logs a failure (lock id, never the credential) and hands it
-/// to the failure hook, as settlement_guard does; if `settle` never happens (the handler threw, a
-/// stream was dropped) the destructor releases the lock in full. Either way the ledger hears about
-/// the lock exactly once from it. The answer may come after the request is gone, so it keeps its
-/// own copies of what reporting needs; the ledger must outlive every answer.
-class async_settlement {
- public:
-  async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
-                   settle_failure_handler on_failure)
-      : ledger_(ledger),
-        parts_(std::allocate_shared<parts>(detail::recycling_allocator<parts>{}, std::move(lock_id), hold, std::move(user),
-                                                 std::move(log), std::move(on_failure))) {}
-  async_settlement(const async_settlement&) = delete;
-  async_settlement& operator=(const async_settlement&) = delete;
-  ~async_settlement() {
-    if (!settled_) settle(credits{});
-  }
-
-  /// Settles for `cost` (a release for zero). The first call asks the ledger; later calls do nothing.
-  void settle(credits cost) noexcept {
-    if (settled_) return;
-    settled_ = true;
-    send(ledger_, parts_, cost);
-  }
-
-  /// The charge_actual overage: tries `cost`; a refusal that is not transient (no allowance, a
-  /// balance that does not cover it) settles `fallback` (the hold) instead and reports only that;
-  /// a transient one tries `cost` once more, then takes the usual failure path.
-  void settle_or(credits cost, credits fallback) noexcept {
-    if (settled_) return;
-    settled_ = true;
-    try {
-      ledger_.async_settle(parts_->lock_id, cost, [ledger = ledger_, p = parts_, cost, fallback](result<settlement> outcome) {
-        if (outcome) return report(*p, cost, outcome);
-        if (is_transient(outcome.error().code)) return send(ledger, p, cost);
-        p->log.warn("lock {}: overage {} refused by the ledger ({}); settling for the estimate {}", p->lock_id, cost,
-                    outcome.error().message, fallback);
-        send(ledger, p, fallback);
-      });
-    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
-      report(*parts_, cost, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
-    } catch (...) {
-      report(*parts_, cost, ledger_error{ledger_errc::unavailable, "the ledger threw"});
-    }
-  }
-
-  [[nodiscard]] bool settled() const noexcept { return settled_; }
-  [[nodiscard]] const std::string& lock_id() const noexcept { return parts_->lock_id; }
-
- private:
-  struct parts {
-    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_)
-        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)) {}
-    std::string lock_id;
-    credits hold;
-    redacted user;
-    logger log;
-    settle_failure_handler on_failure;
-  };
-
-  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost) noexcept {
-    try {
-      auto done = [p, cost](result<settlement> outcome) { report(*p, cost, outcome); };
-      if (cost == credits{})
-        ledger.async_release(p->lock_id, std::move(done));
-      else
-        ledger.async_settle(p->lock_id, cost, std::move(done));
-    } catch (const std::exception& e) {
-      report(*p, cost, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
-    } catch (...) {
-      report(*p, cost, ledger_error{ledger_errc::unavailable, "the ledger threw"});
-    }
-  }
-
-  static void report(const parts& p, credits cost, const result<settlement>& outcome) noexcept {
-    try {
-      if (outcome) {
-        if (outcome->deferred)
-          p.log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", p.lock_id, cost);
-        else
-          p.log.debug("lock {} settled: charged {} of {} held (user {})", p.lock_id, outcome->charged, p.hold, p.user);
-        return;
-      }
-      p.log.error("settle failed for lock {} (user {}, cost {}): {}: {}", p.lock_id, p.user, cost,
-                  to_string(outcome.error().code), outcome.error().message);
-      if (p.on_failure) p.on_failure(failed_settlement{p.lock_id, cost, outcome.error()});
-    } catch (const std::exception& e) {
-      p.log.error("settle-failure hook threw for lock {}: {}", p.lock_id, e.what());
-    } catch (...) {
-      p.log.error("settle-failure hook threw for lock {}", p.lock_id);
-    }
-  }
-
-  async_ledger_ref ledger_;
-  std::shared_ptr<const parts> parts_;
-  bool settled_ = false;
-};
-
-}  // namespace tollgate
-
-#endif  // TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
-// ---- end tollgate/metering/async_settlement.hpp ----
-// ---- begin tollgate/metering/options.hpp ----
-// metered's optional policies, found by tag so their order does not matter: overage and statuses.
-#ifndef TOLLGATE_METERING_OPTIONS_HPP
-#define TOLLGATE_METERING_OPTIONS_HPP
-
-#include <type_traits>
-
-
-namespace tollgate {
-
-struct overage_option_tag {};
-struct status_option_tag {};
-
-/// What happens when the actual cost exceeds the estimate that was locked.
-namespace overage {
-enum class mode { clamp, charge_actual, reject };
-
-/// Charge the estimate at most (the default): the hold is the ceiling the caller agreed to.
-struct clamp {
-  using metered_option = overage_option_tag;
-  static constexpr mode value = mode::clamp;
-};
-/// Charge the actual cost when the ledger allows it (the balance covers the difference);
-/// otherwise charge the estimate and log it.
-struct charge_actual {
-  using metered_option = overage_option_tag;
-  static constexpr mode value = mode::charge_actual;
-};
-/// Withhold the response: answer 402 and charge nothing.
-struct reject {
-  using metered_option = overage_option_tag;
-  static constexpr mode value = mode::reject;
-};
-}  // namespace overage
-
-/// The statuses a refused lock answers with. Replace it with your own type of the same shape:
-///   `using metered_option = tollgate::status_option_tag;`
-///   `static constexpr int status_for(tollgate::ledger_errc);`
-///   `static constexpr int retry_after_seconds;` (sent with 503)
-struct default_statuses {
-  using metered_option = status_option_tag;
-  static constexpr int retry_after_seconds = 1;
-  [[nodiscard]] static constexpr int status_for(ledger_errc e) noexcept {
-    switch (e) {
-      case ledger_errc::insufficient_funds: return 402;
-      case ledger_errc::unknown_credential: return 404;
-      case ledger_errc::unavailable: return 503;
-      default: return 500;
-    }
-  }
-};
-
-namespace detail {
-template <class Tag, class Default, class... Options>
-struct find_option {
-  using type = Default;
-};
-template <class Tag, class Default, class First, class... Rest>
-struct find_option<Tag, Default, First, Rest...> {
-  using type = std::conditional_t<std::is_same_v<typename First::metered_option, Tag>, First,
-                                  typename find_option<Tag, Default, Rest...>::type>;
-};
-
-template <class Option>
-constexpr bool is_metered_option = requires { typename Option::metered_option; } &&
-    (std::is_same_v<typename Option::metered_option, overage_option_tag> ||
-     std::is_same_v<typename Option::metered_option, status_option_tag>);
-
-template <class Tag, class... Options>
-constexpr int count_option = (0 + ... + int(std::is_same_v<typename Options::metered_option, Tag>));
-}  // namespace detail
-
-}  // namespace tollgate
-
-#endif  // TOLLGATE_METERING_OPTIONS_HPP
-// ---- end tollgate/metering/options.hpp ----
 // ---- begin tollgate/metrics/metering_metrics.hpp ----
 // What a metered route exports: requests by outcome, credits locked/charged/refunded, ledger latency.
 #ifndef TOLLGATE_METRICS_METERING_METRICS_HPP
@@ -4356,8 +4198,10 @@ class histogram {
   }
 
   void observe(std::int64_t v) noexcept {
-    // The first bound not below v: `le` is "less than or equal".
-    const auto i = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+    // The first bound not below v (`le` is "less than or equal"). A scan from the bottom: most
+    // observations land in the first buckets, where it stops after a compare or two.
+    std::size_t i = 0;
+    while (i < bounds_.size() && bounds_[i] < v) ++i;
     buckets_[i].n.fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(v, std::memory_order_relaxed);
   }
@@ -4454,6 +4298,13 @@ class registry {
     callback_gauge(name, help, labels).with(std::move(values), [&](metrics::callback_gauge& g) { g.bind(std::move(read)); });
   }
 
+  /// Keeps `object` alive as long as the registry: what reports into it from answers that may
+  /// come late (a metered route's cached children). Called at setup, once per route.
+  void keep(std::shared_ptr<const void> object) {
+    std::lock_guard guard(mutex_);
+    kept_.push_back(std::move(object));
+  }
+
   /// Calls `visit(const family_base&)` for each family, in registration order, under the lock.
   template <class Visit>
   void for_each(Visit&& visit) const {
@@ -4482,6 +4333,7 @@ class registry {
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<family_base>> families_;
+  std::vector<std::shared_ptr<const void>> kept_;
 };
 
 }  // namespace tollgate::metrics
@@ -4562,17 +4414,20 @@ namespace detail {
 }  // namespace detail
 
 /// A ledger decorator metered puts in front of a route's ledger when its metrics are on: each
-/// call is timed (two steady_clock reads) and counted, a refused lock is counted under the status
-/// it is answered with. Off, metered holds the ledger itself and none of this runs.
+/// call is timed and counted, a refused lock is counted under the status it is answered with. Off,
+/// metered holds the ledger itself and none of this runs. On the blocking path each call costs one
+/// steady_clock read of its own: a granted lock ends at the read metered makes anyway when the
+/// handler starts (`lock_finished`), a settle starts at the read that ends the handler's time
+/// (`charge_meter::start_settle`). The non-blocking path reads the clock before and after each
+/// call, and reports through `async_lock_answered` and `async_settled` (from async_settlement).
 class observed_ledger {
  public:
   using ledger_concept = ledger_t;
-  using async_ledger_concept = async_ledger_t;  // used only when `async` was given
   using clock = std::chrono::steady_clock;
 
-  observed_ledger(ledger_ref inner, std::optional<async_ledger_ref> async, std::shared_ptr<route_metrics> m,
-                  int (*status_for)(ledger_errc)) noexcept
-      : inner_(inner), async_(async), m_(std::move(m)), status_for_(status_for) {}
+  /// `m` must live as long as any answer may come: the registry keeps it (`registry::keep`).
+  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc)) noexcept
+      : inner_(inner), m_(m), status_for_(status_for) {}
 
   [[nodiscard]] route_metrics& metrics() const noexcept { return *m_; }
 
@@ -4580,7 +4435,8 @@ class observed_ledger {
     const auto t0 = clock::now();
     try {
       auto grant = inner_.lock(credential, amount, key);
-      m_->lock_latency_->observe(clock::now() - t0);
+      if (grant) lock_started() = t0;  // timed by lock_finished, at metered's own next read
+      else m_->lock_latency_->observe(clock::now() - t0);
       locked(*m_, status_for_, grant);
       return grant;
     } catch (...) {
@@ -4589,31 +4445,33 @@ class observed_ledger {
       throw;
     }
   }
-  result<settlement> settle(std::string_view lock_id, credits cost) { return timed(*m_->settle_latency_, [&] { return inner_.settle(lock_id, cost); }); }
-  result<settlement> release(std::string_view lock_id) { return timed(*m_->release_latency_, [&] { return inner_.release(lock_id); }); }
+  /// Ends the timing of this thread's last granted lock at `at` (a read the caller made anyway).
+  void lock_finished(clock::time_point at) const noexcept { m_->lock_latency_->observe(at - lock_started()); }
+
+  /// `started`: a read made just before (zero: read now).
+  result<settlement> settle(std::string_view lock_id, credits cost, clock::time_point started = {}) {
+    return timed(*m_->settle_latency_, started, [&] { return inner_.settle(lock_id, cost); });
+  }
+  result<settlement> release(std::string_view lock_id, clock::time_point started = {}) {
+    return timed(*m_->release_latency_, started, [&] { return inner_.release(lock_id); });
+  }
   [[nodiscard]] bool health() { return inner_.health(); }
 
-  template <class Handler>
-  void async_lock(std::string_view credential, credits amount, std::string_view key, Handler&& done) {
-    // The metrics, not `this`, in the answer: it may come after the route is gone.
-    async_->async_lock(credential, amount, key, [m = m_, status_for = status_for_, t0 = clock::now(),
-                                                 done = std::forward<Handler>(done)](result<lock_grant> grant) mutable {
-      m->lock_latency_->observe(clock::now() - t0);
-      locked(*m, status_for, grant);
-      std::move(done)(std::move(grant));
-    });
+  /// The non-blocking path's lock answer: asked at `asked_at`, answered by `at` (reads metered
+  /// makes only when metrics are on, or anyway). No handler is wrapped, so no allocation is added.
+  void async_lock_answered(clock::time_point asked_at, clock::time_point at, const result<lock_grant>& grant) const noexcept {
+    m_->lock_latency_->observe(at - asked_at);
+    locked(*m_, status_for_, grant);
   }
-  template <class Handler>
-  void async_settle(std::string_view lock_id, credits cost, Handler&& done) {
-    async_->async_settle(lock_id, cost, answered_by(&route_metrics::settle_latency_, std::forward<Handler>(done)));
-  }
-  template <class Handler>
-  void async_release(std::string_view lock_id, Handler&& done) {
-    async_->async_release(lock_id, answered_by(&route_metrics::release_latency_, std::forward<Handler>(done)));
+  /// The non-blocking path's settle (or release) answer, sent at `sent_at` (zero: not timed).
+  void async_settled(clock::time_point sent_at, bool release, const result<settlement>& outcome, credits hold) const noexcept {
+    if (sent_at != clock::time_point{}) (release ? m_->release_latency_ : m_->settle_latency_)->observe(clock::now() - sent_at);
+    if (!outcome) m_->settle_failures_->inc();
+    settled(outcome, hold);
   }
 
   /// Counts what a settle of a lock holding `hold` charged and refunded (a replay counts nothing).
-  void settled(const result<settlement>& outcome, credits hold) noexcept {
+  void settled(const result<settlement>& outcome, credits hold) const noexcept {
     if (!outcome || outcome->replayed) return;
     m_->charged_->inc(detail::micros_of(outcome->charged));
     if (outcome->charged < hold) m_->refunded_->inc(detail::micros_of(hold - outcome->charged));
@@ -4628,9 +4486,13 @@ class observed_ledger {
     h.observe(clock::now() - t0);
     if (!outcome) m.settle_failures_->inc();
   }
+  static clock::time_point& lock_started() noexcept {
+    thread_local clock::time_point t{};
+    return t;
+  }
   template <class Call>
-  result<settlement> timed(metrics::histogram& h, Call&& call) {
-    const auto t0 = clock::now();
+  result<settlement> timed(metrics::histogram& h, clock::time_point started, Call&& call) {
+    const auto t0 = started == clock::time_point{} ? clock::now() : started;
     try {
       auto outcome = call();
       finished(*m_, h, t0, outcome);
@@ -4641,19 +4503,8 @@ class observed_ledger {
       throw;
     }
   }
-  template <class Handler>
-  auto answered_by(metrics::histogram* route_metrics::*which, Handler&& done) {
-    return [m = m_, which, t0 = clock::now(), done = std::forward<Handler>(done)](result<settlement> outcome) mutable {
-      finished(*m, *((*m).*which), t0, outcome);
-      // No hold is known here, so the non-blocking path counts the charge but not the refund.
-      if (outcome && !outcome->replayed) m->charged_->inc(detail::micros_of(outcome->charged));
-      std::move(done)(std::move(outcome));
-    };
-  }
-
   ledger_ref inner_;
-  std::optional<async_ledger_ref> async_;
-  std::shared_ptr<route_metrics> m_;  // shared with answers in flight
+  route_metrics* m_;  // kept by the registry
   int (*status_for_)(ledger_errc);
 };
 
@@ -4666,14 +4517,17 @@ class charge_meter {
 
   charge_meter(observed_ledger* route, credits hold) noexcept : route_(route), hold_(hold) {}
 
+  /// The next settle's timing starts at `at`, a clock read the caller made anyway.
+  void start_settle(std::chrono::steady_clock::time_point at) noexcept { settle_from_ = at; }
+
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return route_->lock(credential, amount, key); }
   result<settlement> settle(std::string_view lock_id, credits cost) {
-    auto outcome = route_->settle(lock_id, cost);
+    auto outcome = route_->settle(lock_id, cost, std::exchange(settle_from_, {}));
     route_->settled(outcome, hold_);
     return outcome;
   }
   result<settlement> release(std::string_view lock_id) {
-    auto outcome = route_->release(lock_id);
+    auto outcome = route_->release(lock_id, std::exchange(settle_from_, {}));
     route_->settled(outcome, hold_);
     return outcome;
   }
@@ -4682,6 +4536,7 @@ class charge_meter {
  private:
   observed_ledger* route_;
   credits hold_;
+  std::chrono::steady_clock::time_point settle_from_{};
 };
 
 /// The registry a metered route reports to when its own config names none: set it once at
@@ -4693,19 +4548,214 @@ inline std::atomic<registry*>& global_registry() noexcept {
 
 /// The observed ledger for a route, or null when metrics are off for it.
 template <class Ledger>
-std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger,
-                                               const std::optional<async_ledger_ref>& async, int (*status_for)(ledger_errc)) {
+std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc)) {
   if (r == nullptr) r = global_registry().load(std::memory_order_acquire);
   if (r == nullptr) return nullptr;
-  return std::make_unique<observed_ledger>(ledger_ref(ledger), async,
-                                           std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger)),
-                                           status_for);
+  auto m = std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger));
+  r->keep(m);
+  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for);
 }
 
 }  // namespace tollgate::metrics
 
 #endif  // TOLLGATE_METRICS_METERING_METRICS_HPP
 // ---- end tollgate/metrics/metering_metrics.hpp ----
+
+namespace tollgate {
+
+/// Owns one lock on the non-blocking path until it is settled. `settle(cost)` asks the async
+/// ledger and, when the answer comes, logs a failure (lock id, never the credential) and hands it
+/// to the failure hook, as settlement_guard does; if `settle` never happens (the handler threw, a
+/// stream was dropped) the destructor releases the lock in full. Either way the ledger hears about
+/// the lock exactly once from it. The answer may come after the request is gone, so it keeps its
+/// own copies of what reporting needs; the ledger must outlive every answer.
+class async_settlement {
+ public:
+  /// `observer`: the route's metrics (null: none), told of each answer; it must outlive them.
+  async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
+                   settle_failure_handler on_failure, const metrics::observed_ledger* observer = nullptr)
+      : ledger_(ledger),
+        parts_(std::allocate_shared<parts>(detail::recycling_allocator<parts>{}, std::move(lock_id), hold, std::move(user),
+                                                 std::move(log), std::move(on_failure), observer)) {}
+  async_settlement(const async_settlement&) = delete;
+  async_settlement& operator=(const async_settlement&) = delete;
+  ~async_settlement() {
+    if (!settled_) settle(credits{});
+  }
+
+  /// Settles for `cost` (a release for zero). The first call asks the ledger; later calls do nothing.
+  void settle(credits cost) noexcept {
+    if (settled_) return;
+    settled_ = true;
+    send(ledger_, parts_, cost, std::exchange(settle_from_, {}));
+  }
+
+  /// With metrics on, the next settle's timing starts at `at`, a clock read the caller made anyway.
+  void start_settle(std::chrono::steady_clock::time_point at) noexcept { settle_from_ = at; }
+
+  /// The charge_actual overage: tries `cost`; a refusal that is not transient (no allowance, a
+  /// balance that does not cover it) settles `fallback` (the hold) instead and reports only that;
+  /// a transient one tries `cost` once more, then takes the usual failure path.
+  void settle_or(credits cost, credits fallback) noexcept {
+    if (settled_) return;
+    settled_ = true;
+    try {
+      ledger_.async_settle(parts_->lock_id, cost, [ledger = ledger_, p = parts_, cost, fallback](result<settlement> outcome) {
+        if (outcome) return report(*p, cost, outcome);
+        if (is_transient(outcome.error().code)) return send(ledger, p, cost);
+        p->log.warn("lock {}: overage {} refused by the ledger ({}); settling for the estimate {}", p->lock_id, cost,
+                    outcome.error().message, fallback);
+        send(ledger, p, fallback);
+      });
+    } catch (const std::exception& e) {  // a ledger that throws instead of completing: unreachable
+      report(*parts_, cost, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+    } catch (...) {
+      report(*parts_, cost, ledger_error{ledger_errc::unavailable, "the ledger threw"});
+    }
+  }
+
+  [[nodiscard]] bool settled() const noexcept { return settled_; }
+  [[nodiscard]] const std::string& lock_id() const noexcept { return parts_->lock_id; }
+
+ private:
+  struct parts {
+    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_,
+          const metrics::observed_ledger* observer_)
+        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)),
+          observer(observer_) {}
+    std::string lock_id;
+    credits hold;
+    redacted user;
+    logger log;
+    settle_failure_handler on_failure;
+    const metrics::observed_ledger* observer;
+  };
+
+  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost,
+                   std::chrono::steady_clock::time_point started = {}) noexcept {
+    try {
+      // Timed only when observed (from `started` when given); the capture still fits unique_function's inline buffer.
+      auto sent_at = std::chrono::steady_clock::time_point{};
+      if (p->observer) sent_at = started != sent_at ? started : std::chrono::steady_clock::now();
+      auto done = [p, cost, sent_at](result<settlement> outcome) { report(*p, cost, outcome, sent_at); };
+      if (cost == credits{})
+        ledger.async_release(p->lock_id, std::move(done));
+      else
+        ledger.async_settle(p->lock_id, cost, std::move(done));
+    } catch (const std::exception& e) {
+      report(*p, cost, ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+    } catch (...) {
+      report(*p, cost, ledger_error{ledger_errc::unavailable, "the ledger threw"});
+    }
+  }
+
+  static void report(const parts& p, credits cost, const result<settlement>& outcome,
+                     std::chrono::steady_clock::time_point sent_at = {}) noexcept {
+    if (p.observer) p.observer->async_settled(sent_at, cost == credits{}, outcome, p.hold);
+    try {
+      if (outcome) {
+        if (outcome->deferred)
+          p.log.warn("lock {}: settlement of {} deferred to the outbox; it is retried until it lands", p.lock_id, cost);
+        else
+          p.log.debug("lock {} settled: charged {} of {} held (user {})", p.lock_id, outcome->charged, p.hold, p.user);
+        return;
+      }
+      p.log.error("settle failed for lock {} (user {}, cost {}): {}: {}", p.lock_id, p.user, cost,
+                  to_string(outcome.error().code), outcome.error().message);
+      if (p.on_failure) p.on_failure(failed_settlement{p.lock_id, cost, outcome.error()});
+    } catch (const std::exception& e) {
+      p.log.error("settle-failure hook threw for lock {}: {}", p.lock_id, e.what());
+    } catch (...) {
+      p.log.error("settle-failure hook threw for lock {}", p.lock_id);
+    }
+  }
+
+  async_ledger_ref ledger_;
+  std::shared_ptr<const parts> parts_;
+  std::chrono::steady_clock::time_point settle_from_{};
+  bool settled_ = false;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
+// ---- end tollgate/metering/async_settlement.hpp ----
+// ---- begin tollgate/metering/options.hpp ----
+// metered's optional policies, found by tag so their order does not matter: overage and statuses.
+#ifndef TOLLGATE_METERING_OPTIONS_HPP
+#define TOLLGATE_METERING_OPTIONS_HPP
+
+#include <type_traits>
+
+
+namespace tollgate {
+
+struct overage_option_tag {};
+struct status_option_tag {};
+
+/// What happens when the actual cost exceeds the estimate that was locked.
+namespace overage {
+enum class mode { clamp, charge_actual, reject };
+
+/// Charge the estimate at most (the default): the hold is the ceiling the caller agreed to.
+struct clamp {
+  using metered_option = overage_option_tag;
+  static constexpr mode value = mode::clamp;
+};
+/// Charge the actual cost when the ledger allows it (the balance covers the difference);
+/// otherwise charge the estimate and log it.
+struct charge_actual {
+  using metered_option = overage_option_tag;
+  static constexpr mode value = mode::charge_actual;
+};
+/// Withhold the response: answer 402 and charge nothing.
+struct reject {
+  using metered_option = overage_option_tag;
+  static constexpr mode value = mode::reject;
+};
+}  // namespace overage
+
+/// The statuses a refused lock answers with. Replace it with your own type of the same shape:
+///   `using metered_option = tollgate::status_option_tag;`
+///   `static constexpr int status_for(tollgate::ledger_errc);`
+///   `static constexpr int retry_after_seconds;` (sent with 503)
+struct default_statuses {
+  using metered_option = status_option_tag;
+  static constexpr int retry_after_seconds = 1;
+  [[nodiscard]] static constexpr int status_for(ledger_errc e) noexcept {
+    switch (e) {
+      case ledger_errc::insufficient_funds: return 402;
+      case ledger_errc::unknown_credential: return 404;
+      case ledger_errc::unavailable: return 503;
+      default: return 500;
+    }
+  }
+};
+
+namespace detail {
+template <class Tag, class Default, class... Options>
+struct find_option {
+  using type = Default;
+};
+template <class Tag, class Default, class First, class... Rest>
+struct find_option<Tag, Default, First, Rest...> {
+  using type = std::conditional_t<std::is_same_v<typename First::metered_option, Tag>, First,
+                                  typename find_option<Tag, Default, Rest...>::type>;
+};
+
+template <class Option>
+constexpr bool is_metered_option = requires { typename Option::metered_option; } &&
+    (std::is_same_v<typename Option::metered_option, overage_option_tag> ||
+     std::is_same_v<typename Option::metered_option, status_option_tag>);
+
+template <class Tag, class... Options>
+constexpr int count_option = (0 + ... + int(std::is_same_v<typename Options::metered_option, Tag>));
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_METERING_OPTIONS_HPP
+// ---- end tollgate/metering/options.hpp ----
 
 namespace tollgate {
 
@@ -4937,6 +4987,12 @@ class metered {
     metered_config config;
     handler_function handler;
     std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
+    bool keyed_locks = true;  // false for an in_process_ledger: no answer can be lost, so no key is needed
+
+    // A fresh key per request: a transport's own retries of this lock, or a lookup after its answer
+    // was lost, reuse it.
+    [[nodiscard]] std::string lock_key() const { return keyed_locks ? detail::request_key() : std::string(); }
+
     std::unique_ptr<metrics::observed_ledger> observed{};  // null when metrics are off: `ledger` is the ledger itself
 
     void answered(int status) const noexcept {
@@ -4955,6 +5011,7 @@ class metered {
   template <bool Async>
   struct basic_charge final : stream_observer {
     using guard_type = std::conditional_t<Async, async_settlement, settlement_guard>;
+    static constexpr bool timed = calculator_reads_elapsed<Calculator>;
 
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
@@ -4973,7 +5030,7 @@ class metered {
       if (finished_once.exchange(true)) return;
       streaming = false;
       try {
-        ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+        stop_clock();
         ctx.record_response_bytes(delivered_bytes.load());
         const logger& log = owner->config.log;
         if (!completed) {
@@ -4988,9 +5045,14 @@ class metered {
       }
     }
 
+    void start_settle(std::chrono::steady_clock::time_point at) noexcept {
+      if constexpr (Async) guard.start_settle(at); else meter.start_settle(at);
+    }
+
     static guard_type make_guard(const state& o, const metering_context& c, metrics::charge_meter& m) {
       if constexpr (Async)
-        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
+        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure,
+                                o.observed.get());
       else  // an observed route settles through the charge's meter, which knows the hold and counts the refund
         return settlement_guard(o.observed ? ledger_ref(m) : o.ledger, c.lock_id(), c.user_id(), o.config.log,
                                 o.config.on_settle_failure, settlement_guard::borrow);
@@ -5004,7 +5066,16 @@ class metered {
     metrics::charge_meter meter;  // before the guard, which may settle through it as it is destroyed
     guard_type guard;
     credits amount;
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed); with the
+    // route's metrics on, the same read starts the settle's timing (and `started` ends the lock's).
+    void stop_clock() noexcept {
+      if (!timed && !owner->observed) return;
+      const auto ended = std::chrono::steady_clock::now();
+      if constexpr (timed) ctx.record_elapsed(ended - started);
+      start_settle(ended);
+    }
+    std::chrono::steady_clock::time_point started =
+        timed || owner->observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
@@ -5076,10 +5147,10 @@ class metered {
     redacted who = std::move(asked->who);
     const credits amount = asked->amount;
 
-    // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
+    // 3. Hold it.
     std::optional<result<lock_grant>> grant;
     try {
-      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::request_key()));
+      grant.emplace(s.ledger.lock(who.reveal(), amount, s.lock_key()));
     } catch (const std::exception& e) {
       grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
     }
@@ -5097,6 +5168,7 @@ class metered {
       }
       throw;
     }
+    if (s.observed) s.observed->lock_finished(held->started);  // the lock's timing ends at the charge's first read
 
     // 4. Serve.
     try {
@@ -5116,7 +5188,7 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->stop_clock();
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
@@ -5140,6 +5212,8 @@ class metered {
     unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
+    std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
+    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics are on
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -5155,10 +5229,12 @@ class metered {
     if (!asked) return std::move(done)();
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
+    if (s.observed) pending->asked_at = std::chrono::steady_clock::now();
     try {
-      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
+      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
-        std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
+        pending->grant.emplace(std::move(grant));
+        std::move(pending->resume)([pending] { after_lock(*pending, std::move(*pending->grant)); });
       });
     } catch (const std::exception& e) {
       if (!pending->answered.exchange(true))  // a ledger that threw instead of answering
@@ -5172,6 +5248,7 @@ class metered {
   static void after_lock(pending_request& p, result<lock_grant> grant) {
     const state& s = *p.owner;
     const logger& log = s.config.log;
+    if (s.observed && !grant) s.observed->async_lock_answered(p.asked_at, std::chrono::steady_clock::now(), grant);
     if (!grant) {
       refuse(p.res, grant.error(), p.who, log);
       return std::move(p.done)();
@@ -5187,6 +5264,7 @@ class metered {
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
+    if (s.observed) s.observed->async_lock_answered(p.asked_at, held->started, grant);  // ends at the charge's first read
 
     // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
     // there is no framework frame to rethrow into, so it is answered here.
@@ -5216,7 +5294,7 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    held->ctx.record_elapsed(std::chrono::steady_clock::now() - held->started);
+    held->stop_clock();
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
     s.served(held->withheld);
@@ -5345,12 +5423,11 @@ class metered {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       // Metrics on: the route's calls go through an observed ledger in front of the real one.
-      auto observed = metrics::observe_route(config.metrics, config.route, ledger, async, &status_policy::status_for);
-      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);
-      if (observed && async) async.emplace(*observed);
+      auto observed = metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for);
+      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
       return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
                                                  std::move(config), make_invoker(std::move(handler)), std::move(async),
-                                                 std::move(observed)});
+                                                 !in_process_ledger<Ledger>, std::move(observed)});
     }
   }
 

@@ -14,6 +14,7 @@ namespace tollgate {
 /// clock (no start-time bookkeeping in the handler), to the nanosecond, rounded to the micro-credit.
 template <credits Base, credits PerSecond>
 struct by_processing_time {
+  static constexpr bool reads_elapsed = true;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     return Base + PerSecond.scaled(ctx.elapsed().count(), 1'000'000'000);
   }

@@ -16,6 +16,7 @@ namespace tollgate {
 /// The bytes are those of the body sent (or delivered, for a stream), not of a serialised object.
 template <credits Base, credits PerKb>
 struct by_response_size {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] constexpr credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     return Base + PerKb.scaled(static_cast<std::int64_t>(ctx.response_bytes()), 1024);
   }

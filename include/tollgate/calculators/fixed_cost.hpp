@@ -13,6 +13,7 @@ namespace tollgate {
 /// Charges `Amount`: `fixed_cost<2.5_cr>`.
 template <credits Amount>
 struct fixed_cost {
+  static constexpr bool reads_elapsed = false;
   static_assert(!Amount.is_negative(), "tollgate: fixed_cost<Amount> must not be negative");
   [[nodiscard]] constexpr credits operator()(const request_ref&, const response_ref&, const metering_context&) const noexcept {
     return Amount;

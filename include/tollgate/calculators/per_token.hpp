@@ -15,6 +15,7 @@ namespace tollgate {
 /// nearest micro-credit. No usage reported → only what was reported: zero.
 template <credits PromptPerMillion, credits CompletionPerMillion, credits PerSearch = credits{}>
 struct per_token {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref&, const metering_context& ctx) const {
     const token_usage u = ctx.usage();
     return PromptPerMillion.scaled(u.prompt_tokens, 1'000'000) +

@@ -13,6 +13,7 @@ namespace tollgate {
 template <cost_calculator... Calculators>
   requires(sizeof...(Calculators) > 0)
 struct sum {
+  static constexpr bool reads_elapsed = (calculator_reads_elapsed<Calculators> || ...);
   std::tuple<Calculators...> parts_{};
 
   [[nodiscard]] credits operator()(const request_ref& req, const response_ref& res, const metering_context& ctx) const {
@@ -23,6 +24,7 @@ struct sum {
 /// Adds `Penalty` when the response status is `MinStatus` or above (a failed call still costs).
 template <credits Penalty, int MinStatus = 400>
 struct penalty_on_error {
+  static constexpr bool reads_elapsed = false;
   [[nodiscard]] credits operator()(const request_ref&, const response_ref& res, const metering_context&) const {
     return res.status() >= MinStatus ? Penalty : credits{};
   }

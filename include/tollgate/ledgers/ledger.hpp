@@ -53,6 +53,14 @@ concept ledger = requires { typename L::ledger_concept; } &&
                    { l.health() } -> std::same_as<bool>;
                  };
 
+/// Whether a ledger answers inside the caller's process, so that no answer of its can be lost on
+/// the way back. Such a ledger declares `static constexpr bool in_process = true;` (wrappers pass on
+/// their inner ledger's). metered then locks without an idempotency key: the key it would make is
+/// there to look up or retry a lock whose answer was lost, which cannot happen, and remembering one
+/// per request costs the ledger memory and a cache miss on every lock.
+template <class L>
+inline constexpr bool in_process_ledger = requires { requires static_cast<bool>(L::in_process); };
+
 namespace detail {
 /// Each requirement of `ledger` on its own (1–5 above; 6 cannot be checked), so a failure names
 /// the missing piece. It stops at the first broken requirement and returns false, so its message

@@ -273,6 +273,12 @@ class metered {
     metered_config config;
     handler_function handler;
     std::optional<async_ledger_ref> async_ledger;  // set when the ledger also models async_ledger
+    bool keyed_locks = true;  // false for an in_process_ledger: no answer can be lost, so no key is needed
+
+    // A fresh key per request: a transport's own retries of this lock, or a lookup after its answer
+    // was lost, reuse it.
+    [[nodiscard]] std::string lock_key() const { return keyed_locks ? detail::request_key() : std::string(); }
+
     std::unique_ptr<metrics::observed_ledger> observed{};  // null when metrics are off: `ledger` is the ledger itself
 
     void answered(int status) const noexcept {
@@ -291,6 +297,7 @@ class metered {
   template <bool Async>
   struct basic_charge final : stream_observer {
     using guard_type = std::conditional_t<Async, async_settlement, settlement_guard>;
+    static constexpr bool timed = calculator_reads_elapsed<Calculator>;
 
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
@@ -309,9 +316,7 @@ class metered {
       if (finished_once.exchange(true)) return;
       streaming = false;
       try {
-        const auto ended = std::chrono::steady_clock::now();
-        ctx.record_elapsed(ended - started);
-        start_settle(ended);  // the settle's timing starts at this read (metrics on)
+        stop_clock();
         ctx.record_response_bytes(delivered_bytes.load());
         const logger& log = owner->config.log;
         if (!completed) {
@@ -347,7 +352,16 @@ class metered {
     metrics::charge_meter meter;  // before the guard, which may settle through it as it is destroyed
     guard_type guard;
     credits amount;
-    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed); with the
+    // route's metrics on, the same read starts the settle's timing (and `started` ends the lock's).
+    void stop_clock() noexcept {
+      if (!timed && !owner->observed) return;
+      const auto ended = std::chrono::steady_clock::now();
+      if constexpr (timed) ctx.record_elapsed(ended - started);
+      start_settle(ended);
+    }
+    std::chrono::steady_clock::time_point started =
+        timed || owner->observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
@@ -419,10 +433,10 @@ class metered {
     redacted who = std::move(asked->who);
     const credits amount = asked->amount;
 
-    // 3. Hold it. A fresh key per request: a transport's own retries of this lock reuse it.
+    // 3. Hold it.
     std::optional<result<lock_grant>> grant;
     try {
-      grant.emplace(s.ledger.lock(who.reveal(), amount, detail::request_key()));
+      grant.emplace(s.ledger.lock(who.reveal(), amount, s.lock_key()));
     } catch (const std::exception& e) {
       grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
     }
@@ -460,9 +474,7 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    const auto ended = std::chrono::steady_clock::now();
-    held->ctx.record_elapsed(ended - held->started);
-    held->start_settle(ended);  // the settle's timing starts at this read (metrics on)
+    held->stop_clock();
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
@@ -486,6 +498,7 @@ class metered {
     unique_function<void(task)> resume;
     task done;
     std::atomic<bool> answered{false};
+    std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
     std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics are on
   };
 
@@ -504,9 +517,10 @@ class metered {
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
     if (s.observed) pending->asked_at = std::chrono::steady_clock::now();
     try {
-      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, detail::request_key(), [pending](result<lock_grant> grant) {
+      s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
-        std::move(pending->resume)([pending, grant = std::move(grant)]() mutable { after_lock(*pending, std::move(grant)); });
+        pending->grant.emplace(std::move(grant));
+        std::move(pending->resume)([pending] { after_lock(*pending, std::move(*pending->grant)); });
       });
     } catch (const std::exception& e) {
       if (!pending->answered.exchange(true))  // a ledger that threw instead of answering
@@ -566,9 +580,7 @@ class metered {
     }
     held->streaming = false;
     held->finished_once = true;
-    const auto ended = std::chrono::steady_clock::now();
-    held->ctx.record_elapsed(ended - held->started);
-    held->start_settle(ended);  // the settle's timing starts at this read (metrics on)
+    held->stop_clock();
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
     s.served(held->withheld);
@@ -701,7 +713,7 @@ class metered {
       const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
       return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
                                                  std::move(config), make_invoker(std::move(handler)), std::move(async),
-                                                 std::move(observed)});
+                                                 !in_process_ledger<Ledger>, std::move(observed)});
     }
   }
 
