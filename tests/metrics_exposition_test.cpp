@@ -109,7 +109,7 @@ TEST_CASE("metrics exposition: promtool accepts the quickstart's /metrics, befor
   CHECK(text.find("tollgate_requests_total{route=\"/api/simple\",outcome=\"404\"} 1\n") != std::string::npos);
   CHECK(text.find("tollgate_requests_total{route=\"/api/simple\",outcome=\"401\"} 1\n") != std::string::npos);
   CHECK(text.find("tollgate_credits_charged_micros_total{route=\"/api/simple\"} 1000000\n") != std::string::npos);
-  CHECK(text.find("tollgate_ledger_call_duration_seconds_count{operation=\"lock\",ledger=\"memory\"} 4\n") != std::string::npos);
+  CHECK(text.find("tollgate_ledger_call_duration_seconds_bucket{operation=\"lock\",ledger=\"memory\",le=\"+Inf\"}") != std::string::npos);
   CHECK(text.find("test-user-1") == std::string::npos);  // never a user id
   check_with_promtool(text, "quickstart after traffic");
 }

@@ -136,7 +136,7 @@ TEST_CASE("metrics: a metered route counts outcomes, exact credits and ledger la
         ctx.set_cost(0.900001_cr);
         res.set_content("ok", "text/plain");
       },
-      tollgate::metered_config{.metrics = &r, .route = "/api/x"}};
+      tollgate::metered_config{.metrics = &r, .route = "/api/x", .time_one_request_in = 1}};
   for (const char* user : {"sk-alice", "sk-alice", "sk-alice", "", "sk-nobody"}) {
     auto req = as(user);
     tollgate::basic_response res;
@@ -242,7 +242,7 @@ TEST_CASE("metrics: the non-blocking path counts outcomes, locks and charges too
   metrics::registry r;
   tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<0.6_cr>, tollgate::fixed_cost<0.5_cr>> route{
       ledger, [](const tollgate::request_ref&, const tollgate::response_ref& res) { res.set_content("ok", "text/plain"); },
-      tollgate::metered_config{.metrics = &r, .route = "/api/x"}};
+      tollgate::metered_config{.metrics = &r, .route = "/api/x", .time_one_request_in = 1}};
   REQUIRE(route.serves_async());
   int done = 0;
   for (const char* user : {"sk-bob", "sk-bob", ""}) {
@@ -257,4 +257,24 @@ TEST_CASE("metrics: the non-blocking path counts outcomes, locks and charges too
   CHECK(sample(r, "tollgate_credits_locked_micros_total{route=\"/api/x\"}") == 600'000);
   CHECK(sample(r, "tollgate_credits_charged_micros_total{route=\"/api/x\"}") == 500'000);
   CHECK(sample(r, "tollgate_ledger_call_duration_seconds_count{operation=\"lock\",ledger=\"memory\"}") == 2);
+  CHECK(sample(r, "tollgate_ledger_call_duration_seconds_count{operation=\"settle\",ledger=\"memory\"}") == 1);
+  CHECK(sample(r, "tollgate_credits_refunded_micros_total{route=\"/api/x\"}") == 100'000);  // the async settlement knows the hold
+}
+
+TEST_CASE("metrics: ledger latency is sampled, one request in time_one_request_in; counters count every request") {
+  tollgate::memory_ledger ledger;
+  ledger.add_user("carol", 100_cr);
+  ledger.add_credential("sk-carol", "carol");
+  metrics::registry r;
+  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<1_cr>> route{
+      ledger, [](const tollgate::request_ref&, const tollgate::response_ref&) {},
+      tollgate::metered_config{.metrics = &r, .route = "/api/x", .time_one_request_in = 4}};
+  for (int i = 0; i < 12; ++i) {
+    auto req = as("sk-carol");
+    tollgate::basic_response res;
+    route(req, res);
+  }
+  CHECK(sample(r, outcome("served")) == 12);
+  CHECK(sample(r, "tollgate_ledger_call_duration_seconds_count{operation=\"lock\",ledger=\"memory\"}") == 3);
+  CHECK(sample(r, "tollgate_ledger_call_duration_seconds_count{operation=\"settle\",ledger=\"memory\"}") == 3);
 }

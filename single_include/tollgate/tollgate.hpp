@@ -3295,6 +3295,7 @@ class bad_request : public std::runtime_error {
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <exception>
@@ -4414,41 +4415,58 @@ namespace detail {
 }  // namespace detail
 
 /// A ledger decorator metered puts in front of a route's ledger when its metrics are on: each
-/// call is timed and counted, a refused lock is counted under the status it is answered with. Off,
-/// metered holds the ledger itself and none of this runs. On the blocking path each call costs one
-/// steady_clock read of its own: a granted lock ends at the read metered makes anyway when the
-/// handler starts (`lock_finished`), a settle starts at the read that ends the handler's time
-/// (`charge_meter::start_settle`). The non-blocking path reads the clock before and after each
-/// call, and reports through `async_lock_answered` and `async_settled` (from async_settlement).
+/// call is counted, a refused lock under the status it is answered with. Off, metered holds the
+/// ledger itself and none of this runs.
+///
+/// Latency is sampled: the ledger calls of one request in `time_one_in` (per thread) are timed,
+/// the others read no clock. A timed request reads the clock before its lock and after its settle;
+/// the lock's end and the settle's start are the reads metered makes around the handler (which a
+/// calculator reading elapsed() needs anyway). `time_one_in` 1 times every request.
 class observed_ledger {
  public:
   using ledger_concept = ledger_t;
   using clock = std::chrono::steady_clock;
 
   /// `m` must live as long as any answer may come: the registry keeps it (`registry::keep`).
-  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc)) noexcept
-      : inner_(inner), m_(m), status_for_(status_for) {}
+  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc), std::uint32_t time_one_in) noexcept
+      : inner_(inner), m_(m), status_for_(status_for), time_one_in_(time_one_in) {}
 
   [[nodiscard]] route_metrics& metrics() const noexcept { return *m_; }
 
+  /// Whether this request's calls are timed: one in `time_one_in`, counted per thread (no atomic).
+  [[nodiscard]] bool sample() const noexcept {
+    if (time_one_in_ == 0) return false;
+    thread_local std::uint32_t tick = 0;
+    if (++tick < time_one_in_) return false;
+    tick = 0;
+    return true;
+  }
+
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
-    const auto t0 = clock::now();
+    const auto t0 = sample() ? clock::now() : clock::time_point{};
+    lock_started() = {};
     try {
       auto grant = inner_.lock(credential, amount, key);
-      if (grant) lock_started() = t0;  // timed by lock_finished, at metered's own next read
-      else m_->lock_latency_->observe(clock::now() - t0);
+      if (t0 != clock::time_point{}) {
+        if (grant) lock_started() = t0;  // the lock's timing ends at metered's next read: lock_finished
+        else m_->lock_latency_->observe(clock::now() - t0);
+      }
       locked(*m_, status_for_, grant);
       return grant;
     } catch (...) {
-      m_->lock_latency_->observe(clock::now() - t0);
+      if (t0 != clock::time_point{}) m_->lock_latency_->observe(clock::now() - t0);
       m_->answered(status_for_(ledger_errc::unavailable));  // metered answers a throwing ledger as unavailable
       throw;
     }
   }
+  /// Whether this thread's last granted lock is being timed (the request was sampled).
+  [[nodiscard]] static bool timing_this_request() noexcept { return lock_started() != clock::time_point{}; }
   /// Ends the timing of this thread's last granted lock at `at` (a read the caller made anyway).
-  void lock_finished(clock::time_point at) const noexcept { m_->lock_latency_->observe(at - lock_started()); }
+  void lock_finished(clock::time_point at) const noexcept {
+    if (timing_this_request()) m_->lock_latency_->observe(at - lock_started());
+  }
 
-  /// `started`: a read made just before (zero: read now).
+  /// `started`: a read made just before, to time the call from (zero: not timed).
   result<settlement> settle(std::string_view lock_id, credits cost, clock::time_point started = {}) {
     return timed(*m_->settle_latency_, started, [&] { return inner_.settle(lock_id, cost); });
   }
@@ -4457,10 +4475,10 @@ class observed_ledger {
   }
   [[nodiscard]] bool health() { return inner_.health(); }
 
-  /// The non-blocking path's lock answer: asked at `asked_at`, answered by `at` (reads metered
-  /// makes only when metrics are on, or anyway). No handler is wrapped, so no allocation is added.
-  void async_lock_answered(clock::time_point asked_at, clock::time_point at, const result<lock_grant>& grant) const noexcept {
-    m_->lock_latency_->observe(at - asked_at);
+  /// The non-blocking path's lock answer, asked at `asked_at` (zero: not timed). No handler is
+  /// wrapped, so no allocation is added.
+  void async_lock_answered(clock::time_point asked_at, const result<lock_grant>& grant) const noexcept {
+    if (asked_at != clock::time_point{}) m_->lock_latency_->observe(clock::now() - asked_at);
     locked(*m_, status_for_, grant);
   }
   /// The non-blocking path's settle (or release) answer, sent at `sent_at` (zero: not timed).
@@ -4482,23 +4500,19 @@ class observed_ledger {
     if (grant) m.locked_->inc(detail::micros_of(grant->amount));
     else m.answered(status_for(grant.error().code));
   }
-  static void finished(route_metrics& m, metrics::histogram& h, clock::time_point t0, const result<settlement>& outcome) noexcept {
-    h.observe(clock::now() - t0);
-    if (!outcome) m.settle_failures_->inc();
-  }
   static clock::time_point& lock_started() noexcept {
     thread_local clock::time_point t{};
     return t;
   }
   template <class Call>
   result<settlement> timed(metrics::histogram& h, clock::time_point started, Call&& call) {
-    const auto t0 = started == clock::time_point{} ? clock::now() : started;
     try {
       auto outcome = call();
-      finished(*m_, h, t0, outcome);
+      if (started != clock::time_point{}) h.observe(clock::now() - started);
+      if (!outcome) m_->settle_failures_->inc();
       return outcome;
     } catch (...) {
-      h.observe(clock::now() - t0);
+      if (started != clock::time_point{}) h.observe(clock::now() - started);
       m_->settle_failures_->inc();
       throw;
     }
@@ -4506,6 +4520,7 @@ class observed_ledger {
   ledger_ref inner_;
   route_metrics* m_;  // kept by the registry
   int (*status_for_)(ledger_errc);
+  std::uint32_t time_one_in_;
 };
 
 /// What one charge settles through on the blocking path when its route is observed: the route's
@@ -4548,12 +4563,13 @@ inline std::atomic<registry*>& global_registry() noexcept {
 
 /// The observed ledger for a route, or null when metrics are off for it.
 template <class Ledger>
-std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc)) {
+std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc),
+                                               std::uint32_t time_one_in) {
   if (r == nullptr) r = global_registry().load(std::memory_order_acquire);
   if (r == nullptr) return nullptr;
   auto m = std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger));
   r->keep(m);
-  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for);
+  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for, time_one_in);
 }
 
 }  // namespace tollgate::metrics
@@ -4634,9 +4650,9 @@ class async_settlement {
   static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost,
                    std::chrono::steady_clock::time_point started = {}) noexcept {
     try {
-      // Timed only when observed (from `started` when given); the capture still fits unique_function's inline buffer.
-      auto sent_at = std::chrono::steady_clock::time_point{};
-      if (p->observer) sent_at = started != sent_at ? started : std::chrono::steady_clock::now();
+      // Timed from `started` when the route's metrics sample this request; the capture still fits
+      // unique_function's inline buffer.
+      const auto sent_at = p->observer ? started : std::chrono::steady_clock::time_point{};
       auto done = [p, cost, sent_at](result<settlement> outcome) { report(*p, cost, outcome, sent_at); };
       if (cost == credits{})
         ledger.async_release(p->lock_id, std::move(done));
@@ -4767,6 +4783,9 @@ struct metered_config {
   /// else none, and metering runs exactly as without metrics.
   metrics::registry* metrics = nullptr;
   std::string route{};  ///< the `route` label: a name or pattern, never a path carrying ids ("unnamed" if empty)
+  /// With metrics on, the ledger calls of one request in this many (per thread) are timed for
+  /// `tollgate_ledger_call_duration_seconds`; the others read no clock. 1: every request; 0: none.
+  std::uint32_t time_one_request_in = 16;
 };
 
 namespace detail {
@@ -5069,13 +5088,14 @@ class metered {
     // The handler's run time, for a calculator that reads it (calculator_reads_elapsed); with the
     // route's metrics on, the same read starts the settle's timing (and `started` ends the lock's).
     void stop_clock() noexcept {
-      if (!timed && !owner->observed) return;
+      if (!timed && !sampled) return;
       const auto ended = std::chrono::steady_clock::now();
       if constexpr (timed) ctx.record_elapsed(ended - started);
-      start_settle(ended);
+      if (sampled) start_settle(ended);
     }
-    std::chrono::steady_clock::time_point started =
-        timed || owner->observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    // Whether the route's metrics time this request's ledger calls (set by after_lock on the non-blocking path).
+    bool sampled = !Async && owner->observed && metrics::observed_ledger::timing_this_request();
+    std::chrono::steady_clock::time_point started = timed || sampled ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
@@ -5213,7 +5233,7 @@ class metered {
     task done;
     std::atomic<bool> answered{false};
     std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
-    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics are on
+    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics time this request
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -5229,7 +5249,7 @@ class metered {
     if (!asked) return std::move(done)();
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
-    if (s.observed) pending->asked_at = std::chrono::steady_clock::now();
+    if (s.observed && s.observed->sample()) pending->asked_at = std::chrono::steady_clock::now();
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
@@ -5248,7 +5268,7 @@ class metered {
   static void after_lock(pending_request& p, result<lock_grant> grant) {
     const state& s = *p.owner;
     const logger& log = s.config.log;
-    if (s.observed && !grant) s.observed->async_lock_answered(p.asked_at, std::chrono::steady_clock::now(), grant);
+    if (s.observed) s.observed->async_lock_answered(p.asked_at, grant);
     if (!grant) {
       refuse(p.res, grant.error(), p.who, log);
       return std::move(p.done)();
@@ -5264,7 +5284,7 @@ class metered {
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
-    if (s.observed) s.observed->async_lock_answered(p.asked_at, held->started, grant);  // ends at the charge's first read
+    held->sampled = p.asked_at != std::chrono::steady_clock::time_point{};
 
     // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
     // there is no framework frame to rethrow into, so it is answered here.
@@ -5423,7 +5443,8 @@ class metered {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       // Metrics on: the route's calls go through an observed ledger in front of the real one.
-      auto observed = metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for);
+      auto observed =
+          metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for, config.time_one_request_in);
       const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
       return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
                                                  std::move(config), make_invoker(std::move(handler)), std::move(async),

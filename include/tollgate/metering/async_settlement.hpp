@@ -91,9 +91,9 @@ class async_settlement {
   static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost,
                    std::chrono::steady_clock::time_point started = {}) noexcept {
     try {
-      // Timed only when observed (from `started` when given); the capture still fits unique_function's inline buffer.
-      auto sent_at = std::chrono::steady_clock::time_point{};
-      if (p->observer) sent_at = started != sent_at ? started : std::chrono::steady_clock::now();
+      // Timed from `started` when the route's metrics sample this request; the capture still fits
+      // unique_function's inline buffer.
+      const auto sent_at = p->observer ? started : std::chrono::steady_clock::time_point{};
       auto done = [p, cost, sent_at](result<settlement> outcome) { report(*p, cost, outcome, sent_at); };
       if (cost == credits{})
         ledger.async_release(p->lock_id, std::move(done));

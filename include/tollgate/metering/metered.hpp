@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <exception>
@@ -53,6 +54,9 @@ struct metered_config {
   /// else none, and metering runs exactly as without metrics.
   metrics::registry* metrics = nullptr;
   std::string route{};  ///< the `route` label: a name or pattern, never a path carrying ids ("unnamed" if empty)
+  /// With metrics on, the ledger calls of one request in this many (per thread) are timed for
+  /// `tollgate_ledger_call_duration_seconds`; the others read no clock. 1: every request; 0: none.
+  std::uint32_t time_one_request_in = 16;
 };
 
 namespace detail {
@@ -355,13 +359,14 @@ class metered {
     // The handler's run time, for a calculator that reads it (calculator_reads_elapsed); with the
     // route's metrics on, the same read starts the settle's timing (and `started` ends the lock's).
     void stop_clock() noexcept {
-      if (!timed && !owner->observed) return;
+      if (!timed && !sampled) return;
       const auto ended = std::chrono::steady_clock::now();
       if constexpr (timed) ctx.record_elapsed(ended - started);
-      start_settle(ended);
+      if (sampled) start_settle(ended);
     }
-    std::chrono::steady_clock::time_point started =
-        timed || owner->observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    // Whether the route's metrics time this request's ledger calls (set by after_lock on the non-blocking path).
+    bool sampled = !Async && owner->observed && metrics::observed_ledger::timing_this_request();
+    std::chrono::steady_clock::time_point started = timed || sampled ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
@@ -499,7 +504,7 @@ class metered {
     task done;
     std::atomic<bool> answered{false};
     std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
-    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics are on
+    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics time this request
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -515,7 +520,7 @@ class metered {
     if (!asked) return std::move(done)();
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
-    if (s.observed) pending->asked_at = std::chrono::steady_clock::now();
+    if (s.observed && s.observed->sample()) pending->asked_at = std::chrono::steady_clock::now();
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
@@ -534,7 +539,7 @@ class metered {
   static void after_lock(pending_request& p, result<lock_grant> grant) {
     const state& s = *p.owner;
     const logger& log = s.config.log;
-    if (s.observed && !grant) s.observed->async_lock_answered(p.asked_at, std::chrono::steady_clock::now(), grant);
+    if (s.observed) s.observed->async_lock_answered(p.asked_at, grant);
     if (!grant) {
       refuse(p.res, grant.error(), p.who, log);
       return std::move(p.done)();
@@ -550,7 +555,7 @@ class metered {
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
-    if (s.observed) s.observed->async_lock_answered(p.asked_at, held->started, grant);  // ends at the charge's first read
+    held->sampled = p.asked_at != std::chrono::steady_clock::time_point{};
 
     // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
     // there is no framework frame to rethrow into, so it is answered here.
@@ -709,7 +714,8 @@ class metered {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
       // Metrics on: the route's calls go through an observed ledger in front of the real one.
-      auto observed = metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for);
+      auto observed =
+          metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for, config.time_one_request_in);
       const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
       return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
                                                  std::move(config), make_invoker(std::move(handler)), std::move(async),

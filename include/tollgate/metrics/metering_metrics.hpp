@@ -94,41 +94,58 @@ namespace detail {
 }  // namespace detail
 
 /// A ledger decorator metered puts in front of a route's ledger when its metrics are on: each
-/// call is timed and counted, a refused lock is counted under the status it is answered with. Off,
-/// metered holds the ledger itself and none of this runs. On the blocking path each call costs one
-/// steady_clock read of its own: a granted lock ends at the read metered makes anyway when the
-/// handler starts (`lock_finished`), a settle starts at the read that ends the handler's time
-/// (`charge_meter::start_settle`). The non-blocking path reads the clock before and after each
-/// call, and reports through `async_lock_answered` and `async_settled` (from async_settlement).
+/// call is counted, a refused lock under the status it is answered with. Off, metered holds the
+/// ledger itself and none of this runs.
+///
+/// Latency is sampled: the ledger calls of one request in `time_one_in` (per thread) are timed,
+/// the others read no clock. A timed request reads the clock before its lock and after its settle;
+/// the lock's end and the settle's start are the reads metered makes around the handler (which a
+/// calculator reading elapsed() needs anyway). `time_one_in` 1 times every request.
 class observed_ledger {
  public:
   using ledger_concept = ledger_t;
   using clock = std::chrono::steady_clock;
 
   /// `m` must live as long as any answer may come: the registry keeps it (`registry::keep`).
-  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc)) noexcept
-      : inner_(inner), m_(m), status_for_(status_for) {}
+  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc), std::uint32_t time_one_in) noexcept
+      : inner_(inner), m_(m), status_for_(status_for), time_one_in_(time_one_in) {}
 
   [[nodiscard]] route_metrics& metrics() const noexcept { return *m_; }
 
+  /// Whether this request's calls are timed: one in `time_one_in`, counted per thread (no atomic).
+  [[nodiscard]] bool sample() const noexcept {
+    if (time_one_in_ == 0) return false;
+    thread_local std::uint32_t tick = 0;
+    if (++tick < time_one_in_) return false;
+    tick = 0;
+    return true;
+  }
+
   result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
-    const auto t0 = clock::now();
+    const auto t0 = sample() ? clock::now() : clock::time_point{};
+    lock_started() = {};
     try {
       auto grant = inner_.lock(credential, amount, key);
-      if (grant) lock_started() = t0;  // timed by lock_finished, at metered's own next read
-      else m_->lock_latency_->observe(clock::now() - t0);
+      if (t0 != clock::time_point{}) {
+        if (grant) lock_started() = t0;  // the lock's timing ends at metered's next read: lock_finished
+        else m_->lock_latency_->observe(clock::now() - t0);
+      }
       locked(*m_, status_for_, grant);
       return grant;
     } catch (...) {
-      m_->lock_latency_->observe(clock::now() - t0);
+      if (t0 != clock::time_point{}) m_->lock_latency_->observe(clock::now() - t0);
       m_->answered(status_for_(ledger_errc::unavailable));  // metered answers a throwing ledger as unavailable
       throw;
     }
   }
+  /// Whether this thread's last granted lock is being timed (the request was sampled).
+  [[nodiscard]] static bool timing_this_request() noexcept { return lock_started() != clock::time_point{}; }
   /// Ends the timing of this thread's last granted lock at `at` (a read the caller made anyway).
-  void lock_finished(clock::time_point at) const noexcept { m_->lock_latency_->observe(at - lock_started()); }
+  void lock_finished(clock::time_point at) const noexcept {
+    if (timing_this_request()) m_->lock_latency_->observe(at - lock_started());
+  }
 
-  /// `started`: a read made just before (zero: read now).
+  /// `started`: a read made just before, to time the call from (zero: not timed).
   result<settlement> settle(std::string_view lock_id, credits cost, clock::time_point started = {}) {
     return timed(*m_->settle_latency_, started, [&] { return inner_.settle(lock_id, cost); });
   }
@@ -137,10 +154,10 @@ class observed_ledger {
   }
   [[nodiscard]] bool health() { return inner_.health(); }
 
-  /// The non-blocking path's lock answer: asked at `asked_at`, answered by `at` (reads metered
-  /// makes only when metrics are on, or anyway). No handler is wrapped, so no allocation is added.
-  void async_lock_answered(clock::time_point asked_at, clock::time_point at, const result<lock_grant>& grant) const noexcept {
-    m_->lock_latency_->observe(at - asked_at);
+  /// The non-blocking path's lock answer, asked at `asked_at` (zero: not timed). No handler is
+  /// wrapped, so no allocation is added.
+  void async_lock_answered(clock::time_point asked_at, const result<lock_grant>& grant) const noexcept {
+    if (asked_at != clock::time_point{}) m_->lock_latency_->observe(clock::now() - asked_at);
     locked(*m_, status_for_, grant);
   }
   /// The non-blocking path's settle (or release) answer, sent at `sent_at` (zero: not timed).
@@ -162,23 +179,19 @@ class observed_ledger {
     if (grant) m.locked_->inc(detail::micros_of(grant->amount));
     else m.answered(status_for(grant.error().code));
   }
-  static void finished(route_metrics& m, metrics::histogram& h, clock::time_point t0, const result<settlement>& outcome) noexcept {
-    h.observe(clock::now() - t0);
-    if (!outcome) m.settle_failures_->inc();
-  }
   static clock::time_point& lock_started() noexcept {
     thread_local clock::time_point t{};
     return t;
   }
   template <class Call>
   result<settlement> timed(metrics::histogram& h, clock::time_point started, Call&& call) {
-    const auto t0 = started == clock::time_point{} ? clock::now() : started;
     try {
       auto outcome = call();
-      finished(*m_, h, t0, outcome);
+      if (started != clock::time_point{}) h.observe(clock::now() - started);
+      if (!outcome) m_->settle_failures_->inc();
       return outcome;
     } catch (...) {
-      h.observe(clock::now() - t0);
+      if (started != clock::time_point{}) h.observe(clock::now() - started);
       m_->settle_failures_->inc();
       throw;
     }
@@ -186,6 +199,7 @@ class observed_ledger {
   ledger_ref inner_;
   route_metrics* m_;  // kept by the registry
   int (*status_for_)(ledger_errc);
+  std::uint32_t time_one_in_;
 };
 
 /// What one charge settles through on the blocking path when its route is observed: the route's
@@ -228,12 +242,13 @@ inline std::atomic<registry*>& global_registry() noexcept {
 
 /// The observed ledger for a route, or null when metrics are off for it.
 template <class Ledger>
-std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc)) {
+std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc),
+                                               std::uint32_t time_one_in) {
   if (r == nullptr) r = global_registry().load(std::memory_order_acquire);
   if (r == nullptr) return nullptr;
   auto m = std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger));
   r->keep(m);
-  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for);
+  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for, time_one_in);
 }
 
 }  // namespace tollgate::metrics
