@@ -2,9 +2,13 @@
 #ifndef TOLLGATE_TESTS_BILLING_INDEPENDENT_HMAC_HPP
 #define TOLLGATE_TESTS_BILLING_INDEPENDENT_HMAC_HPP
 
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "support/child_process.hpp"
 
@@ -21,15 +25,32 @@ inline std::string hex_of(std::string_view bytes) {
   return out;
 }
 
-/// hex(HMAC-SHA256(key, message)) as `python3 -c 'import hmac …'` computes it. Key and message go
-/// to python hex-encoded on its command line, so any bytes survive; the key never reaches a log.
+/// hex(HMAC-SHA256(key, message)) as `python3 -c 'import hmac …'` computes it. The key goes to python
+/// hex-encoded on its command line, the message through a temporary file (any size, any bytes).
 inline std::string python_hmac_sha256_hex(std::string_view key, std::string_view message) {
-  child_process python({"/usr/bin/python3", "-c",
-                        "import hmac, hashlib, sys; "
-                        "print(hmac.new(bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2]), hashlib.sha256).hexdigest())",
-                        hex_of(key), hex_of(message)});
-  std::string line = python.read_line();
-  python.wait_exit();
+  char path[] = "/tmp/tollgate_hmac_message_XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  for (std::size_t done = 0; done < message.size();) {
+    const auto n = ::write(fd, message.data() + done, message.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      ::unlink(path);
+      throw std::runtime_error("write failed");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  std::string line;
+  {
+    child_process python({"/usr/bin/python3", "-c",
+                          "import hmac, hashlib, sys; "
+                          "print(hmac.new(bytes.fromhex(sys.argv[1]), open(sys.argv[2], 'rb').read(), hashlib.sha256).hexdigest())",
+                          hex_of(key), path});
+    line = python.read_line();
+    python.wait_exit();
+  }
+  ::unlink(path);
   return line;
 }
 

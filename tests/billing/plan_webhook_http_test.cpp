@@ -268,6 +268,11 @@ TEST_CASE("plan webhook http: every refusal answers 4xx with a detail and leaves
       }
       unchanged();
     }
+    SUBCASE("deeply nested JSON, rightly signed, is refused without a crash") {
+      const std::string deep = std::string(100'000, '[') + std::string(100'000, ']');
+      check_reply(f.post(p.path, deep, p.sign(deep, t0, p.secret)), 400, "Malformed");
+      unchanged();
+    }
     SUBCASE("a subscription event without a tenant") {
       const std::string body = p.event("evt_r_5", "", "growth", "", t0);
       check_reply(f.post(p.path, body, p.sign(body, t0, p.secret)), 422, "without");
