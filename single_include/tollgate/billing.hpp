@@ -12,7 +12,7 @@
 
 
 // ---- begin tollgate/billing/httplib.hpp ----
-// Mounts the billing-limits endpoint on a cpp-httplib server (opt-in: includes httplib.h).
+// Mounts the billing endpoints (limits, plan webhooks) on a cpp-httplib server (opt-in: includes httplib.h).
 #ifndef TOLLGATE_BILLING_HTTPLIB_HPP
 #define TOLLGATE_BILLING_HTTPLIB_HPP
 
@@ -262,13 +262,15 @@ class limits_endpoint {
 
 namespace tollgate::billing {
 
-/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), and
-/// answers POST, PUT, PATCH, DELETE and OPTIONS there with the contract's 405. The server keeps the
-/// endpoint alive.
+/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), POST,
+/// PUT, PATCH, DELETE and OPTIONS; the endpoint answers the methods it does not serve with 405. Any
+/// endpoint with `reply handle(const request_ref&) const` mounts: `limits_endpoint` (GET), a
+/// `plan_webhook` (POST; httplib hands it the body byte for byte). The server keeps the endpoint alive.
 ///
 ///     httplib::Server server;
 ///     tollgate::billing::mount(server, std::make_shared<tollgate::billing::limits_endpoint<>>(
 ///         tollgate::billing::endpoint_options::with_secret(tollgate::redacted{secret})));
+///     tollgate::billing::mount(server, stripe_webhook, "/billing/webhooks/stripe");
 template <class Endpoint>
 void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, const std::string& path = "/billing/limits") {
   const httplib::Server::Handler handler = [endpoint = std::move(endpoint)](const httplib::Request& req, httplib::Response& res) {
@@ -1157,7 +1159,8 @@ class plan_webhook {
     const Scheme scheme{};
     const auto checked = scheme.verify(webhooks::signed_delivery{request, body, secret_, now, tolerance_});
     if (!checked.ok()) {
-      log_.warn("plan webhook ({}): delivery refused: {}", scheme_name(), checked.message);
+      // debug, as the limits endpoint logs refused tokens: anyone can send unsigned requests, and many.
+      log_.debug("plan webhook ({}): delivery refused: {}", scheme_name(), checked.message);
       return detail::detail_reply(400, checked.message);
     }
 
