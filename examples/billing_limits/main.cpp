@@ -1,4 +1,6 @@
 // Example: serves GET /billing/limits (and GET /health) on 127.0.0.1 with tollgate's plan limits.
+// Plan-change webhooks: with STRIPE_WEBHOOK_SECRET (ORB_WEBHOOK_SECRET) set, POST /billing/webhooks/stripe
+// (/orb) takes signed subscription events and changes the tenant's plan for GET /billing/limits at once.
 //
 //   tollgate_billing_limits --port 8081 --secret "$BILLING_JWT_SECRET"
 //   tollgate_billing_limits --port 0 --disable-auth          # any free port, no authentication
@@ -20,9 +22,13 @@
 #include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/billing/httplib.hpp>
 #include <tollgate/billing/limits_endpoint.hpp>
+#include <tollgate/billing/plan_webhook.hpp>
 #include <tollgate/jwt/sign.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
+#include <tollgate/plans/cached_plan_lookup.hpp>
+#include <tollgate/plans/plan_from_header.hpp>
+#include <tollgate/plans/plan_store.hpp>
 
 namespace {
 
@@ -40,6 +46,8 @@ void usage(std::FILE* out) {
       "  --secret S      HS256 secret shared with callers; default: $BILLING_JWT_SECRET\n"
       "  --disable-auth  serve without authentication (explicit; a missing secret never does this)\n"
       "  --print-token   print a valid token for the secret (1 hour) and exit\n"
+      "Webhooks: $STRIPE_WEBHOOK_SECRET turns on POST /billing/webhooks/stripe, $ORB_WEBHOOK_SECRET\n"
+      "  POST /billing/webhooks/orb: signed subscription events set tenants' plans (see README).\n"
       "The first line on stdout is `listening on 127.0.0.1:PORT`.\n",
       out);
 }
@@ -79,6 +87,33 @@ std::optional<arguments> parse(int argc, char** argv) {
   return args;
 }
 
+// A tenant's plan from the plan store that the webhooks write (through a cache they invalidate);
+// tenants the store does not know fall back to the contract's `x-plan-type` header.
+struct store_then_header {
+  tollgate::cached_plan_lookup stored;
+  tollgate::plan_from_header<"x-plan-type"> header{};
+
+  [[nodiscard]] tollgate::plan_resolution resolve(const tollgate::request_ref& request, std::optional<std::string_view> tenant) const {
+    auto found = stored.resolve(request, tenant);
+    if (found.outcome == tollgate::plan_resolution::kind::unknown_tenant) return header.resolve(request, tenant);
+    return found;
+  }
+};
+
+// Mounts one provider's webhook when its secret is in the environment; says which, never the secret.
+template <class Webhook>
+void mount_webhook(httplib::Server& server, const char* env, const std::string& path, const tollgate::logger& log,
+                   const std::shared_ptr<tollgate::plan_store<tollgate::default_plans>>& store, const tollgate::cached_plan_lookup& cache) {
+  const char* value = std::getenv(env);
+  if (value == nullptr || *value == '\0') {
+    log.info("plan webhook: POST {} off ({} is not set)", path, env);
+    return;
+  }
+  auto options = tollgate::billing::webhook_options::with_secret(tollgate::redacted{value}).with_logger(log);
+  tollgate::billing::mount(server, std::make_shared<const Webhook>(std::move(options), store, cache), path);
+  log.info("plan webhook: POST {} on (secret from {})", path, env);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,11 +147,17 @@ int main(int argc, char** argv) {
                                     : tollgate::billing::endpoint_options::with_secret(secret);
   // Only that a secret is set and its length: even a fingerprint would let a log reader test guesses.
   if (!args->disable_auth && !secret.empty()) log.info("billing limits: HS256 secret configured ({} bytes)", secret.reveal().size());
-  auto endpoint = std::make_shared<const tollgate::billing::limits_endpoint<>>(std::move(options).with_logger(log));
+  // Plans and custom limits set by webhooks live in the store; the cache in front of it is invalidated per tenant on each change.
+  auto plans = std::make_shared<tollgate::plan_store<tollgate::default_plans>>();
+  const tollgate::cached_plan_lookup plan_cache{[plans](std::string_view tenant) { return plans->plan_of(tenant); }};
+  auto endpoint = std::make_shared<const tollgate::billing::limits_endpoint<tollgate::default_plans, store_then_header>>(
+      std::move(options).with_logger(log), store_then_header{plan_cache}, plans->overrides());
 
   httplib::Server server;
   tollgate::tune(server);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
   tollgate::billing::mount(server, endpoint);
+  mount_webhook<tollgate::billing::stripe_plan_webhook<>>(server, "STRIPE_WEBHOOK_SECRET", "/billing/webhooks/stripe", log, plans, plan_cache);
+  mount_webhook<tollgate::billing::orb_plan_webhook<>>(server, "ORB_WEBHOOK_SECRET", "/billing/webhooks/orb", log, plans, plan_cache);
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });

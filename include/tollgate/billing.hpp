@@ -9,5 +9,6 @@
 
 #include <tollgate/billing/httplib.hpp>
 #include <tollgate/billing/limits_endpoint.hpp>
+#include <tollgate/billing/plan_webhook.hpp>
 
 #endif  // TOLLGATE_BILLING_HPP

@@ -15,5 +15,6 @@
 #include <tollgate/plans/plan_resolver.hpp>
 #include <tollgate/plans/plan_from_header.hpp>
 #include <tollgate/plans/cached_plan_lookup.hpp>
+#include <tollgate/plans/plan_store.hpp>
 
 #endif  // TOLLGATE_PLANS_HPP

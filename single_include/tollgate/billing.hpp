@@ -12,7 +12,7 @@
 
 
 // ---- begin tollgate/billing/httplib.hpp ----
-// Mounts the billing-limits endpoint on a cpp-httplib server (opt-in: includes httplib.h).
+// Mounts the billing endpoints (limits, plan webhooks) on a cpp-httplib server (opt-in: includes httplib.h).
 #ifndef TOLLGATE_BILLING_HTTPLIB_HPP
 #define TOLLGATE_BILLING_HTTPLIB_HPP
 
@@ -262,13 +262,15 @@ class limits_endpoint {
 
 namespace tollgate::billing {
 
-/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), and
-/// answers POST, PUT, PATCH, DELETE and OPTIONS there with the contract's 405. The server keeps the
-/// endpoint alive.
+/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), POST,
+/// PUT, PATCH, DELETE and OPTIONS; the endpoint answers the methods it does not serve with 405. Any
+/// endpoint with `reply handle(const request_ref&) const` mounts: `limits_endpoint` (GET), a
+/// `plan_webhook` (POST; httplib hands it the body byte for byte). The server keeps the endpoint alive.
 ///
 ///     httplib::Server server;
 ///     tollgate::billing::mount(server, std::make_shared<tollgate::billing::limits_endpoint<>>(
 ///         tollgate::billing::endpoint_options::with_secret(tollgate::redacted{secret})));
+///     tollgate::billing::mount(server, stripe_webhook, "/billing/webhooks/stripe");
 template <class Endpoint>
 void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, const std::string& path = "/billing/limits") {
   const httplib::Server::Handler handler = [endpoint = std::move(endpoint)](const httplib::Request& req, httplib::Response& res) {
@@ -292,6 +294,964 @@ void mount(httplib::Server& server, std::shared_ptr<Endpoint> endpoint, const st
 
 #endif  // TOLLGATE_BILLING_HTTPLIB_HPP
 // ---- end tollgate/billing/httplib.hpp ----
+// ---- begin tollgate/billing/plan_webhook.hpp ----
+// POST /billing/webhooks/<provider>, framework-agnostic: a signed subscription event in, a tenant's new plan stored.
+#ifndef TOLLGATE_BILLING_PLAN_WEBHOOK_HPP
+#define TOLLGATE_BILLING_PLAN_WEBHOOK_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// ---- begin tollgate/billing/plan_change_format.hpp ----
+// The plan_change_format concept: how a provider's webhook event names a tenant's new plan (opt-in: includes nlohmann/json).
+#ifndef TOLLGATE_BILLING_PLAN_CHANGE_FORMAT_HPP
+#define TOLLGATE_BILLING_PLAN_CHANGE_FORMAT_HPP
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tollgate::billing {
+
+/// The tag a format opts in with: `using plan_change_format_concept = tollgate::billing::plan_change_format_t;`.
+struct plan_change_format_t {};
+
+/// A plan change read from one event: who, what, and the event's identity and time.
+struct plan_change {
+  std::string event_id{};
+  std::string tenant{};
+  plan_assignment assignment{};
+  /// When the provider created the event (orders changes that arrive out of order); unknown if unset.
+  std::optional<std::chrono::sys_time<std::chrono::microseconds>> occurred_at{};
+};
+
+/// What a format found in an event. `message` goes into the reply's `detail`.
+struct plan_change_read {
+  enum class kind {
+    change,     ///< `change` holds a plan change to apply
+    ignored,    ///< a well-formed event of a type that changes no plan (answered 200: not retried)
+    malformed,  ///< not an event at all (no string `id`, no string `type`): 400
+    invalid,    ///< a plan-changing event missing what tollgate needs, or with a bad value: 422
+  };
+  kind outcome = kind::malformed;
+  plan_change change{};
+  std::string event_id{};  ///< the event's id when one was read, for the log
+  std::string message{};
+
+  [[nodiscard]] static plan_change_read of(plan_change c) {
+    std::string id = c.event_id;
+    return {kind::change, std::move(c), std::move(id), {}};
+  }
+  [[nodiscard]] static plan_change_read refused(kind k, std::string event_id, std::string message) {
+    return {k, {}, std::move(event_id), std::move(message)};
+  }
+};
+
+/// A provider's event format. Requirements, for `const F& f` and `const nlohmann::json& event`
+/// (the parsed body; any JSON value):
+///   1. `typename F::plan_change_format_concept` is `tollgate::billing::plan_change_format_t` (explicit opt-in);
+///   2. `f.read(event)` → `plan_change_read`, never throwing on any JSON value;
+///   3. `read` is safe to call from several threads at once, and `F` is default-constructible.
+/// Provided: `stripe_subscription_events` and `orb_subscription_events` (billing/subscription_events.hpp).
+template <class F>
+concept plan_change_format = requires { typename F::plan_change_format_concept; } &&
+                             std::same_as<typename F::plan_change_format_concept, plan_change_format_t> &&
+                             std::default_initializable<F> &&
+                             requires(const F& f, const nlohmann::json& event) {
+                               { f.read(event) } -> std::same_as<plan_change_read>;
+                             };
+
+namespace detail {
+/// Each requirement of `plan_change_format` on its own, so a failure names the missing piece (one message).
+template <class F>
+constexpr bool check_plan_change_format() {
+  constexpr bool opts_in = requires { requires std::same_as<typename F::plan_change_format_concept, plan_change_format_t>; };
+  constexpr bool has_read = requires(const F& f, const nlohmann::json& event) { f.read(event); };
+  constexpr bool read_returns = requires(const F& f, const nlohmann::json& event) { { f.read(event) } -> std::same_as<plan_change_read>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this event format does not opt in: add `using plan_change_format_concept = tollgate::billing::plan_change_format_t;`");
+    return false;
+  } else if constexpr (!has_read) {
+    static_assert(has_read, "tollgate: this event format is missing `read(const nlohmann::json&) const`");
+    return false;
+  } else if constexpr (!read_returns) {
+    static_assert(read_returns, "tollgate: an event format's `read(...)` must return tollgate::billing::plan_change_read");
+    return false;
+  } else if constexpr (!std::default_initializable<F>) {
+    static_assert(std::default_initializable<F>, "tollgate: an event format must be default-constructible");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_PLAN_CHANGE_FORMAT_HPP
+// ---- end tollgate/billing/plan_change_format.hpp ----
+// ---- begin tollgate/billing/subscription_events.hpp ----
+// Stripe's and Orb's subscription events read as plan changes (opt-in: includes nlohmann/json).
+#ifndef TOLLGATE_BILLING_SUBSCRIPTION_EVENTS_HPP
+#define TOLLGATE_BILLING_SUBSCRIPTION_EVENTS_HPP
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+// ---- begin tollgate/detail/iso8601.hpp ----
+// Parses the ISO 8601 timestamps billing providers send (Orb's X-Orb-Timestamp, `created_at` fields).
+#ifndef TOLLGATE_DETAIL_ISO8601_HPP
+#define TOLLGATE_DETAIL_ISO8601_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tollgate::detail {
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]` → a UTC time point (microseconds; finer digits are
+/// dropped). No zone means UTC, as Orb sends it (`2024-03-27T15:42:29.551`). std::nullopt for
+/// anything else, including impossible dates and times.
+[[nodiscard]] inline std::optional<std::chrono::sys_time<std::chrono::microseconds>> parse_iso8601(std::string_view text) {
+  std::size_t at = 0;
+  auto digits = [&](std::size_t count) -> std::optional<int> {
+    if (at + count > text.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const char c = text[at + i];
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    at += count;
+    return value;
+  };
+  auto expect = [&](char c) {
+    if (at >= text.size() || text[at] != c) return false;
+    ++at;
+    return true;
+  };
+  const auto year = digits(4);
+  if (!year || !expect('-')) return std::nullopt;
+  const auto month = digits(2);
+  if (!month || !expect('-')) return std::nullopt;
+  const auto day = digits(2);
+  if (!day || !(expect('T') || expect('t') || expect(' '))) return std::nullopt;
+  const auto hour = digits(2);
+  if (!hour || !expect(':')) return std::nullopt;
+  const auto minute = digits(2);
+  if (!minute || !expect(':')) return std::nullopt;
+  const auto second = digits(2);
+  if (!second || *hour > 23 || *minute > 59 || *second > 59) return std::nullopt;
+
+  std::int64_t micros = 0;
+  if (expect('.')) {
+    int count = 0;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (count < 6) micros = micros * 10 + (text[at] - '0');
+      ++count;
+      ++at;
+    }
+    if (count == 0) return std::nullopt;
+    for (; count < 6; ++count) micros *= 10;
+  }
+  std::chrono::minutes offset{0};
+  if (at < text.size()) {
+    if (expect('Z') || expect('z')) {
+      // UTC
+    } else if (text[at] == '+' || text[at] == '-') {
+      const bool east = text[at] == '+';
+      ++at;
+      const auto oh = digits(2);
+      if (!oh) return std::nullopt;
+      expect(':');
+      const auto om = digits(2);
+      if (!om || *oh > 23 || *om > 59) return std::nullopt;
+      offset = std::chrono::hours(*oh) + std::chrono::minutes(*om);
+      if (!east) offset = -offset;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (at != text.size()) return std::nullopt;
+
+  const std::chrono::year_month_day date{std::chrono::year{*year}, std::chrono::month{static_cast<unsigned>(*month)},
+                                         std::chrono::day{static_cast<unsigned>(*day)}};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days{date} + std::chrono::hours(*hour) + std::chrono::minutes(*minute) + std::chrono::seconds(*second) +
+         std::chrono::microseconds(micros) - offset;
+}
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_ISO8601_HPP
+// ---- end tollgate/detail/iso8601.hpp ----
+
+namespace tollgate::billing {
+
+namespace detail {
+/// Ids, tenant ids and plan names longer than this are refused: they bound the replay memory.
+inline constexpr std::size_t max_event_field_bytes = 256;
+/// The metadata key prefix of a custom limit: `"limit.deployments": "8"` (or `"unlimited"`).
+inline constexpr std::string_view limit_key_prefix = "limit.";
+
+/// `root[k0][k1]…` when every step is an object member; nullptr otherwise.
+template <std::size_t N>
+[[nodiscard]] inline const nlohmann::json* member_at(const nlohmann::json& root, const std::array<std::string_view, N>& path) {
+  const nlohmann::json* at = &root;
+  for (auto key : path) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(key);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+/// A non-empty string of at most max_event_field_bytes at `path`.
+template <std::size_t N>
+[[nodiscard]] inline std::optional<std::string> string_at(const nlohmann::json& root, const std::array<std::string_view, N>& path) {
+  const nlohmann::json* v = member_at(root, path);
+  if (!v || !v->is_string()) return std::nullopt;
+  const auto& s = v->get_ref<const std::string&>();
+  if (s.empty() || s.size() > max_event_field_bytes) return std::nullopt;
+  return s;
+}
+
+/// A custom limit's value: a non-negative integer (a JSON number or a decimal string, as metadata
+/// values are strings at both providers) or `"unlimited"`.
+[[nodiscard]] inline std::optional<limit_value> limit_value_of(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) {
+    const auto n = v.get<std::uint64_t>();
+    if (n > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return limit_value(static_cast<std::int64_t>(n));
+  }
+  if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    if (n < 0) return std::nullopt;
+    return limit_value(n);
+  }
+  if (!v.is_string()) return std::nullopt;
+  const auto& s = v.get_ref<const std::string&>();
+  if (s == "unlimited") return limit_value(unlimited);
+  if (s.empty() || s.size() > 18) return std::nullopt;  // 18 digits never overflow int64
+  std::int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return limit_value(n);
+}
+
+/// Reads `limit.<name>` entries of a metadata object into `out`; the first bad entry's message, if any.
+/// Names are checked against the plan table later, by plan_store.
+[[nodiscard]] inline std::optional<std::string> read_limit_overrides(const nlohmann::json* metadata, plan_assignment& out) {
+  if (!metadata || !metadata->is_object()) return std::nullopt;
+  for (const auto& [key, value] : metadata->items()) {
+    if (key.size() <= limit_key_prefix.size() || std::string_view(key).substr(0, limit_key_prefix.size()) != limit_key_prefix) continue;
+    const auto max = limit_value_of(value);
+    if (!max) return "metadata '" + key + "' must be a non-negative integer or \"unlimited\"";
+    out.overrides.emplace_back(key.substr(limit_key_prefix.size()), *max);
+  }
+  return std::nullopt;
+}
+
+/// The event's `id` and `type`, or the malformed read that says which is missing.
+struct event_head {
+  std::string id;
+  std::string type;
+};
+[[nodiscard]] inline std::optional<plan_change_read> read_head(const nlohmann::json& event, event_head& head) {
+  using kind = plan_change_read::kind;
+  if (!event.is_object()) return plan_change_read::refused(kind::malformed, {}, "Malformed event: the body must be a JSON object");
+  auto id = string_at(event, std::array<std::string_view, 1>{"id"});
+  if (!id) return plan_change_read::refused(kind::malformed, {}, "Malformed event: 'id' must be a non-empty string of at most 256 bytes");
+  auto type = string_at(event, std::array<std::string_view, 1>{"type"});
+  if (!type) return plan_change_read::refused(kind::malformed, *id, "Malformed event: 'type' must be a non-empty string");
+  head = {std::move(*id), std::move(*type)};
+  return std::nullopt;
+}
+}  // namespace detail
+
+/// Stripe's subscription events. Reads, from `customer.subscription.created` and
+/// `customer.subscription.updated` (every other type is ignored):
+///   - `id`: the event id (replay protection);  `created`: unix seconds (ordering), optional;
+///   - `data.object.metadata.tenant_id`: the tenant;  `data.object.metadata.plan`: the plan's name;
+///   - `data.object.metadata["limit.<name>"]`: `"<count>"` or `"unlimited"`, the tenant's custom
+///     limits (all of them: limits not listed go back to the plan's).
+/// Set that metadata on the Subscription (Dashboard or API); Stripe sends metadata values as strings.
+struct stripe_subscription_events {
+  using plan_change_format_concept = plan_change_format_t;
+
+  [[nodiscard]] plan_change_read read(const nlohmann::json& event) const {
+    using kind = plan_change_read::kind;
+    try {
+      detail::event_head head;
+      if (auto bad = detail::read_head(event, head)) return std::move(*bad);
+      if (head.type != "customer.subscription.created" && head.type != "customer.subscription.updated")
+        return plan_change_read::refused(kind::ignored, head.id, "Event type '" + head.type + "' changes no plan");
+      plan_change change;
+      change.event_id = head.id;
+      auto tenant = detail::string_at(event, std::array<std::string_view, 4>{"data", "object", "metadata", "tenant_id"});
+      if (!tenant) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without data.object.metadata.tenant_id");
+      auto plan = detail::string_at(event, std::array<std::string_view, 4>{"data", "object", "metadata", "plan"});
+      if (!plan) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without data.object.metadata.plan");
+      change.tenant = std::move(*tenant);
+      change.assignment.plan = std::move(*plan);
+      if (auto bad = detail::read_limit_overrides(detail::member_at(event, std::array<std::string_view, 3>{"data", "object", "metadata"}), change.assignment))
+        return plan_change_read::refused(kind::invalid, head.id, "Subscription event with a bad limit: " + *bad);
+      if (const auto* created = detail::member_at(event, std::array<std::string_view, 1>{"created"}); created && created->is_number_integer())
+        change.occurred_at = std::chrono::sys_time<std::chrono::microseconds>(std::chrono::seconds(created->get<std::int64_t>()));
+      return plan_change_read::of(std::move(change));
+    } catch (...) {  // bad_alloc: refuse rather than crash
+      return plan_change_read::refused(kind::malformed, {}, "Malformed event");
+    }
+  }
+};
+static_assert(plan_change_format<stripe_subscription_events>);
+
+/// Orb's subscription events. Reads, from `subscription.created`, `subscription.started` and
+/// `subscription.plan_changed` (every other type is ignored):
+///   - `id`: the event id (replay protection);  `created_at`: ISO 8601 (ordering), optional;
+///   - `subscription.customer.external_customer_id`: the tenant (your id for the customer in Orb);
+///   - `subscription.plan.external_plan_id`: the plan's name (give Orb plans tollgate's names as external ids);
+///   - `subscription.metadata["limit.<name>"]`: `"<count>"` or `"unlimited"`, the tenant's custom
+///     limits (all of them: limits not listed go back to the plan's).
+struct orb_subscription_events {
+  using plan_change_format_concept = plan_change_format_t;
+
+  [[nodiscard]] plan_change_read read(const nlohmann::json& event) const {
+    using kind = plan_change_read::kind;
+    try {
+      detail::event_head head;
+      if (auto bad = detail::read_head(event, head)) return std::move(*bad);
+      if (head.type != "subscription.created" && head.type != "subscription.started" && head.type != "subscription.plan_changed")
+        return plan_change_read::refused(kind::ignored, head.id, "Event type '" + head.type + "' changes no plan");
+      plan_change change;
+      change.event_id = head.id;
+      auto tenant = detail::string_at(event, std::array<std::string_view, 3>{"subscription", "customer", "external_customer_id"});
+      if (!tenant) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without subscription.customer.external_customer_id");
+      auto plan = detail::string_at(event, std::array<std::string_view, 3>{"subscription", "plan", "external_plan_id"});
+      if (!plan) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without subscription.plan.external_plan_id");
+      change.tenant = std::move(*tenant);
+      change.assignment.plan = std::move(*plan);
+      if (auto bad = detail::read_limit_overrides(detail::member_at(event, std::array<std::string_view, 2>{"subscription", "metadata"}), change.assignment))
+        return plan_change_read::refused(kind::invalid, head.id, "Subscription event with a bad limit: " + *bad);
+      if (auto created = detail::string_at(event, std::array<std::string_view, 1>{"created_at"}))
+        change.occurred_at = ::tollgate::detail::parse_iso8601(*created);
+      return plan_change_read::of(std::move(change));
+    } catch (...) {  // bad_alloc: refuse rather than crash
+      return plan_change_read::refused(kind::malformed, {}, "Malformed event");
+    }
+  }
+};
+static_assert(plan_change_format<orb_subscription_events>);
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_SUBSCRIPTION_EVENTS_HPP
+// ---- end tollgate/billing/subscription_events.hpp ----
+// ---- begin tollgate/webhooks/orb_signature.hpp ----
+// orb_signature: Orb's `X-Orb-Timestamp` + `X-Orb-Signature: v1=…` webhook signature scheme.
+#ifndef TOLLGATE_WEBHOOKS_ORB_SIGNATURE_HPP
+#define TOLLGATE_WEBHOOKS_ORB_SIGNATURE_HPP
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+// ---- begin tollgate/webhooks/signature_scheme.hpp ----
+// The signature_scheme concept: how a billing provider signs its webhook deliveries (Stripe, Orb, ...).
+#ifndef TOLLGATE_WEBHOOKS_SIGNATURE_SCHEME_HPP
+#define TOLLGATE_WEBHOOKS_SIGNATURE_SCHEME_HPP
+
+#include <chrono>
+#include <concepts>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate::webhooks {
+
+/// The tag a scheme opts in with: `using signature_scheme_concept = tollgate::webhooks::signature_scheme_t;`.
+struct signature_scheme_t {};
+
+/// What a scheme found in one delivery. `message` goes into the reply's `detail`: it never holds
+/// the secret nor the expected signature.
+struct signature_check {
+  enum class kind {
+    verified,         ///< a signature matches and the timestamp is within the tolerance
+    missing_header,   ///< a header the scheme needs is absent
+    malformed,        ///< a header is present but unreadable (no timestamp, not a number ...)
+    stale,            ///< the signed timestamp is too old or too far in the future
+    bad_signature,    ///< no signature matches the body under the secret
+  };
+  kind outcome = kind::bad_signature;
+  std::string message;
+  /// kind::verified: when the provider signed the delivery.
+  std::chrono::system_clock::time_point signed_at{};
+
+  [[nodiscard]] bool ok() const noexcept { return outcome == kind::verified; }
+  [[nodiscard]] static signature_check verified(std::chrono::system_clock::time_point at) { return {kind::verified, {}, at}; }
+  [[nodiscard]] static signature_check refused(kind why, std::string message) { return {why, std::move(message), {}}; }
+};
+
+/// What a scheme is given to check: the request's headers, its raw body byte for byte, the
+/// endpoint's secret, the current time and the accepted clock difference.
+struct signed_delivery {
+  const request_ref& request;
+  std::string_view raw_body;
+  const redacted& secret;
+  std::chrono::system_clock::time_point now;
+  std::chrono::seconds tolerance;
+};
+
+/// A webhook signature scheme. Requirements, for `const S& s` and `const signed_delivery& d`:
+///   1. `typename S::signature_scheme_concept` is `tollgate::webhooks::signature_scheme_t` (explicit opt-in);
+///   2. `S::name` is a `std::string_view` constant naming the provider, for logs ("stripe");
+///   3. `s.verify(d)` → `signature_check`: `verified` only when a signature computed with
+///      HMAC (OpenSSL) over the provider's signed payload matches one in the headers, compared in
+///      constant time, and the signed timestamp is within `d.tolerance` of `d.now` either way;
+///   4. `verify` never throws on any input and is safe to call from several threads at once;
+///   5. `S` is default-constructible.
+/// Provided: `stripe_signature` and `orb_signature`.
+template <class S>
+concept signature_scheme = requires { typename S::signature_scheme_concept; } &&
+                           std::same_as<typename S::signature_scheme_concept, signature_scheme_t> &&
+                           std::default_initializable<S> &&
+                           requires(const S& s, const signed_delivery& d) {
+                             { S::name } -> std::convertible_to<std::string_view>;
+                             { s.verify(d) } -> std::same_as<signature_check>;
+                           };
+
+namespace detail {
+/// Each requirement of `signature_scheme` on its own, so a failure names the missing piece (one message).
+template <class S>
+constexpr bool check_signature_scheme() {
+  constexpr bool opts_in = requires { requires std::same_as<typename S::signature_scheme_concept, signature_scheme_t>; };
+  constexpr bool has_name = requires { { S::name } -> std::convertible_to<std::string_view>; };
+  constexpr bool has_verify = requires(const S& s, const signed_delivery& d) { s.verify(d); };
+  constexpr bool verify_returns_check = requires(const S& s, const signed_delivery& d) { { s.verify(d) } -> std::same_as<signature_check>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this signature scheme does not opt in: add `using signature_scheme_concept = tollgate::webhooks::signature_scheme_t;`");
+    return false;
+  } else if constexpr (!has_name) {
+    static_assert(has_name, "tollgate: this signature scheme is missing `static constexpr std::string_view name`");
+    return false;
+  } else if constexpr (!has_verify) {
+    static_assert(has_verify, "tollgate: this signature scheme is missing `verify(const signed_delivery&) const`");
+    return false;
+  } else if constexpr (!verify_returns_check) {
+    static_assert(verify_returns_check, "tollgate: a signature scheme's `verify(...)` must return tollgate::webhooks::signature_check");
+    return false;
+  } else if constexpr (!std::default_initializable<S>) {
+    static_assert(std::default_initializable<S>, "tollgate: a signature scheme must be default-constructible");
+    return false;
+  } else {
+    return true;
+  }
+}
+
+/// Lower-case hex of raw bytes: how both providers write an HMAC.
+[[nodiscard]] inline std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(digits[u >> 4]);
+    out.push_back(digits[u & 0xF]);
+  }
+  return out;
+}
+}  // namespace detail
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_SIGNATURE_SCHEME_HPP
+// ---- end tollgate/webhooks/signature_scheme.hpp ----
+
+namespace tollgate::webhooks {
+
+/// Orb's scheme, as its official SDKs (orb-billing for Node, orb-go, orb-python) verify it:
+/// `X-Orb-Timestamp` is an ISO 8601 time, UTC when it has no zone (`2024-03-27T15:42:29.551`);
+/// `X-Orb-Signature` is `v1=<hex>` (several, space-separated, are accepted as the Node SDK does);
+/// the signed payload is `v1:<X-Orb-Timestamp exactly as sent>:<raw body>`; HMAC-SHA256 keyed
+/// with the secret's UTF-8 bytes as is (not decoded). The SDKs' tolerance is 5 minutes either way.
+struct orb_signature {
+  using signature_scheme_concept = signature_scheme_t;
+  static constexpr std::string_view name = "orb";
+  static constexpr std::string_view timestamp_header = "X-Orb-Timestamp";
+  static constexpr std::string_view signature_header = "X-Orb-Signature";
+
+  [[nodiscard]] signature_check verify(const signed_delivery& d) const {
+    using kind = signature_check::kind;
+    try {
+      const auto stamp = d.request.header(timestamp_header);
+      if (!stamp) return signature_check::refused(kind::missing_header, "Missing X-Orb-Timestamp header");
+      const auto signatures = d.request.header(signature_header);
+      if (!signatures) return signature_check::refused(kind::missing_header, "Missing X-Orb-Signature header");
+      const auto parsed = ::tollgate::detail::parse_iso8601(*stamp);
+      if (!parsed) return signature_check::refused(kind::malformed, "Invalid X-Orb-Timestamp header: expected an ISO 8601 time");
+
+      std::string signed_payload = "v1:";
+      signed_payload += *stamp;
+      signed_payload += ':';
+      signed_payload += d.raw_body;
+      const std::string expected = detail::to_hex(::tollgate::detail::hmac_sha256(d.secret.reveal(), signed_payload));
+      bool matched = false;
+      std::string_view rest = *signatures;
+      while (!rest.empty()) {
+        const auto space = rest.find(' ');
+        const std::string_view item = rest.substr(0, space);
+        rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+        if (item.size() > 3 && item.substr(0, 3) == "v1=")
+          matched |= ::tollgate::detail::constant_time_equal(expected, lower(item.substr(3)));
+      }
+      if (!matched) return signature_check::refused(kind::bad_signature, "None of the given webhook signatures match the expected signature");
+
+      const auto signed_at = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*parsed);
+      if (signed_at < d.now - d.tolerance) return signature_check::refused(kind::stale, "Webhook timestamp is too old");
+      if (signed_at > d.now + d.tolerance) return signature_check::refused(kind::stale, "Webhook timestamp is too new");
+      return signature_check::verified(signed_at);
+    } catch (...) {  // bad_alloc, OpenSSL failure: refuse, never crash the server
+      return signature_check::refused(kind::bad_signature, "Signature verification failed");
+    }
+  }
+
+ private:
+  // orb-go compares decoded bytes, so upper-case hex matches there too.
+  static std::string lower(std::string_view hex) {
+    std::string out(hex);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  }
+};
+static_assert(signature_scheme<orb_signature>);
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_ORB_SIGNATURE_HPP
+// ---- end tollgate/webhooks/orb_signature.hpp ----
+// ---- begin tollgate/webhooks/seen_event_ids.hpp ----
+// seen_event_ids: a bounded, thread-safe memory of webhook event ids, so a replayed delivery changes nothing.
+#ifndef TOLLGATE_WEBHOOKS_SEEN_EVENT_IDS_HPP
+#define TOLLGATE_WEBHOOKS_SEEN_EVENT_IDS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace tollgate::webhooks {
+
+/// Remembers each claimed event id for `retention`, at most `capacity` at a time. When full it
+/// refuses new ids (`claim::full`) instead of forgetting one early: forgetting would let a replay
+/// of that event through while its signature is still fresh. A signed delivery passes the timestamp
+/// check for at most 2 × tolerance (timestamp ± tolerance), so `plan_webhook` keeps ids that long.
+/// The clock is the caller's (`now` arguments), so tests can move it.
+///
+///     tollgate::webhooks::seen_event_ids seen{100'000, std::chrono::minutes(10)};
+///     if (seen.try_claim("evt_1", now) == seen_event_ids::claim::duplicate) { /* already applied */ }
+class seen_event_ids {
+ public:
+  using clock = std::chrono::system_clock;
+  enum class claim {
+    first,      ///< not seen within the retention: claimed now
+    duplicate,  ///< seen within the retention
+    full,       ///< `capacity` ids are remembered and none has expired: nothing claimed
+  };
+
+  explicit seen_event_ids(std::size_t capacity = 100'000, clock::duration retention = std::chrono::minutes(10))
+      : capacity_(capacity), retention_(retention) {
+    if (capacity == 0) throw std::invalid_argument("tollgate::webhooks::seen_event_ids: the capacity must be positive");
+    if (retention <= clock::duration::zero()) throw std::invalid_argument("tollgate::webhooks::seen_event_ids: the retention must be positive");
+  }
+
+  /// Claims `id` at `now`, atomically: of two concurrent claims of one id, exactly one is `first`.
+  [[nodiscard]] claim try_claim(std::string_view id, clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    forget_expired(now);
+    std::string key(id);
+    if (auto it = expiry_.find(key); it != expiry_.end()) return claim::duplicate;
+    // The queue (not the map) is the bound: `forget` leaves its queue slot until it expires.
+    if (order_.size() >= capacity_) return claim::full;
+    const auto expires = now + retention_;
+    order_.emplace_back(expires, key);
+    expiry_.emplace(std::move(key), expires);
+    return claim::first;
+  }
+
+  /// Forgets `id` (its change could not be applied after all), so a retry is not a duplicate.
+  void forget(std::string_view id) {
+    std::lock_guard lock(mutex_);
+    expiry_.erase(std::string(id));
+  }
+
+  /// Whether `id` is remembered at `now`.
+  [[nodiscard]] bool contains(std::string_view id, clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    auto it = expiry_.find(std::string(id));
+    return it != expiry_.end() && now < it->second;
+  }
+  /// How many ids are remembered (expired ones go at the next claim).
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return expiry_.size();
+  }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] clock::duration retention() const noexcept { return retention_; }
+
+ private:
+  // Ids expire in claim order (a fixed retention); a clock stepping back only keeps some longer.
+  void forget_expired(clock::time_point now) {
+    while (!order_.empty() && order_.front().first <= now) {
+      auto it = expiry_.find(order_.front().second);
+      if (it != expiry_.end() && it->second == order_.front().first) expiry_.erase(it);
+      order_.pop_front();
+    }
+  }
+
+  std::size_t capacity_;
+  clock::duration retention_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, clock::time_point> expiry_;
+  std::deque<std::pair<clock::time_point, std::string>> order_;
+};
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_SEEN_EVENT_IDS_HPP
+// ---- end tollgate/webhooks/seen_event_ids.hpp ----
+// ---- begin tollgate/webhooks/stripe_signature.hpp ----
+// stripe_signature: Stripe's `Stripe-Signature: t=…,v1=…` webhook signature scheme.
+#ifndef TOLLGATE_WEBHOOKS_STRIPE_SIGNATURE_HPP
+#define TOLLGATE_WEBHOOKS_STRIPE_SIGNATURE_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tollgate::webhooks {
+
+/// Stripe's scheme, as its documentation ("Verify signatures manually") and its SDKs have it:
+/// the header `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=<hex>]`; the signed
+/// payload is `<t>.<raw body>`; HMAC-SHA256 keyed with the endpoint secret (`whsec_…`, used as
+/// is, not decoded); any `v1` that matches is accepted (several appear while a secret is rolled);
+/// other schemes (`v0`: test-mode) are ignored. Unlike Stripe's SDKs, which reject only old
+/// timestamps, a timestamp further than the tolerance in the future is refused too.
+struct stripe_signature {
+  using signature_scheme_concept = signature_scheme_t;
+  static constexpr std::string_view name = "stripe";
+  static constexpr std::string_view header = "Stripe-Signature";
+
+  [[nodiscard]] signature_check verify(const signed_delivery& d) const {
+    using kind = signature_check::kind;
+    try {
+      const auto value = d.request.header(header);
+      if (!value) return signature_check::refused(kind::missing_header, "Missing Stripe-Signature header");
+      std::optional<std::int64_t> timestamp;
+      std::vector<std::string_view> candidates;
+      std::string_view rest = *value;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view item = trim(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        const auto eq = item.find('=');
+        if (eq == std::string_view::npos) continue;
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view val = item.substr(eq + 1);
+        if (key == "t") timestamp = parse_seconds(val);
+        else if (key == "v1") candidates.push_back(val);
+      }
+      if (!timestamp) return signature_check::refused(kind::malformed, "Unable to extract timestamp and signatures from header");
+      if (candidates.empty()) return signature_check::refused(kind::malformed, "No signatures found with expected scheme v1");
+
+      const std::string signed_payload = std::to_string(*timestamp) + "." + std::string(d.raw_body);
+      const std::string expected = detail::to_hex(::tollgate::detail::hmac_sha256(d.secret.reveal(), signed_payload));
+      bool matched = false;
+      for (auto candidate : candidates) matched |= ::tollgate::detail::constant_time_equal(expected, candidate);
+      if (!matched) return signature_check::refused(kind::bad_signature, "No signatures found matching the expected signature for payload");
+
+      const std::chrono::system_clock::time_point signed_at{std::chrono::seconds(*timestamp)};
+      if (signed_at < d.now - d.tolerance) return signature_check::refused(kind::stale, "Timestamp outside the tolerance zone (too old)");
+      if (signed_at > d.now + d.tolerance) return signature_check::refused(kind::stale, "Timestamp outside the tolerance zone (in the future)");
+      return signature_check::verified(signed_at);
+    } catch (...) {  // bad_alloc, OpenSSL failure: refuse, never crash the server
+      return signature_check::refused(kind::bad_signature, "Signature verification failed");
+    }
+  }
+
+ private:
+  static std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  }
+  // Unix seconds: 1 to 12 digits (far beyond any real date, far below int64 overflow).
+  static std::optional<std::int64_t> parse_seconds(std::string_view digits) {
+    if (digits.empty() || digits.size() > 12) return std::nullopt;
+    std::int64_t value = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  }
+};
+static_assert(signature_scheme<stripe_signature>);
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_STRIPE_SIGNATURE_HPP
+// ---- end tollgate/webhooks/stripe_signature.hpp ----
+
+namespace tollgate::billing {
+
+/// How a plan webhook verifies deliveries and remembers them.
+struct webhook_options {
+  /// The endpoint's signing secret from the provider. Empty: every delivery gets 500 ("no webhook
+  /// secret configured"); an empty secret never turns verification off. Never logged nor echoed.
+  redacted secret{};
+  /// The accepted difference between the signed timestamp and `now`, either way (5 minutes, as
+  /// Stripe and Orb recommend). Event ids are remembered for twice this (see seen_event_ids).
+  std::chrono::seconds tolerance{std::chrono::minutes(5)};
+  /// Larger bodies get 413 before any HMAC is computed. Subscription events are a few KiB.
+  std::size_t max_body_bytes = 256 * 1024;
+  /// How many event ids are remembered at once; past it, new events get 503 until some expire.
+  std::size_t max_remembered_events = 100'000;
+  /// The clock, injectable for tests; empty: std::chrono::system_clock::now.
+  std::function<std::chrono::system_clock::time_point()> now{};
+  /// Where refusals and changes go. The secret and signatures never do.
+  logger log{log_level::info};
+
+  /// Verification with this secret (an empty one answers 500, see `secret`).
+  [[nodiscard]] static webhook_options with_secret(redacted secret) {
+    webhook_options o;
+    o.secret = std::move(secret);
+    return o;
+  }
+  [[nodiscard]] webhook_options with_logger(logger l) && {
+    log = std::move(l);
+    return std::move(*this);
+  }
+  [[nodiscard]] webhook_options with_clock(std::function<std::chrono::system_clock::time_point()> clock) && {
+    now = std::move(clock);
+    return std::move(*this);
+  }
+  [[nodiscard]] webhook_options with_tolerance(std::chrono::seconds t) && {
+    tolerance = t;
+    return std::move(*this);
+  }
+};
+
+/// A billing provider's webhook that changes tenants' plans. `POST` only (405 otherwise). In order:
+/// 413 for a body over `max_body_bytes`; 500 without a secret; 400 when the signature is missing,
+/// unreadable, wrong or its timestamp is outside the tolerance (Stripe's own examples answer 400;
+/// 401 would need a WWW-Authenticate scheme that does not exist for HMAC signatures); 400 for a
+/// body that is not an event; 200 `{"status":"ignored"}` for event types that change no plan;
+/// 422 for a plan-changing event that lacks the tenant or plan, or names an unknown plan or limit;
+/// 200 `{"status":"duplicate"}` for an event id already applied within 2 × tolerance (providers
+/// retry every non-2xx for days, so a redelivery must be acknowledged, not refused); 503 when the
+/// replay memory is full; else the store is updated, each cache invalidated for that tenant at once,
+/// and 200 `{"status":"applied"|"outdated",…}` ("outdated": a later change is already applied).
+/// Every refusal changes nothing and carries a JSON `detail`.
+///
+///     auto store = std::make_shared<tollgate::plan_store<tollgate::default_plans>>();
+///     tollgate::billing::stripe_plan_webhook<> webhook{
+///         tollgate::billing::webhook_options::with_secret(tollgate::redacted{secret}), store, cache};
+///     tollgate::billing::reply r = webhook.handle(request);   // any tollgate::request
+template <class Table, class Scheme, class Format>
+class plan_webhook {
+  // Types, so the checks run as soon as the class is named; each failure is then the only error.
+  using scheme_ok = std::bool_constant<webhooks::detail::check_signature_scheme<Scheme>()>;
+  using format_ok = std::bool_constant<scheme_ok::value && detail::check_plan_change_format<Format>()>;
+  // The scheme's name for the log, read only once the scheme passed its check (no second error).
+  static constexpr std::string_view scheme_name() {
+    if constexpr (scheme_ok::value) return Scheme::name;
+    else return "?";
+  }
+
+ public:
+  plan_webhook(webhook_options options, std::shared_ptr<plan_store<Table>> store)
+      : secret_(std::move(options.secret)),
+        tolerance_(std::max(options.tolerance, std::chrono::seconds(0))),
+        max_body_bytes_(options.max_body_bytes),
+        now_(options.now ? std::move(options.now) : std::function<std::chrono::system_clock::time_point()>(&std::chrono::system_clock::now)),
+        log_(std::move(options.log)),
+        store_(std::move(store)),
+        seen_(std::make_shared<webhooks::seen_event_ids>(std::max<std::size_t>(options.max_remembered_events, 1),
+                                                         std::max<std::chrono::system_clock::duration>(2 * tolerance_, std::chrono::seconds(1)))) {
+    if (!store_) throw std::invalid_argument("tollgate::billing::plan_webhook: the plan store is null");
+    if (secret_.empty()) log_.warn("plan webhook ({}): no signing secret configured; every delivery gets 500 until one is", scheme_name());
+  }
+  /// The same, invalidating `cache` (copies share the cache) for each changed tenant.
+  plan_webhook(webhook_options options, std::shared_ptr<plan_store<Table>> store, cached_plan_lookup cache)
+      : plan_webhook(std::move(options), std::move(store)) {
+    caches_.push_back(std::move(cache));
+  }
+
+  /// Answers one delivery. Safe to call from several threads at once.
+  [[nodiscard]] reply handle(const request_ref& request) const {
+    if constexpr (!format_ok::value) {
+      return detail::detail_reply(500, "Server configuration error");  // unreachable: the type check said why
+    } else {
+      try {
+        return handle_checked(request);
+      } catch (const std::exception& e) {  // bad_alloc and the like: nothing was changed before they can happen
+        log_.error("plan webhook ({}): internal error: {}", scheme_name(), e.what());
+        return detail::detail_reply(500, "Internal error");
+      }
+    }
+  }
+
+  /// The replay memory (for tests and metrics).
+  [[nodiscard]] const webhooks::seen_event_ids& seen_events() const noexcept { return *seen_; }
+
+ private:
+  reply handle_checked(const request_ref& request) const {
+    if (request.method() != "POST") {
+      auto r = detail::detail_reply(405, "Method Not Allowed");
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    const std::string_view body = request.body();
+    if (body.size() > max_body_bytes_) return detail::detail_reply(413, "Request body too large");
+    if (secret_.empty()) return detail::detail_reply(500, "Server configuration error: no webhook secret configured");
+
+    const auto now = now_();
+    const Scheme scheme{};
+    const auto checked = scheme.verify(webhooks::signed_delivery{request, body, secret_, now, tolerance_});
+    if (!checked.ok()) {
+      // debug, as the limits endpoint logs refused tokens: anyone can send unsigned requests, and many.
+      log_.debug("plan webhook ({}): delivery refused: {}", scheme_name(), checked.message);
+      return detail::detail_reply(400, checked.message);
+    }
+
+    const auto event = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (event.is_discarded()) return detail::detail_reply(400, "Malformed body: not JSON");
+    const Format format{};
+    auto read = format.read(event);
+    using kind = plan_change_read::kind;
+    switch (read.outcome) {
+      case kind::malformed: return detail::detail_reply(400, read.message);
+      case kind::invalid:
+        log_.warn("plan webhook ({}): event {} refused: {}", scheme_name(), read.event_id, read.message);
+        return detail::detail_reply(422, read.message);
+      case kind::ignored: return status_reply("ignored", read.event_id, read.message);
+      case kind::change: break;
+    }
+    plan_change& change = read.change;
+    if (auto why = plan_store<Table>::refusal(change.assignment)) {
+      log_.warn("plan webhook ({}): event {} refused: {}", scheme_name(), change.event_id, *why);
+      return detail::detail_reply(422, *why);
+    }
+
+    switch (seen_->try_claim(change.event_id, now)) {
+      case webhooks::seen_event_ids::claim::duplicate:
+        return status_reply("duplicate", change.event_id, "Event already processed");
+      case webhooks::seen_event_ids::claim::full: {
+        log_.error("plan webhook ({}): replay memory full ({} events); refusing until some expire", scheme_name(), seen_->capacity());
+        auto r = detail::detail_reply(503, "Too many recent events; retry later");
+        r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(tolerance_.count(), 1)));
+        return r;
+      }
+      case webhooks::seen_event_ids::claim::first: break;
+    }
+
+    std::optional<std::int64_t> as_of;
+    if (change.occurred_at) as_of = change.occurred_at->time_since_epoch().count();
+    lookup_result<typename plan_store<Table>::outcome> stored = lookup_result<typename plan_store<Table>::outcome>::failure("not applied");
+    try {
+      stored = store_->assign(change.tenant, change.assignment, as_of);
+    } catch (...) {
+      seen_->forget(change.event_id);  // not applied: its retry must not count as a duplicate
+      throw;
+    }
+    if (!stored) {  // unreachable: checked by refusal() above
+      seen_->forget(change.event_id);
+      return detail::detail_reply(422, stored.error());
+    }
+    if (*stored == plan_store<Table>::outcome::outdated) {
+      log_.info("plan webhook ({}): event {} is older than the tenant's last change; ignored", scheme_name(), change.event_id);
+      return status_reply("outdated", change.event_id, "A later plan change is already applied");
+    }
+    for (const auto& cache : caches_) cache.invalidate(change.tenant);
+    log_.info("plan webhook ({}): event {}: tenant '{}' now on plan '{}' ({} custom limits)", scheme_name(), change.event_id, change.tenant,
+              change.assignment.plan, change.assignment.overrides.size());
+    nlohmann::ordered_json out;
+    out["status"] = "applied";
+    out["event_id"] = change.event_id;
+    out["tenant_id"] = change.tenant;
+    out["plan_type"] = change.assignment.plan;
+    return reply{200, {}, out.dump()};
+  }
+
+  static reply status_reply(std::string_view status, const std::string& event_id, std::string_view message) {
+    nlohmann::ordered_json out;
+    out["status"] = status;
+    if (!event_id.empty()) out["event_id"] = event_id;
+    out["detail"] = message;
+    return reply{200, {}, out.dump()};
+  }
+
+  redacted secret_;
+  std::chrono::seconds tolerance_;
+  std::size_t max_body_bytes_;
+  std::function<std::chrono::system_clock::time_point()> now_;
+  logger log_;
+  std::shared_ptr<plan_store<Table>> store_;
+  std::vector<cached_plan_lookup> caches_;
+  std::shared_ptr<webhooks::seen_event_ids> seen_;
+};
+
+/// Stripe's `customer.subscription.*` events, signed with `Stripe-Signature`.
+template <class Table = default_plans>
+using stripe_plan_webhook = plan_webhook<Table, webhooks::stripe_signature, stripe_subscription_events>;
+/// Orb's `subscription.*` events, signed with `X-Orb-Signature`.
+template <class Table = default_plans>
+using orb_plan_webhook = plan_webhook<Table, webhooks::orb_signature, orb_subscription_events>;
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_PLAN_WEBHOOK_HPP
+// ---- end tollgate/billing/plan_webhook.hpp ----
 
 #endif  // TOLLGATE_BILLING_HPP
 // ---- end tollgate/billing.hpp ----

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Mounts the billing-limits endpoint on tollgate's Beast router (opt-in: includes Boost.Beast).
+// Mounts the billing endpoints (limits, plan webhooks) on tollgate's Beast router (opt-in: includes Boost.Beast).
 #ifndef TOLLGATE_BILLING_BEAST_HPP
 #define TOLLGATE_BILLING_BEAST_HPP
 
@@ -12,8 +12,8 @@
 
 namespace tollgate::billing {
 
-/// Serves `endpoint` at `path` for every method: GET and HEAD answer the limits, the others the
-/// contract's 405. Beast keeps an empty header value, so an empty `tenant-id` is echoed as `""`,
+/// Serves `endpoint` at `path` for every method; the endpoint answers those it does not serve with
+/// 405 (`limits_endpoint`: GET and HEAD; a `plan_webhook`: POST, with the body byte for byte). Beast keeps an empty header value, so an empty `tenant-id` is echoed as `""`,
 /// as the contract has it. The router keeps the endpoint alive.
 ///
 ///     tollgate::beast::router routes;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Mounts the billing-limits endpoint on a cpp-httplib server (opt-in: includes httplib.h).
+// Mounts the billing endpoints (limits, plan webhooks) on a cpp-httplib server (opt-in: includes httplib.h).
 #ifndef TOLLGATE_BILLING_HTTPLIB_HPP
 #define TOLLGATE_BILLING_HTTPLIB_HPP
 
@@ -14,13 +14,15 @@
 
 namespace tollgate::billing {
 
-/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), and
-/// answers POST, PUT, PATCH, DELETE and OPTIONS there with the contract's 405. The server keeps the
-/// endpoint alive.
+/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), POST,
+/// PUT, PATCH, DELETE and OPTIONS; the endpoint answers the methods it does not serve with 405. Any
+/// endpoint with `reply handle(const request_ref&) const` mounts: `limits_endpoint` (GET), a
+/// `plan_webhook` (POST; httplib hands it the body byte for byte). The server keeps the endpoint alive.
 ///
 ///     httplib::Server server;
 ///     tollgate::billing::mount(server, std::make_shared<tollgate::billing::limits_endpoint<>>(
 ///         tollgate::billing::endpoint_options::with_secret(tollgate::redacted{secret})));
+///     tollgate::billing::mount(server, stripe_webhook, "/billing/webhooks/stripe");
 template <class Endpoint>
 void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, const std::string& path = "/billing/limits") {
   const httplib::Server::Handler handler = [endpoint = std::move(endpoint)](const httplib::Request& req, httplib::Response& res) {
