@@ -152,18 +152,22 @@ TEST_CASE("limited: a retried create with the same Idempotency-Key counts once")
   CHECK(too_long->status == 400);
 }
 
-TEST_CASE("limited: a delete releases once per path, and a 404 releases nothing") {
+TEST_CASE("limited: a delete releases on 2xx, once per Idempotency-Key, and a 404 releases nothing") {
   fixture f;
-  CHECK(f.create("org-1", "pro")->status == 201);
-  CHECK(f.create("org-1", "pro")->status == 201);
+  for (int i = 0; i < 4; ++i) CHECK(f.create("org-1", "pro")->status == 201);
   CHECK(f.remove("org-1", "d1", {{"x-missing", "1"}})->status == 404);
-  CHECK(f.used("org-1") == 2);
-  CHECK(f.remove("org-1", "d1")->status == 204);
-  CHECK(f.used("org-1") == 1);
-  CHECK(f.remove("org-1", "d1")->status == 204);  // a retried DELETE of the same path
+  CHECK(f.used("org-1") == 4);
+  CHECK(f.remove("org-1", "d1", {{"Idempotency-Key", "delete-d1"}})->status == 204);
+  CHECK(f.used("org-1") == 3);
+  CHECK(f.remove("org-1", "d1", {{"Idempotency-Key", "delete-d1"}})->status == 204);  // a retried DELETE
+  CHECK(f.used("org-1") == 3);
+  // Without a key each successful delete releases: "web" deleted, made again, deleted again.
+  CHECK(f.remove("org-1", "web")->status == 204);
+  CHECK(f.remove("org-1", "web")->status == 204);
   CHECK(f.used("org-1") == 1);
   CHECK(f.remove("org-1", "d2")->status == 204);
-  CHECK(f.used("org-1") == 0);
+  CHECK(f.remove("org-1", "d3")->status == 204);
+  CHECK(f.used("org-1") == 0);  // never below zero
   // Free plan: after the delete, a new deployment fits again.
   CHECK(f.create("org-2", "free")->status == 201);
   CHECK(f.remove("org-2", "x")->status == 204);

@@ -47,7 +47,8 @@ struct acquires {
   using limited_option = usage_action_tag;
   static constexpr bool acquiring = true;
 };
-/// The handler deletes `units` of the limit: released after it answers 2xx (a 404 releases nothing).
+/// The handler deletes `units` of the limit: released after it answers 2xx (a 404 releases nothing,
+/// so answer 404 when nothing was deleted).
 struct releases {
   using limited_option = usage_action_tag;
   static constexpr bool acquiring = false;
@@ -58,8 +59,8 @@ struct units {
   using limited_option = usage_units_tag;
   static constexpr std::int64_t value = N;
 };
-/// The request header whose value is the idempotency key (`Idempotency-Key` by default). Without
-/// it, a create gets a fresh key (so it counts once) and a delete uses its method and path.
+/// The request header whose value is the idempotency key (`Idempotency-Key` by default): a retry
+/// sending the same key counts (or releases) once. Without it, each request gets a fresh key.
 template <fixed_string Name>
 struct idempotency_header {
   using limited_option = usage_key_tag;
@@ -142,7 +143,8 @@ constexpr bool is_success_status(int status) noexcept { return status <= 0 || (s
 /// undone. Past a soft limit (`soft_limit<>` in the plan table) each unit over is charged its
 /// overage price on `ledger`, the tenant id being the credential: locked before the handler
 /// (refused → 402 and nothing acquired), settled after it, refunded in full if it fails.
-/// A delete (`releases`): run the handler, and release `units` when it answers 2xx.
+/// A delete (`releases`): run the handler, and release `units` when it answers 2xx; so a delete
+/// handler answers 404 (not 204) when there was nothing to delete.
 template <fixed_string Limit, class TenantExtractor, class... Options>
 class limited {
   using well_formed = std::bool_constant<detail::check_limited<Limit, TenantExtractor, Options...>()>;
@@ -213,7 +215,9 @@ class limited {
     if constexpr (action::acquiring) {
       acquire_and_run(s, req, res, *tenant, key ? std::move(*key) : detail::request_key());
     } else {
-      run_and_release(s, req, res, *tenant, key ? std::move(*key) : fmt::format("{} {}", req.method(), req.path()));
+      // Not keyed by path by default: a resource deleted, made again under the same name and deleted
+      // again must release twice. A retried delete of a gone resource answers 404: nothing released.
+      run_and_release(s, req, res, *tenant, key ? std::move(*key) : detail::request_key());
     }
   }
 
