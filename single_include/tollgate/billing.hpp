@@ -575,7 +575,7 @@ class limited {
       log.error("limited: plan '{}' has no limit '{}'", found.limits->plan(), limit_name);
       return reply(res, 500, "Server configuration error: unknown limit");
     }
-    const limit_value ceiling = entry->overage ? entry->overage->ceiling : entry->value;
+    const limit_value ceiling = max_of(*entry);
 
     std::optional<result<acquisition>> got;
     try {
@@ -648,11 +648,19 @@ class limited {
     if (overage) overage->settle(overage_cost);
   }
 
+  // The most a tenant may hold: a plain limit's maximum; a soft limit's ceiling, but never below
+  // what the plan includes (an override may raise the soft limit past the ceiling, or lift it).
+  static limit_value max_of(const limit_entry& entry) noexcept {
+    if (!entry.overage) return entry.value;
+    if (entry.value.is_unlimited() || entry.overage->ceiling.is_unlimited()) return unlimited;
+    return entry.overage->ceiling.max() > entry.value.max() ? entry.overage->ceiling : entry.value;
+  }
+
   static void refuse_over_limit(const response_ref& res, const plan_limits& limits, const limit_entry& entry, std::int64_t used) {
     if (entry.overage)
       return reply(res, 403,
                    fmt::format("Hard limit reached: plan '{}' allows at most {} {} ({} in use, {} included)", limits.plan(),
-                               entry.overage->ceiling.max(), limit_name, used, entry.value.max()));
+                               max_of(entry).max(), limit_name, used, entry.value.max()));
     reply(res, 403,
           fmt::format("Plan limit reached: plan '{}' allows {} {} ({} in use); delete one or upgrade the plan", limits.plan(),
                       entry.value.max(), limit_name, used));

@@ -317,3 +317,27 @@ TEST_CASE("billing usage: used, limit and remaining per limit, unlimited as null
   REQUIRE(limits);
   CHECK(limits->body == R"({"tenant_id":"org-1","limits":{"deployments":5,"workers":null,"plan_type":"pro"}})");
 }
+
+TEST_CASE("soft limit: a tenant override raises the included units past the ceiling, or lifts the limit") {
+  auto overrides = std::make_shared<tollgate::tenant_overrides<soft_plans>>();
+  overrides->set<"deployments">("org-contract", 12);                 // 12 included, above pro's ceiling of 10
+  overrides->set<"deployments">("org-unlimited", tollgate::unlimited);
+  tollgate::memory_usage_store store;
+  tollgate::tenant_limits<soft_plans> plans({}, overrides);
+  tollgate::memory_ledger ledger;  // nobody has an account: any overage charge would be refused 402
+  tollgate::testing::http_server http;
+  tollgate::tune(http.server);
+  tollgate::limited_config config;
+  config.log = tollgate::logger::silent();
+  http.server.Post("/deployments", tollgate::limited<"deployments", tenant_header>{store, plans, ledger,
+      [](const httplib::Request&, httplib::Response& res) { res.status = 201; }, config});
+  http.start();
+  auto c = http.client();
+  auto create = [&c](const std::string& tenant) {
+    return c.Post("/deployments", {{"tenant-id", tenant}, {"x-plan-type", "pro"}}, "", "application/json")->status;
+  };
+  for (int i = 0; i < 12; ++i) CHECK(create("org-contract") == 201);  // all included: no charge asked
+  CHECK(create("org-contract") == 403);
+  for (int i = 0; i < 20; ++i) CHECK(create("org-unlimited") == 201);
+  CHECK(*store.usage("org-unlimited", "deployments") == 20);
+}
