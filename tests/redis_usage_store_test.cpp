@@ -1,4 +1,9 @@
 // redis_usage_store against a real redis-server: one Lua script per call, so racing API servers never pass the maximum.
+#include <tollgate/adapters/httplib.hpp>
+#include <tollgate/adapters/httplib_tuning.hpp>
+#include <tollgate/extractors/from_header.hpp>
+#include <tollgate/plans.hpp>
+#include <tollgate/usage/limited.hpp>
 #include <tollgate/usage/redis_usage_store.hpp>
 
 #include <atomic>
@@ -11,6 +16,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include "support/http_server.hpp"
 #include "support/redis_server.hpp"
 
 namespace {
@@ -143,4 +149,36 @@ TEST_CASE("redis_usage_store: a key prefix with braces or globs is refused") {
   auto options = usage_options_for("redis://127.0.0.1:1");
   options.key_prefix = "bad{prefix}";
   CHECK_THROWS_AS(redis_usage_store{options}, tollgate::redis::url_error);
+}
+
+TEST_CASE("redis_usage_store: two API servers over loopback HTTP share one count; creates racing on both get exactly the limit") {
+  redis_server redis;
+  const auto options = usage_options_for(redis.url());
+  tollgate::tenant_limits<> plans;  // default_plans: growth allows 5 deployments
+  struct api_server {
+    explicit api_server(const tollgate::redis_usage_store_options& o, const tollgate::tenant_limits<>& plans) : store(o) {
+      tollgate::tune(http.server);
+      tollgate::limited_config config;
+      config.log = tollgate::logger::silent();
+      http.server.Post("/deployments", tollgate::limited<"deployments", tollgate::from_header<"tenant-id">>{store, plans,
+          [](const httplib::Request&, httplib::Response& res) { res.status = 201; }, config});
+      http.start();
+    }
+    redis_usage_store store;
+    tollgate::testing::http_server http;
+  };
+  api_server a(options, plans), b(options, plans);
+  std::atomic<int> created{0}, refused{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 20; ++i)
+    clients.emplace_back([&, i] {
+      auto c = (i % 2 == 0 ? a : b).http.client();
+      auto r = c.Post("/deployments", {{"tenant-id", "org-shared"}, {"x-plan-type", "growth"}}, "", "application/json");
+      if (r && r->status == 201) ++created;
+      else if (r && r->status == 403) ++refused;
+    });
+  for (auto& t : clients) t.join();
+  CHECK(created.load() == 5);
+  CHECK(refused.load() == 15);
+  CHECK(*a.store.usage("org-shared", "deployments") == 5);
 }
