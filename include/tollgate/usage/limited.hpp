@@ -213,7 +213,8 @@ class limited {
       key.emplace(*given);
     }
     if constexpr (action::acquiring) {
-      acquire_and_run(s, req, res, *tenant, key ? std::move(*key) : detail::request_key());
+      const bool from_client = key.has_value();
+      acquire_and_run(s, req, res, *tenant, from_client ? std::move(*key) : detail::request_key(), from_client);
     } else {
       // Not keyed by path by default: a resource deleted, made again under the same name and deleted
       // again must release twice. A retried delete of a gone resource answers 404: nothing released.
@@ -247,7 +248,7 @@ class limited {
   }
 
   static void acquire_and_run(const state& s, const request_ref& req, const response_ref& res, const std::string& tenant,
-                              const std::string& key) {
+                              const std::string& key, bool key_from_client) {
     const logger& log = s.config.log;
     tenant_limits_answer found = s.limits(req, tenant);
     if (!found.limits) return reply(res, found.status, found.detail);
@@ -275,8 +276,10 @@ class limited {
     }
     const acquisition& a = **got;
     if (!a.granted) return refuse_over_limit(res, *found.limits, *entry, a.used);
-    if (a.replayed) {
-      // This key counted already (the response to the first try was lost): run again, count nothing.
+    // A fresh key of ours can only be "replayed" by the store's own retry of this call (a reply lost
+    // on the way back): the acquisition is this request's. A client's key counted on an earlier try.
+    if (a.replayed && key_from_client) {
+      // The response to the first try was lost: run again, count nothing.
       s.handler(req, res);
       return;
     }
