@@ -89,6 +89,15 @@ struct find_limited_option<Tag, Default, First, Rest...>
     : std::conditional_t<std::same_as<typename First::limited_option, Tag>, std::type_identity<First>,
                          find_limited_option<Tag, Default, Rest...>> {};
 
+/// The option tagged `Tag`, or `Default`. A refused limited takes the defaults without looking: its
+/// options may have no tag to look up, and that would be a second error.
+template <bool WellFormed, class Tag, class Default, class... Options>
+struct chosen_limited_option {
+  using type = Default;
+};
+template <class Tag, class Default, class... Options>
+struct chosen_limited_option<true, Tag, Default, Options...> : find_limited_option<Tag, Default, Options...> {};
+
 /// limited's type arguments: the limit's name, the tenant extractor, then the options. Stops at the
 /// first mistake and returns false, so its message is the only error.
 template <fixed_string Limit, class TenantExtractor, class... Options>
@@ -149,7 +158,7 @@ template <fixed_string Limit, class TenantExtractor, class... Options>
 class limited {
   using well_formed = std::bool_constant<detail::check_limited<Limit, TenantExtractor, Options...>()>;
   template <class Tag, class Default>
-  using option = std::conditional_t<well_formed::value, typename detail::find_limited_option<Tag, Default, Options...>::type, Default>;
+  using option = typename detail::chosen_limited_option<well_formed::value, Tag, Default, Options...>::type;
   using action = option<usage_action_tag, acquires>;
   static constexpr std::int64_t unit_count = option<usage_units_tag, units<1>>::value;
   static constexpr std::string_view key_header = option<usage_key_tag, idempotency_header<"Idempotency-Key">>::name;
