@@ -96,7 +96,9 @@ std::optional<arguments> parse(int argc, char** argv) {
 // counting: the handlers below only create and delete.
 struct deployments_demo {
   tollgate::memory_usage_store store;
-  tollgate::tenant_limits<> plans;  // default_plans, the plan from x-plan-type (as /billing/limits)
+  // default_plans, the plan from x-plan-type (as /billing/limits). A demo only: the caller controls
+  // that header; a real service resolves the plan server-side (cached_plan_lookup).
+  tollgate::tenant_limits<> plans;
   std::mutex mutex;
   std::map<std::string, std::set<std::string>, std::less<>> by_tenant;
   long next_id = 0;

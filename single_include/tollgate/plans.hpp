@@ -1202,6 +1202,8 @@ struct tenant_limits_answer {
 
 /// A tenant's effective limits: the plan `Resolver` names for the request, looked up in `Table`,
 /// with the tenant's overrides applied. What `limited` checks usage against. Thread-safe.
+/// The default resolver trusts the caller's x-plan-type header (the contract's): to enforce limits,
+/// give it a server-side resolver such as cached_plan_lookup.
 ///
 ///     tollgate::tenant_limits<> limits;   // default_plans, plan from the x-plan-type header
 ///     auto answer = limits.resolve(request, "org-1");
