@@ -6,10 +6,754 @@
 #include "httplib.hpp"
 // ---- begin tollgate/billing.hpp ----
 // Plan limits served over HTTP (opt-in: needs cpp-httplib, nlohmann_json and libcrypto): plan tables,
-// HS256 JWT and the GET /billing/limits endpoint on cpp-httplib.
+// HS256 JWT, the GET /billing/limits and GET /billing/usage endpoints on cpp-httplib, usage tracking.
 #ifndef TOLLGATE_BILLING_HPP
 #define TOLLGATE_BILLING_HPP
 
+// ---- begin tollgate/usage.hpp ----
+// Usage tracking against plan limits, the core part: the usage_store concept, its in-memory store and
+// the limited<> wrapper for create/delete endpoints. The Redis store is tollgate/usage/redis_usage_store.hpp.
+#ifndef TOLLGATE_USAGE_HPP
+#define TOLLGATE_USAGE_HPP
+
+// ---- begin tollgate/usage/usage_store.hpp ----
+// The usage_store concept: how many units of each limit a tenant uses, acquired and released atomically.
+#ifndef TOLLGATE_USAGE_USAGE_STORE_HPP
+#define TOLLGATE_USAGE_USAGE_STORE_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The tag a usage store opts in with: `using usage_store_concept = tollgate::usage_store_t;`.
+struct usage_store_t {};
+
+/// The answer of try_acquire.
+struct acquisition {
+  /// True when the units are the tenant's now (by this call, or by the first call with this key).
+  bool granted = false;
+  /// True when an earlier call with the same idempotency key acquired them: nothing was added now.
+  bool replayed = false;
+  /// The tenant's usage of the limit after the call (before it, when refused).
+  std::int64_t used = 0;
+  friend bool operator==(const acquisition&, const acquisition&) = default;
+};
+
+/// The answer of release and cancel.
+struct usage_release {
+  /// True when nothing changed now: the key was released already (release), or acquired nothing (cancel).
+  bool replayed = false;
+  /// The tenant's usage of the limit after the call.
+  std::int64_t used = 0;
+  friend bool operator==(const usage_release&, const usage_release&) = default;
+};
+
+/// A usage store: per tenant and limit, a count of units in use. Requirements, for `S& s`,
+/// `std::string_view t, l, k`, `std::int64_t n`, `limit_value max`:
+///   1. `typename S::usage_store_concept` is `tollgate::usage_store_t` (explicit opt-in).
+///   2. `s.try_acquire(t, l, n, max, k)` → `result<acquisition>`: in ONE atomic step, adds `n`
+///      units to tenant `t`'s usage of limit `l` if the sum stays within `max`, else changes nothing
+///      (`granted == false`). Never exceeds `max`, whatever the concurrency (no check-then-act).
+///      `max` is the tenant's effective maximum, resolved by the caller (plan, overrides, a soft
+///      limit's hard ceiling): the store knows no plans. Idempotent: a second call with key `k`
+///      (per tenant and limit) adds nothing and answers `granted` and `replayed`.
+///   3. `s.release(t, l, n, k)` → `result<usage_release>`: subtracts `n` (never below zero).
+///      Idempotent by `k` too (release keys are apart from acquire keys): a retried delete
+///      releases once.
+///   4. `s.cancel(t, l, k)` → `result<usage_release>`: undoes the acquisition made with key `k`
+///      (the work it was for failed) and forgets `k`, so a retry with `k` counts afresh. A key that
+///      acquired nothing is a no-op (`replayed`).
+///   5. `s.usage(t, l)` → `result<std::int64_t>`: the units in use now (0 for an unknown tenant).
+///   6. `n` must be in [0, INT64_MAX]; arithmetic is overflow-checked (invalid_amount, never a wrap).
+///      Failures are ledger_errors: unavailable (store down), invalid_amount, misconfigured.
+///   7. All are safe to call concurrently from many threads. Idempotency keys are remembered for a
+///      bounded time and number (the store's options say how long).
+template <class S>
+concept usage_store = requires { typename S::usage_store_concept; } &&
+                      std::same_as<typename S::usage_store_concept, usage_store_t> &&
+                      requires(S& s, std::string_view v, std::int64_t n, limit_value max) {
+                        { s.try_acquire(v, v, n, max, v) } -> std::same_as<result<acquisition>>;
+                        { s.release(v, v, n, v) } -> std::same_as<result<usage_release>>;
+                        { s.cancel(v, v, v) } -> std::same_as<result<usage_release>>;
+                        { s.usage(v, v) } -> std::same_as<result<std::int64_t>>;
+                      };
+
+namespace detail {
+/// Each requirement of `usage_store` on its own, so a failure names the missing piece (one message).
+template <class S>
+constexpr bool check_usage_store() {
+  constexpr bool opts_in = requires { requires std::same_as<typename S::usage_store_concept, usage_store_t>; };
+  constexpr bool has_acquire = requires(S& s, std::string_view v, std::int64_t n, limit_value max) {
+    { s.try_acquire(v, v, n, max, v) } -> std::same_as<result<acquisition>>;
+  };
+  constexpr bool has_release = requires(S& s, std::string_view v, std::int64_t n) { { s.release(v, v, n, v) } -> std::same_as<result<usage_release>>; };
+  constexpr bool has_cancel = requires(S& s, std::string_view v) { { s.cancel(v, v, v) } -> std::same_as<result<usage_release>>; };
+  constexpr bool has_usage = requires(S& s, std::string_view v) { { s.usage(v, v) } -> std::same_as<result<std::int64_t>>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this usage store does not opt in: add `using usage_store_concept = tollgate::usage_store_t;`");
+    return false;
+  } else if constexpr (!has_acquire) {
+    static_assert(has_acquire, "tollgate: this usage store is missing `try_acquire(tenant, limit, n, max, key)` returning tollgate::result<tollgate::acquisition>");
+    return false;
+  } else if constexpr (!has_release) {
+    static_assert(has_release, "tollgate: this usage store is missing `release(tenant, limit, n, key)` returning tollgate::result<tollgate::usage_release>");
+    return false;
+  } else if constexpr (!has_cancel) {
+    static_assert(has_cancel, "tollgate: this usage store is missing `cancel(tenant, limit, key)` returning tollgate::result<tollgate::usage_release>");
+    return false;
+  } else if constexpr (!has_usage) {
+    static_assert(has_usage, "tollgate: this usage store is missing `usage(tenant, limit)` returning tollgate::result<std::int64_t>");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// A non-owning, type-erased reference to any usage store (what `limited` and the usage endpoint
+/// hold). The store must outlive every reference to it.
+class usage_store_ref {
+ public:
+  using usage_store_concept = usage_store_t;
+
+  template <class S>
+    requires(!std::same_as<std::remove_cvref_t<S>, usage_store_ref>)
+  usage_store_ref(S& s) noexcept : object_(&s), vtable_(vtable_of<S>()) {}  // NOLINT: implicit by design
+
+  result<acquisition> try_acquire(std::string_view tenant, std::string_view limit, std::int64_t n, limit_value max,
+                                  std::string_view key) const {
+    return vtable_->try_acquire(object_, tenant, limit, n, max, key);
+  }
+  result<usage_release> release(std::string_view tenant, std::string_view limit, std::int64_t n, std::string_view key) const {
+    return vtable_->release(object_, tenant, limit, n, key);
+  }
+  result<usage_release> cancel(std::string_view tenant, std::string_view limit, std::string_view key) const {
+    return vtable_->cancel(object_, tenant, limit, key);
+  }
+  result<std::int64_t> usage(std::string_view tenant, std::string_view limit) const { return vtable_->usage(object_, tenant, limit); }
+
+ private:
+  struct vtable {
+    result<acquisition> (*try_acquire)(void*, std::string_view, std::string_view, std::int64_t, limit_value, std::string_view);
+    result<usage_release> (*release)(void*, std::string_view, std::string_view, std::int64_t, std::string_view);
+    result<usage_release> (*cancel)(void*, std::string_view, std::string_view, std::string_view);
+    result<std::int64_t> (*usage)(void*, std::string_view, std::string_view);
+  };
+  template <class S>
+  static constexpr vtable vtable_for{
+      [](void* o, std::string_view t, std::string_view l, std::int64_t n, limit_value m, std::string_view k) {
+        return static_cast<S*>(o)->try_acquire(t, l, n, m, k);
+      },
+      [](void* o, std::string_view t, std::string_view l, std::int64_t n, std::string_view k) { return static_cast<S*>(o)->release(t, l, n, k); },
+      [](void* o, std::string_view t, std::string_view l, std::string_view k) { return static_cast<S*>(o)->cancel(t, l, k); },
+      [](void* o, std::string_view t, std::string_view l) { return static_cast<S*>(o)->usage(t, l); },
+  };
+  template <class S>
+  static constexpr const vtable* vtable_of() noexcept {
+    if constexpr (detail::check_usage_store<S>()) return &vtable_for<S>;
+    else return nullptr;
+  }
+
+  void* object_;
+  const vtable* vtable_;
+};
+static_assert(usage_store<usage_store_ref>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_USAGE_STORE_HPP
+// ---- end tollgate/usage/usage_store.hpp ----
+// ---- begin tollgate/usage/memory_usage_store.hpp ----
+// memory_usage_store: the usage_store concept in this process (one node), sharded by tenant.
+#ifndef TOLLGATE_USAGE_MEMORY_USAGE_STORE_HPP
+#define TOLLGATE_USAGE_MEMORY_USAGE_STORE_HPP
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+
+namespace tollgate {
+
+/// Bounds of a memory_usage_store.
+struct memory_usage_store_options {
+  /// How long an idempotency key is remembered: a retry later than this counts again.
+  std::chrono::milliseconds key_ttl = std::chrono::hours(24);
+  /// Keys remembered per shard, at most; past it the oldest is forgotten first.
+  std::size_t max_keys_per_shard = 65'536;
+  /// (tenant, limit) counters in use per shard, at most; a counter back at zero is dropped.
+  std::size_t max_counters_per_shard = 65'536;
+};
+
+/// Usage counts in memory: for one API server (several servers need redis_usage_store, whose
+/// counts they share). Sixteen shards, each a mutex over its tenants' counters and keys: a tenant
+/// always lands in the same shard, so each operation is one critical section (atomic), and tenants
+/// of different shards never wait for each other. Memory is bounded by the options.
+///
+///     tollgate::memory_usage_store store;
+///     auto got = store.try_acquire("org-1", "deployments", 1, /*max=*/1, "create-42");   // granted
+///     auto again = store.try_acquire("org-1", "deployments", 1, 1, "create-42");         // replayed
+class memory_usage_store {
+ public:
+  using usage_store_concept = usage_store_t;
+
+  explicit memory_usage_store(memory_usage_store_options options = {}) : options_(options) {}
+  memory_usage_store(const memory_usage_store&) = delete;
+  memory_usage_store& operator=(const memory_usage_store&) = delete;
+
+  result<acquisition> try_acquire(std::string_view tenant, std::string_view limit, std::int64_t n, limit_value max, std::string_view key) {
+    if (n < 0) return invalid_units(n);
+    shard& s = shard_of(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(s.mutex);
+    s.forget_expired(now);
+    const std::string id = counter_id(tenant, limit);
+    const std::string acquire_key = key_id('a', id, key);
+    auto counter = s.counters.find(id);
+    const std::int64_t used = counter == s.counters.end() ? 0 : counter->second;
+    if (s.keys.contains(acquire_key)) return acquisition{true, true, used};
+    std::int64_t after = 0;
+    if (__builtin_add_overflow(used, n, &after)) return acquisition{false, false, used};  // past INT64_MAX: past any maximum
+    if (!max.is_unlimited() && after > max.max()) return acquisition{false, false, used};
+    if (counter == s.counters.end()) {
+      if (n == 0) return acquisition{true, false, 0};  // nothing to count, nothing to undo
+      if (s.counters.size() >= options_.max_counters_per_shard)
+        return ledger_error{ledger_errc::unavailable, "the usage store is full (max_counters_per_shard)"};
+      counter = s.counters.emplace(id, 0).first;
+    }
+    counter->second = after;
+    s.remember(acquire_key, n, now + options_.key_ttl, options_.max_keys_per_shard);
+    return acquisition{true, false, after};
+  }
+
+  result<usage_release> release(std::string_view tenant, std::string_view limit, std::int64_t n, std::string_view key) {
+    if (n < 0) return invalid_units(n);
+    shard& s = shard_of(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(s.mutex);
+    s.forget_expired(now);
+    const std::string id = counter_id(tenant, limit);
+    const std::string release_key = key_id('r', id, key);
+    if (s.keys.contains(release_key)) return usage_release{true, s.used(id)};
+    const std::int64_t after = s.subtract(id, n);
+    s.remember(release_key, n, now + options_.key_ttl, options_.max_keys_per_shard);
+    return usage_release{false, after};
+  }
+
+  result<usage_release> cancel(std::string_view tenant, std::string_view limit, std::string_view key) {
+    shard& s = shard_of(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(s.mutex);
+    s.forget_expired(now);
+    const std::string id = counter_id(tenant, limit);
+    auto acquired = s.keys.find(key_id('a', id, key));
+    if (acquired == s.keys.end()) return usage_release{true, s.used(id)};
+    const std::int64_t units = acquired->second.units;
+    s.keys.erase(acquired);  // forgotten, so a retry with this key counts afresh
+    return usage_release{false, s.subtract(id, units)};
+  }
+
+  result<std::int64_t> usage(std::string_view tenant, std::string_view limit) {
+    shard& s = shard_of(tenant);
+    std::lock_guard guard(s.mutex);
+    return s.used(counter_id(tenant, limit));
+  }
+
+ private:
+  struct remembered {
+    std::int64_t units = 0;
+    std::chrono::steady_clock::time_point expires{};
+  };
+  struct shard {
+    std::mutex mutex;
+    std::map<std::string, std::int64_t, std::less<>> counters;
+    std::map<std::string, remembered, std::less<>> keys;
+    // Keys in the order they were made, which is their expiry order (one TTL for all).
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order;
+
+    std::int64_t used(const std::string& id) const {
+      auto it = counters.find(id);
+      return it == counters.end() ? 0 : it->second;
+    }
+    std::int64_t subtract(const std::string& id, std::int64_t n) {
+      auto it = counters.find(id);
+      if (it == counters.end()) return 0;
+      it->second = it->second > n ? it->second - n : 0;  // both non-negative: no overflow
+      if (it->second != 0) return it->second;
+      counters.erase(it);
+      return 0;
+    }
+    void remember(std::string key, std::int64_t units, std::chrono::steady_clock::time_point expires, std::size_t max_keys) {
+      while (!order.empty() && (keys.size() >= max_keys || order.size() >= max_keys)) drop_oldest();
+      order.emplace_back(expires, key);
+      keys.insert_or_assign(std::move(key), remembered{units, expires});
+    }
+    void forget_expired(std::chrono::steady_clock::time_point now) {
+      while (!order.empty() && order.front().first <= now) drop_oldest();
+    }
+    void drop_oldest() {
+      auto it = keys.find(order.front().second);
+      // A key cancelled and made again has a later entry of its own: only its own entry drops it.
+      if (it != keys.end() && it->second.expires == order.front().first) keys.erase(it);
+      order.pop_front();
+    }
+  };
+
+  static ledger_error invalid_units(std::int64_t n) {
+    return ledger_error{ledger_errc::invalid_amount, fmt::format("a number of units must not be negative (got {})", n)};
+  }
+  // Lengths first, so no tenant, limit or key can be made to collide with another's by its content.
+  static std::string counter_id(std::string_view tenant, std::string_view limit) {
+    return fmt::format("{}:{}{}:{}", tenant.size(), tenant, limit.size(), limit);
+  }
+  static std::string key_id(char kind, const std::string& counter, std::string_view key) {
+    return fmt::format("{}{}|{}", kind, counter, key);
+  }
+  shard& shard_of(std::string_view tenant) { return shards_[std::hash<std::string_view>{}(tenant) % shards_.size()]; }
+
+  memory_usage_store_options options_;
+  std::array<shard, 16> shards_;
+};
+static_assert(usage_store<memory_usage_store>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_MEMORY_USAGE_STORE_HPP
+// ---- end tollgate/usage/memory_usage_store.hpp ----
+// ---- begin tollgate/usage/limited.hpp ----
+// limited<"deployments", TenantExtractor, Options...>: wraps a create (or delete) handler in acquire → run → keep or undo.
+#ifndef TOLLGATE_USAGE_LIMITED_HPP
+#define TOLLGATE_USAGE_LIMITED_HPP
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+
+namespace tollgate {
+
+/// The tag of limited's options: `using limited_option = tollgate::usage_action_tag;` (or units/key tags).
+struct usage_action_tag {};
+struct usage_units_tag {};
+struct usage_key_tag {};
+
+/// limited's default action: the handler creates `units` of the limit. Acquired before it runs (refused:
+/// 403 and the handler never runs); undone if it throws or answers outside 2xx.
+struct acquires {
+  using limited_option = usage_action_tag;
+  static constexpr bool acquiring = true;
+};
+/// The handler deletes `units` of the limit: released after it answers 2xx (a 404 releases nothing,
+/// so answer 404 when nothing was deleted).
+struct releases {
+  using limited_option = usage_action_tag;
+  static constexpr bool acquiring = false;
+};
+/// How many units one request acquires or releases (1 by default).
+template <std::int64_t N>
+struct units {
+  using limited_option = usage_units_tag;
+  static constexpr std::int64_t value = N;
+};
+/// The request header whose value is the idempotency key (`Idempotency-Key` by default): a retry
+/// sending the same key counts (or releases) once. Without it, each request gets a fresh key.
+template <fixed_string Name>
+struct idempotency_header {
+  using limited_option = usage_key_tag;
+  static constexpr std::string_view name = Name.view();
+};
+
+/// Run-time settings of a limited handler.
+struct limited_config {
+  logger log{};
+  /// Longest idempotency key accepted (a longer one is a 400).
+  std::size_t max_key_length = 255;
+};
+
+namespace detail {
+template <class Option>
+constexpr bool is_limited_option = requires {
+  requires std::same_as<typename Option::limited_option, usage_action_tag> || std::same_as<typename Option::limited_option, usage_units_tag> ||
+               std::same_as<typename Option::limited_option, usage_key_tag>;
+};
+template <class Tag, class Default, class... Options>
+struct find_limited_option {
+  using type = Default;
+};
+template <class Tag, class Default, class First, class... Rest>
+struct find_limited_option<Tag, Default, First, Rest...>
+    : std::conditional_t<std::same_as<typename First::limited_option, Tag>, std::type_identity<First>,
+                         find_limited_option<Tag, Default, Rest...>> {};
+
+/// The option tagged `Tag`, or `Default`. A refused limited takes the defaults without looking: its
+/// options may have no tag to look up, and that would be a second error.
+template <bool WellFormed, class Tag, class Default, class... Options>
+struct chosen_limited_option {
+  using type = Default;
+};
+template <class Tag, class Default, class... Options>
+struct chosen_limited_option<true, Tag, Default, Options...> : find_limited_option<Tag, Default, Options...> {};
+
+/// limited's type arguments: the limit's name, the tenant extractor, then the options. Stops at the
+/// first mistake and returns false, so its message is the only error.
+template <fixed_string Limit, class TenantExtractor, class... Options>
+constexpr bool check_limited() {
+  if constexpr (!(Limit.size() > 0)) {
+    static_assert(Limit.size() > 0, "tollgate: limited<Limit, ...> needs a limit name");
+    return false;
+  } else if constexpr (!check_extractor<TenantExtractor>()) {
+    return false;  // the extractor said why
+  } else if constexpr (!(is_limited_option<Options> && ...)) {
+    static_assert((is_limited_option<Options> && ...),
+                  "tollgate: an option given to limited<...> is not one of tollgate::acquires, tollgate::releases, "
+                  "tollgate::units<N> or tollgate::idempotency_header<\"Name\">");
+    return false;
+  } else if constexpr (constexpr bool one_action = (0 + ... + int{std::same_as<typename Options::limited_option, usage_action_tag>}) <= 1;
+                       !one_action) {
+    static_assert(one_action, "tollgate: limited<...> got two actions (acquires and releases are exclusive)");
+    return false;
+  } else if constexpr (constexpr bool one_units = (0 + ... + int{std::same_as<typename Options::limited_option, usage_units_tag>}) <= 1;
+                       !one_units) {
+    static_assert(one_units, "tollgate: limited<...> got two units<N>");
+    return false;
+  } else if constexpr (constexpr bool one_key = (0 + ... + int{std::same_as<typename Options::limited_option, usage_key_tag>}) <= 1;
+                       !one_key) {
+    static_assert(one_key, "tollgate: limited<...> got two idempotency_header<...>");
+    return false;
+  } else if constexpr (constexpr bool positive = find_limited_option<usage_units_tag, units<1>, Options...>::type::value > 0; !positive) {
+    static_assert(positive, "tollgate: limited<...>'s units<N> must be above zero");
+    return false;
+  } else {
+    return true;
+  }
+}
+
+/// Whether `status` (as the handler left it) means the resource was made or deleted. Frameworks
+/// that fill in 200 after the handler leave it unset (-1 or 0) for a handler that set none.
+constexpr bool is_success_status(int status) noexcept { return status <= 0 || (status >= 200 && status < 300); }
+}  // namespace detail
+
+/// Makes a create (or delete) endpoint count against a plan limit. Itself a handler of the
+/// framework's signature, so it registers as a route directly:
+///
+///     tollgate::memory_usage_store store;
+///     tollgate::tenant_limits<> plans;   // default_plans, plan from x-plan-type
+///     svr.Post("/deployments", tollgate::limited<"deployments", tollgate::from_header<"tenant-id">>{store, plans, create});
+///     svr.Delete(R"(/deployments/(\w+))",
+///                tollgate::limited<"deployments", tollgate::from_header<"tenant-id">, tollgate::releases>{store, plans, remove});
+///
+/// A create: find the tenant (none → 401), its limits (an unknown plan → 422), acquire `units`
+/// atomically with the Idempotency-Key (over the limit → 403 and the handler never runs; a retried
+/// key counts once), then run the handler; if it throws or answers outside 2xx the acquisition is
+/// undone. Past a soft limit (`soft_limit<>` in the plan table) each unit over is charged its
+/// overage price on `ledger`, the tenant id being the credential: locked before the handler
+/// (refused → 402 and nothing acquired), settled after it, refunded in full if it fails.
+/// A delete (`releases`): run the handler, and release `units` when it answers 2xx; so a delete
+/// handler answers 404 (not 204) when there was nothing to delete.
+template <fixed_string Limit, class TenantExtractor, class... Options>
+class limited {
+  using well_formed = std::bool_constant<detail::check_limited<Limit, TenantExtractor, Options...>()>;
+  template <class Tag, class Default>
+  using option = typename detail::chosen_limited_option<well_formed::value, Tag, Default, Options...>::type;
+  using action = option<usage_action_tag, acquires>;
+  static constexpr std::int64_t unit_count = option<usage_units_tag, units<1>>::value;
+  static constexpr std::string_view key_header = option<usage_key_tag, idempotency_header<"Idempotency-Key">>::name;
+
+ public:
+  static constexpr std::string_view limit_name = Limit.view();
+  using handler_function = std::function<void(const request_ref&, const response_ref&)>;
+
+  /// Counts in `store` against the limits `limits` gives; both must outlive the handler.
+  template <class Store, class Limits, class Handler>
+  limited(Store& store, const Limits& limits, Handler handler, limited_config config = {}, TenantExtractor extractor = {})
+      : state_(make_state(store, limits, std::optional<ledger_ref>{}, std::move(handler), std::move(config), std::move(extractor))) {}
+
+  /// The same, charging overage past a soft limit on `ledger` (which must outlive the handler).
+  template <class Store, class Limits, class Ledger, class Handler>
+    requires ledger<Ledger>
+  limited(Store& store, const Limits& limits, Ledger& overage_ledger, Handler handler, limited_config config = {},
+          TenantExtractor extractor = {})
+      : state_(make_state(store, limits, std::make_optional<ledger_ref>(overage_ledger), std::move(handler), std::move(config),
+                          std::move(extractor))) {}
+
+  template <class Request, class Response>
+  void operator()(const Request& req, Response& res) const {
+    if constexpr (well_formed::value) {
+      if (state_) run(*state_, request_ref(req), response_ref(res));
+    }
+  }
+
+ private:
+  struct state {
+    usage_store_ref store;
+    std::function<tenant_limits_answer(const request_ref&, std::string_view)> limits;
+    std::optional<ledger_ref> ledger;
+    handler_function handler;
+    limited_config config;
+    TenantExtractor extractor;
+  };
+
+  static void reply(const response_ref& res, int status, std::string_view detail) {
+    res.set_status(status);
+    res.set_content(detail::detail_body(detail), "application/json");
+  }
+
+  static void run(const state& s, const request_ref& req, const response_ref& res) {
+    const logger& log = s.config.log;
+    std::optional<std::string> tenant;
+    try {
+      tenant = s.extractor.extract(req);
+    } catch (const bad_request& e) {
+      return reply(res, 400, e.what());
+    } catch (const std::exception& e) {
+      log.error("limited {}: tenant extractor failed: {}", limit_name, e.what());
+      return reply(res, 500, "Could not identify the tenant (extractor failed)");
+    }
+    if (!tenant) return reply(res, 401, fmt::format("Missing tenant id: expected {}", std::string_view(s.extractor.source())));
+
+    std::optional<std::string> key;
+    if (auto given = req.header(key_header)) {
+      if (given->empty() || given->size() > s.config.max_key_length)
+        return reply(res, 400, fmt::format("The {} header must hold 1 to {} characters", key_header, s.config.max_key_length));
+      key.emplace(*given);
+    }
+    if constexpr (action::acquiring) {
+      const bool from_client = key.has_value();
+      acquire_and_run(s, req, res, *tenant, from_client ? std::move(*key) : detail::request_key(), from_client);
+    } else {
+      // Not keyed by path by default: a resource deleted, made again under the same name and deleted
+      // again must release twice. A retried delete of a gone resource answers 404: nothing released.
+      run_and_release(s, req, res, *tenant, key ? std::move(*key) : detail::request_key());
+    }
+  }
+
+  static void run_and_release(const state& s, const request_ref& req, const response_ref& res, const std::string& tenant,
+                              const std::string& key) {
+    s.handler(req, res);  // a throw deletes nothing: nothing to release
+    if (!detail::is_success_status(res.status())) return;
+    try {
+      auto released = s.store.release(tenant, limit_name, unit_count, key);
+      if (!released)
+        s.config.log.error("limited {}: release of {} unit(s) for tenant {} failed after the delete: {}: {}", limit_name, unit_count,
+                           redacted(tenant), to_string(released.error().code), released.error().message);
+    } catch (const std::exception& e) {
+      s.config.log.error("limited {}: release for tenant {} threw after the delete: {}", limit_name, redacted(tenant), e.what());
+    }
+  }
+
+  // Gives back what a create acquired: its handler failed, or its overage could not be paid.
+  static void undo(const state& s, const std::string& tenant, const std::string& key) noexcept {
+    try {
+      auto cancelled = s.store.cancel(tenant, limit_name, key);
+      if (!cancelled)
+        s.config.log.error("limited {}: undoing an acquisition for tenant {} failed ({}: {}); its usage counts {} too many",
+                           limit_name, redacted(tenant), to_string(cancelled.error().code), cancelled.error().message, unit_count);
+    } catch (...) {
+    }
+  }
+
+  static void acquire_and_run(const state& s, const request_ref& req, const response_ref& res, const std::string& tenant,
+                              const std::string& key, bool key_from_client) {
+    const logger& log = s.config.log;
+    tenant_limits_answer found = s.limits(req, tenant);
+    if (!found.limits) return reply(res, found.status, found.detail);
+    const limit_entry* entry = found.limits->entry(limit_name);
+    if (entry == nullptr) {
+      log.error("limited: plan '{}' has no limit '{}'", found.limits->plan(), limit_name);
+      return reply(res, 500, "Server configuration error: unknown limit");
+    }
+    const limit_value ceiling = max_of(*entry);
+
+    std::optional<result<acquisition>> got;
+    try {
+      got.emplace(s.store.try_acquire(tenant, limit_name, unit_count, ceiling, key));
+    } catch (const std::exception& e) {
+      got.emplace(ledger_error{ledger_errc::unavailable, e.what()});
+    }
+    if (!*got) {
+      const ledger_error& e = got->error();
+      log.warn("limited {}: usage store failed for tenant {}: {}: {}", limit_name, redacted(tenant), to_string(e.code), e.message);
+      if (e.code == ledger_errc::unavailable) {
+        res.set_header("Retry-After", "1");
+        return reply(res, 503, "Usage store unavailable");
+      }
+      return reply(res, 500, "Usage store error");
+    }
+    const acquisition& a = **got;
+    if (!a.granted) return refuse_over_limit(res, *found.limits, *entry, a.used);
+    // A fresh key of ours can only be "replayed" by the store's own retry of this call (a reply lost
+    // on the way back): the acquisition is this request's. A client's key counted on an earlier try.
+    if (a.replayed && key_from_client) {
+      // The response to the first try was lost: run again, count nothing.
+      s.handler(req, res);
+      return;
+    }
+
+    // Past a soft limit: lock the overage before the work, as metered does.
+    std::optional<settlement_guard> overage;
+    credits overage_cost{};
+    if (entry->overage && !entry->overage->price.is_negative() && entry->overage->price != credits{}) {
+      const std::int64_t soft = entry->value.is_unlimited() ? a.used : entry->value.max();
+      const std::int64_t before = a.used - unit_count;
+      const std::int64_t over = (a.used > soft ? a.used - soft : 0) - (before > soft ? before - soft : 0);
+      if (over > 0) {
+        auto cost = credits::checked_mul(entry->overage->price, over);
+        if (!cost) {
+          undo(s, tenant, key);
+          return reply(res, 500, "Overage price overflow");
+        }
+        overage_cost = *cost;
+        if (!s.ledger) {
+          undo(s, tenant, key);
+          log.error("limited {}: plan '{}' has a soft limit but no ledger was given to charge overage", limit_name, found.limits->plan());
+          return reply(res, 500, "Server configuration error: no ledger for overage charges");
+        }
+        std::optional<result<lock_grant>> grant;
+        try {
+          grant.emplace(s.ledger->lock(tenant, overage_cost, detail::request_key()));
+        } catch (const std::exception& e) {
+          grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+        }
+        if (!*grant) {
+          undo(s, tenant, key);
+          return refuse_overage(res, grant->error(), *entry, over, overage_cost, log, tenant);
+        }
+        overage.emplace(*s.ledger, std::move((*grant)->lock_id), redacted(tenant), log);
+      }
+    }
+
+    try {
+      s.handler(req, res);
+    } catch (...) {
+      if (overage) overage->settle(credits{});
+      undo(s, tenant, key);
+      throw;
+    }
+    if (!detail::is_success_status(res.status())) {
+      if (overage) overage->settle(credits{});
+      undo(s, tenant, key);
+      return;
+    }
+    if (overage) overage->settle(overage_cost);
+  }
+
+  // The most a tenant may hold: a plain limit's maximum; a soft limit's ceiling, but never below
+  // what the plan includes (an override may raise the soft limit past the ceiling, or lift it).
+  static limit_value max_of(const limit_entry& entry) noexcept {
+    if (!entry.overage) return entry.value;
+    if (entry.value.is_unlimited() || entry.overage->ceiling.is_unlimited()) return unlimited;
+    return entry.overage->ceiling.max() > entry.value.max() ? entry.overage->ceiling : entry.value;
+  }
+
+  static void refuse_over_limit(const response_ref& res, const plan_limits& limits, const limit_entry& entry, std::int64_t used) {
+    if (entry.overage)
+      return reply(res, 403,
+                   fmt::format("Hard limit reached: plan '{}' allows at most {} {} ({} in use, {} included)", limits.plan(),
+                               max_of(entry).max(), limit_name, used, entry.value.max()));
+    reply(res, 403,
+          fmt::format("Plan limit reached: plan '{}' allows {} {} ({} in use); delete one or upgrade the plan", limits.plan(),
+                      entry.value.max(), limit_name, used));
+  }
+
+  static void refuse_overage(const response_ref& res, const ledger_error& error, const limit_entry& entry, std::int64_t over, credits cost,
+                             const logger& log, const std::string& tenant) {
+    switch (error.code) {
+      case ledger_errc::insufficient_funds:
+      case ledger_errc::unknown_credential:
+        log.debug("limited {}: overage of {} refused for tenant {}: {}", limit_name, cost, redacted(tenant), error.message);
+        return reply(res, 402,
+                     fmt::format("Insufficient balance for the overage: {} {} above the {} included cost {} (at {} each)", over, limit_name,
+                                 entry.value.max(), cost, entry.overage->price));
+      case ledger_errc::unavailable:
+        log.warn("limited {}: overage lock failed for tenant {}: ledger unavailable: {}", limit_name, redacted(tenant), error.message);
+        res.set_header("Retry-After", "1");
+        return reply(res, 503, "Credit service unavailable");
+      default:
+        log.error("limited {}: overage lock failed for tenant {}: {}: {}", limit_name, redacted(tenant), to_string(error.code), error.message);
+        return reply(res, 500, "Overage charge failed");
+    }
+  }
+
+  template <class Store, class Limits, class Handler>
+  static std::shared_ptr<const state> make_state(Store& store, const Limits& limits, std::optional<ledger_ref> ledger, Handler handler,
+                                                 limited_config config, TenantExtractor extractor) {
+    if constexpr (!well_formed::value) {
+      return nullptr;
+    } else if constexpr (!detail::check_usage_store<Store>()) {
+      return nullptr;
+    } else if constexpr (constexpr bool callable = std::is_invocable_v<Handler&, const request_ref&, const response_ref&> ||
+                                                   detail::has_single_signature<Handler>;
+                         !callable) {
+      static_assert(callable, "tollgate: limited's handler must be callable as (const Request&, Response&)");
+      return nullptr;
+    } else if constexpr (constexpr bool known = requires { requires Limits::table::template has_limit<Limit>; }; !known) {
+      static_assert(known, "tollgate: unknown limit name: limited<Limit, ...> names a limit the plan_table of its tenant_limits does not declare");
+      return nullptr;
+    } else {
+      const Limits* source = &limits;
+      return std::make_shared<const state>(
+          state{usage_store_ref(store),
+                [source](const request_ref& r, std::string_view t) { return source->resolve(r, t); },
+                std::move(ledger), make_invoker(std::move(handler)), std::move(config), std::move(extractor)});
+    }
+  }
+
+  template <class Handler>
+  static handler_function make_invoker(Handler handler) {
+    auto shared = std::make_shared<Handler>(std::move(handler));  // any handler, even move-only
+    if constexpr (std::is_invocable_v<Handler&, const request_ref&, const response_ref&>) {
+      return [shared](const request_ref& req, const response_ref& res) { (*shared)(req, res); };
+    } else {
+      using params = typename detail::parameters_of<Handler>::type;
+      return typed_invoker(std::move(shared), params{});
+    }
+  }
+  template <class Handler, class RequestParam, class ResponseParam>
+  static handler_function typed_invoker(std::shared_ptr<Handler> handler, detail::type_list<RequestParam, ResponseParam>) {
+    using Request = std::remove_cvref_t<RequestParam>;
+    using Response = std::remove_cvref_t<ResponseParam>;
+    return [handler](const request_ref& req, const response_ref& res) {
+      const Request* native_req = req.template native<Request>();
+      Response* native_res = res.template native<Response>();
+      if (native_req == nullptr || native_res == nullptr)
+        throw std::logic_error("tollgate::limited: the handler was called with another framework's request/response types");
+      (*handler)(*native_req, *native_res);
+    };
+  }
+
+  std::shared_ptr<const state> state_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_LIMITED_HPP
+// ---- end tollgate/usage/limited.hpp ----
+
+#endif  // TOLLGATE_USAGE_HPP
+// ---- end tollgate/usage.hpp ----
 
 // ---- begin tollgate/billing/httplib.hpp ----
 // Mounts the billing endpoints (limits, plan webhooks) on a cpp-httplib server (opt-in: includes httplib.h).
@@ -165,6 +909,14 @@ class limits_endpoint {
 
   /// Answers one request. Safe to call from several threads at once.
   [[nodiscard]] reply handle(const request_ref& request) const {
+    return respond(request, [](std::string_view tenant, const plan_limits& limits) { return render_limits(tenant, limits); });
+  }
+
+  /// Authenticates the request and resolves its tenant's limits exactly as `handle` does (the same
+  /// 401/405/422/500 answers), then lets `render(tenant, limits)` → `reply` write the answer: for
+  /// endpoints that say more about the same tenant (GET /billing/usage).
+  template <class Render>
+  [[nodiscard]] reply respond(const request_ref& request, Render&& render) const {
     const std::string_view method = request.method();
     if (method != "GET" && method != "HEAD") {
       auto r = detail::detail_reply(405, "Method Not Allowed");
@@ -213,14 +965,19 @@ class limits_endpoint {
     if (!limits) return detail::detail_reply(500, "Server configuration error: no plan resolved");
 
     if (overrides_) limits = overrides_->apply(*tenant, std::move(*limits));
+    return render(*tenant, *limits);
+  }
+
+  /// The contract's 200 body: `{"tenant_id":…,"limits":{<limits in table order>…,"plan_type":…}}`.
+  [[nodiscard]] static reply render_limits(std::string_view tenant, const plan_limits& limits) {
     nlohmann::ordered_json body_limits = nlohmann::ordered_json::object();
-    for (const auto& entry : limits->entries()) {
+    for (const auto& entry : limits.entries()) {
       if (entry.value.is_unlimited()) body_limits[std::string(entry.name)] = nullptr;
       else body_limits[std::string(entry.name)] = entry.value.max();
     }
-    body_limits["plan_type"] = std::string(limits->plan());
+    body_limits["plan_type"] = std::string(limits.plan());
     nlohmann::ordered_json body;
-    body["tenant_id"] = detail::latin1_to_utf8(*tenant);
+    body["tenant_id"] = detail::latin1_to_utf8(tenant);
     body["limits"] = std::move(body_limits);
     return reply{200, {}, body.dump()};
   }
@@ -259,6 +1016,91 @@ class limits_endpoint {
 
 #endif  // TOLLGATE_BILLING_LIMITS_ENDPOINT_HPP
 // ---- end tollgate/billing/limits_endpoint.hpp ----
+// ---- begin tollgate/billing/usage_endpoint.hpp ----
+// GET /billing/usage, framework-agnostic: a tenant's usage, limits and what remains, behind /billing/limits's auth.
+#ifndef TOLLGATE_BILLING_USAGE_ENDPOINT_HPP
+#define TOLLGATE_BILLING_USAGE_ENDPOINT_HPP
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tollgate::billing {
+
+/// `GET /billing/usage`: the same authentication, headers and error answers as `/billing/limits`
+/// (it is that endpoint's `respond`), and a 200 body with each limit's usage in table order:
+///
+///     {"tenant_id":"org-1","usage":{"deployments":{"used":1,"limit":1,"remaining":0},
+///      "self_hosted_workers":{"used":0,"limit":null,"remaining":null}},"plan_type":"free"}
+///
+/// `limit` and `remaining` are `null` when unlimited, as /billing/limits writes unlimited. A soft
+/// limit adds `"hard_limit"` (`null`: no ceiling), `"overage_price"` and `"overage"` (units above
+/// `limit`, charged). The usage store failing answers 503.
+template <class Table = default_plans, plan_resolver Resolver = plan_from_header<"x-plan-type">>
+class usage_endpoint {
+ public:
+  /// Reads usage from `store`, which must outlive the endpoint.
+  template <class Store>
+  usage_endpoint(Store& store, endpoint_options options, Resolver resolver = Resolver{},
+                 std::shared_ptr<const tenant_overrides<Table>> overrides = nullptr)
+      : store_(store), log_(options.log), limits_(std::move(options), std::move(resolver), std::move(overrides)) {}
+
+  /// Answers one request. Safe to call from several threads at once.
+  [[nodiscard]] reply handle(const request_ref& request) const {
+    return limits_.respond(request, [this](std::string_view tenant, const plan_limits& limits) { return render(tenant, limits); });
+  }
+
+  [[nodiscard]] bool auth_enabled() const noexcept { return limits_.auth_enabled(); }
+
+ private:
+  [[nodiscard]] reply render(std::string_view tenant, const plan_limits& limits) const {
+    auto or_null = [](const limit_value& v) -> nlohmann::ordered_json {
+      if (v.is_unlimited()) return nullptr;
+      return v.max();
+    };
+    nlohmann::ordered_json usage = nlohmann::ordered_json::object();
+    for (const auto& entry : limits.entries()) {
+      auto used = store_.usage(tenant, entry.name);
+      if (!used) {
+        log_.warn("billing usage: the usage store failed: {}: {}", to_string(used.error().code), used.error().message);
+        auto r = detail::detail_reply(503, "Usage store unavailable");
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+      }
+      nlohmann::ordered_json item;
+      item["used"] = *used;
+      item["limit"] = or_null(entry.value);
+      if (entry.value.is_unlimited()) item["remaining"] = nullptr;
+      else item["remaining"] = *used >= entry.value.max() ? std::int64_t{0} : entry.value.max() - *used;
+      if (entry.overage) {
+        item["hard_limit"] = or_null(entry.overage->ceiling);
+        // Through nlohmann::json's credits serializer: exact, whole prices as integers.
+        item["overage_price"] = nlohmann::ordered_json::parse(nlohmann::json(entry.overage->price).dump());
+        item["overage"] = !entry.value.is_unlimited() && *used > entry.value.max() ? *used - entry.value.max() : std::int64_t{0};
+      }
+      usage[std::string(entry.name)] = std::move(item);
+    }
+    nlohmann::ordered_json body;
+    body["tenant_id"] = detail::latin1_to_utf8(tenant);
+    body["usage"] = std::move(usage);
+    body["plan_type"] = std::string(limits.plan());
+    return reply{200, {}, body.dump()};
+  }
+
+  usage_store_ref store_;
+  logger log_;
+  limits_endpoint<Table, Resolver> limits_;
+};
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_USAGE_ENDPOINT_HPP
+// ---- end tollgate/billing/usage_endpoint.hpp ----
 
 namespace tollgate::billing {
 
@@ -288,6 +1130,17 @@ void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, co
 template <class Endpoint>
 void mount(httplib::Server& server, std::shared_ptr<Endpoint> endpoint, const std::string& path = "/billing/limits") {
   mount(server, std::shared_ptr<const Endpoint>(std::move(endpoint)), path);
+}
+
+/// Registers a usage endpoint (GET /billing/usage) the same way: `mount_usage(server, std::make_shared<
+/// tollgate::billing::usage_endpoint<>>(store, options))`.
+template <class Table, class Resolver>
+void mount_usage(httplib::Server& server, std::shared_ptr<const usage_endpoint<Table, Resolver>> endpoint, const std::string& path = "/billing/usage") {
+  mount(server, std::move(endpoint), path);
+}
+template <class Table, class Resolver>
+void mount_usage(httplib::Server& server, std::shared_ptr<usage_endpoint<Table, Resolver>> endpoint, const std::string& path = "/billing/usage") {
+  mount(server, std::shared_ptr<const usage_endpoint<Table, Resolver>>(std::move(endpoint)), path);
 }
 
 }  // namespace tollgate::billing

@@ -110,6 +110,144 @@ inline constexpr bool is_limit<limit<Name, Max>> = true;
 
 #endif  // TOLLGATE_PLANS_LIMIT_HPP
 // ---- end tollgate/plans/limit.hpp ----
+// ---- begin tollgate/plans/soft_limit.hpp ----
+// soft_limit<"deployments", 5, overage_price<2.0_cr>, hard<10>>: a limit that may be passed, each unit over it charged.
+#ifndef TOLLGATE_PLANS_SOFT_LIMIT_HPP
+#define TOLLGATE_PLANS_SOFT_LIMIT_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The price of each unit used above a soft limit, charged through the credit ledger.
+template <credits Price>
+struct overage_price {
+  static constexpr credits value = Price;
+};
+
+/// The ceiling above a soft limit: no request goes past it, whatever the balance.
+template <auto Max>
+struct hard {
+  static constexpr auto value = Max;
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_overage_price = false;
+template <credits Price>
+inline constexpr bool is_overage_price<overage_price<Price>> = true;
+
+template <class T>
+inline constexpr bool is_hard_ceiling = false;
+template <auto Max>
+inline constexpr bool is_hard_ceiling<hard<Max>> = true;
+
+/// The hard<> among the terms, or hard<unlimited>.
+template <class... Terms>
+struct ceiling_of {
+  static constexpr auto value = unlimited;
+};
+template <class First, class... Rest>
+struct ceiling_of<First, Rest...> : ceiling_of<Rest...> {};
+template <auto Max, class... Rest>
+struct ceiling_of<hard<Max>, Rest...> {
+  static constexpr auto value = Max;
+};
+
+/// The overage_price<> among the terms, or zero.
+template <class... Terms>
+struct price_of {
+  static constexpr credits value{};
+};
+template <class First, class... Rest>
+struct price_of<First, Rest...> : price_of<Rest...> {};
+template <credits Price, class... Rest>
+struct price_of<overage_price<Price>, Rest...> {
+  static constexpr credits value = Price;
+};
+
+/// Whether hard<Max> sits at or above Soft (unlimited always does).
+template <auto Soft, auto Max>
+constexpr bool ceiling_reaches() {
+  if constexpr (std::same_as<std::remove_cvref_t<decltype(Max)>, unlimited_t>) return true;
+  else return static_cast<std::intmax_t>(Max) >= static_cast<std::intmax_t>(Soft);
+}
+
+/// soft_limit's rules, in order. Stops at the first broken one and returns false, so its message
+/// is the only error.
+template <fixed_string Name, auto Soft, class... Terms>
+constexpr bool check_soft_limit() {
+  constexpr bool only_terms = ((is_overage_price<Terms> || is_hard_ceiling<Terms>) && ...);
+  constexpr int prices = (0 + ... + int{is_overage_price<Terms>});
+  constexpr int ceilings = (0 + ... + int{is_hard_ceiling<Terms>});
+  constexpr bool soft_is_count = std::integral<std::remove_cvref_t<decltype(Soft)>> && !std::same_as<std::remove_cvref_t<decltype(Soft)>, bool>;
+  if constexpr (!check_limit<Name, Soft>()) {
+    return false;  // the name or the count is refused, and said why
+  } else if constexpr (!soft_is_count) {
+    static_assert(soft_is_count, "tollgate: a soft limit must be a count (an unlimited limit has nothing to go over)");
+    return false;
+  } else if constexpr (!only_terms) {
+    static_assert(only_terms, "tollgate: soft_limit<Name, N, ...> takes only tollgate::overage_price<...> and tollgate::hard<...> after its count");
+    return false;
+  } else if constexpr (prices != 1) {
+    static_assert(prices == 1, "tollgate: a soft_limit needs exactly one overage_price<...>");
+    return false;
+  } else if constexpr (ceilings > 1) {
+    static_assert(ceilings <= 1, "tollgate: a soft_limit takes at most one hard<...> ceiling");
+    return false;
+  } else if constexpr (constexpr bool priced = !price_of<Terms...>::value.is_negative(); !priced) {
+    static_assert(priced, "tollgate: an overage_price must not be negative");
+    return false;
+  } else if constexpr (!is_valid_limit_max<ceiling_of<Terms...>::value>) {
+    static_assert(is_valid_limit_max<ceiling_of<Terms...>::value>,
+                  "tollgate: a hard<...> ceiling must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
+    return false;
+  } else if constexpr (!ceiling_reaches<Soft, ceiling_of<Terms...>::value>()) {
+    static_assert(ceiling_reaches<Soft, ceiling_of<Terms...>::value>(), "tollgate: a soft_limit's hard<...> ceiling is below its soft limit");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// A limit that requests may pass: up to `Soft` units are included in the plan; each unit above
+/// costs `overage_price` (locked before the work and settled after, as `metered` does), up to an
+/// optional `hard<>` ceiling (unlimited without one). `limit<>`'s rules apply to the name and count.
+///
+///     plan<"growth", soft_limit<"deployments", 5, overage_price<2.0_cr>, hard<10>>, limit<"seats", 3>>
+template <fixed_string Name, auto Soft, class... Terms>
+struct soft_limit {
+ private:
+  using well_formed = std::bool_constant<detail::check_soft_limit<Name, Soft, Terms...>()>;
+
+ public:
+  static constexpr std::string_view name = Name.view();
+  /// The soft limit, what GET /billing/limits reports: the units the plan includes.
+  static constexpr limit_value max = well_formed::value ? limit_value(static_cast<std::int64_t>(Soft)) : limit_value(0);
+  /// What each unit above `max` costs.
+  static constexpr credits price = well_formed::value ? detail::price_of<Terms...>::value : credits{};
+  /// The ceiling no request passes (unlimited without `hard<>`).
+  static constexpr limit_value ceiling = [] {
+    if constexpr (!well_formed::value) return limit_value(0);
+    else if constexpr (std::same_as<std::remove_cvref_t<decltype(detail::ceiling_of<Terms...>::value)>, unlimited_t>) return limit_value(unlimited);
+    else return limit_value(static_cast<std::int64_t>(detail::ceiling_of<Terms...>::value));
+  }();
+};
+
+namespace detail {
+template <fixed_string Name, auto Soft, class... Terms>
+inline constexpr bool is_limit<soft_limit<Name, Soft, Terms...>> = true;
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_SOFT_LIMIT_HPP
+// ---- end tollgate/plans/soft_limit.hpp ----
 // ---- begin tollgate/plans/lookup_result.hpp ----
 // lookup_result<T>: a value, or a message saying why there is none (an unknown plan or limit name).
 #ifndef TOLLGATE_PLANS_LOOKUP_RESULT_HPP
@@ -171,12 +309,81 @@ class lookup_result {
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 
+// ---- begin tollgate/plans/plan_limits.hpp ----
+// plan_limits: the limits in force for one tenant at run time (a plan's, possibly overridden).
+#ifndef TOLLGATE_PLANS_PLAN_LIMITS_HPP
+#define TOLLGATE_PLANS_PLAN_LIMITS_HPP
+
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace tollgate {
+
+/// What a soft limit charges above its maximum: `price` per unit, and the `ceiling` no request passes.
+struct overage_terms {
+  credits price{};
+  limit_value ceiling{unlimited};
+  friend constexpr bool operator==(const overage_terms&, const overage_terms&) noexcept = default;
+};
+
+/// One limit at run time. `name` views storage owned by the plan table (static), never a request.
+struct limit_entry {
+  std::string_view name;
+  limit_value value;
+  /// Set for a soft limit: `value` is then the units included, `overage` what passing it costs.
+  std::optional<overage_terms> overage{};
+  friend bool operator==(const limit_entry&, const limit_entry&) = default;
+};
+
+/// A plan's name and its limits, in the table's declaration order (the order the endpoint writes).
+class plan_limits {
+ public:
+  plan_limits(std::string_view plan, std::vector<limit_entry> entries) : plan_(plan), entries_(std::move(entries)) {}
+
+  /// The plan's name, e.g. "free".
+  [[nodiscard]] std::string_view plan() const noexcept { return plan_; }
+  [[nodiscard]] const std::vector<limit_entry>& entries() const noexcept { return entries_; }
+
+  /// The maximum of limit `name`, or std::nullopt when the table has no such limit.
+  [[nodiscard]] std::optional<limit_value> find(std::string_view name) const noexcept {
+    for (const auto& e : entries_)
+      if (e.name == name) return e.value;
+    return std::nullopt;
+  }
+  /// The whole entry of limit `name` (maximum and overage terms), or nullptr.
+  [[nodiscard]] const limit_entry* entry(std::string_view name) const noexcept {
+    for (const auto& e : entries_)
+      if (e.name == name) return &e;
+    return nullptr;
+  }
+  /// Replaces the maximum of limit `name`; false (and no change) when there is no such limit.
+  bool set(std::string_view name, limit_value value) noexcept {
+    for (auto& e : entries_)
+      if (e.name == name) { e.value = value; return true; }
+    return false;
+  }
+
+  friend bool operator==(const plan_limits&, const plan_limits&) = default;
+
+ private:
+  std::string_view plan_;
+  std::vector<limit_entry> entries_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_LIMITS_HPP
+// ---- end tollgate/plans/plan_limits.hpp ----
 
 namespace tollgate {
 
@@ -204,6 +411,15 @@ template <class Limit>
 struct is_sound_limit : std::false_type {};
 template <fixed_string Name, auto Max>
 struct is_sound_limit<limit<Name, Max>> : std::bool_constant<check_limit<Name, Max>()> {};
+template <fixed_string Name, auto Soft, class... Terms>
+struct is_sound_limit<soft_limit<Name, Soft, Terms...>> : std::bool_constant<check_soft_limit<Name, Soft, Terms...>()> {};
+
+/// A limit's overage terms: a soft_limit's price and ceiling, std::nullopt for a plain limit.
+template <class Limit>
+constexpr std::optional<overage_terms> overage_of() noexcept {
+  if constexpr (requires { Limit::price; Limit::ceiling; }) return overage_terms{Limit::price, Limit::ceiling};
+  else return std::nullopt;
+}
 
 /// Stands in for the limits of a refused plan, so code reading the plan adds no second error.
 using stand_in_limit = limit<"(not a limit)", 0>;
@@ -218,7 +434,7 @@ constexpr bool check_plan() {
     return false;
   } else if constexpr (!(is_limit<Limits> && ...)) {
     static_assert((is_limit<Limits> && ...),  // clang names the stray argument
-                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name (or tollgate::soft_limit<...>)");
     return false;
   } else if constexpr (!std::conjunction_v<is_sound_limit<Limits>...>) {
     // The first refused limit said why; conjunction stops there, so the ones after it stay quiet.
@@ -254,11 +470,19 @@ struct plan {
   static constexpr auto limit_types = boost::hana::tuple_t<limit_or_stand_in<Limits>...>;
   static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{limit_or_stand_in<Limits>::name...};
   static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{limit_or_stand_in<Limits>::max...};
+  /// Each limit's overage terms (std::nullopt but for a soft_limit), in `limit_names` order.
+  static constexpr std::array<std::optional<overage_terms>, sizeof...(Limits)> limit_overages{
+      detail::overage_of<limit_or_stand_in<Limits>>()...};
 
   /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
   [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
     const auto i = detail::find_name(limit_names, limit_name);
     return i == detail::no_index ? limit_value(0) : limit_values[i];
+  }
+  /// The overage terms of limit `limit_name` (std::nullopt unless it is a soft_limit).
+  [[nodiscard]] static constexpr std::optional<overage_terms> overage_of(std::string_view limit_name) noexcept {
+    const auto i = detail::find_name(limit_names, limit_name);
+    return i == detail::no_index ? std::nullopt : limit_overages[i];
   }
 };
 
@@ -289,59 +513,6 @@ struct unwrap_default<as_default<Plan>> { using type = Plan; static constexpr bo
 
 #endif  // TOLLGATE_PLANS_PLAN_HPP
 // ---- end tollgate/plans/plan.hpp ----
-// ---- begin tollgate/plans/plan_limits.hpp ----
-// plan_limits: the limits in force for one tenant at run time (a plan's, possibly overridden).
-#ifndef TOLLGATE_PLANS_PLAN_LIMITS_HPP
-#define TOLLGATE_PLANS_PLAN_LIMITS_HPP
-
-#include <optional>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-
-namespace tollgate {
-
-/// One limit at run time. `name` views storage owned by the plan table (static), never a request.
-struct limit_entry {
-  std::string_view name;
-  limit_value value;
-  friend bool operator==(const limit_entry&, const limit_entry&) = default;
-};
-
-/// A plan's name and its limits, in the table's declaration order (the order the endpoint writes).
-class plan_limits {
- public:
-  plan_limits(std::string_view plan, std::vector<limit_entry> entries) : plan_(plan), entries_(std::move(entries)) {}
-
-  /// The plan's name, e.g. "free".
-  [[nodiscard]] std::string_view plan() const noexcept { return plan_; }
-  [[nodiscard]] const std::vector<limit_entry>& entries() const noexcept { return entries_; }
-
-  /// The maximum of limit `name`, or std::nullopt when the table has no such limit.
-  [[nodiscard]] std::optional<limit_value> find(std::string_view name) const noexcept {
-    for (const auto& e : entries_)
-      if (e.name == name) return e.value;
-    return std::nullopt;
-  }
-  /// Replaces the maximum of limit `name`; false (and no change) when there is no such limit.
-  bool set(std::string_view name, limit_value value) noexcept {
-    for (auto& e : entries_)
-      if (e.name == name) { e.value = value; return true; }
-    return false;
-  }
-
-  friend bool operator==(const plan_limits&, const plan_limits&) = default;
-
- private:
-  std::string_view plan_;
-  std::vector<limit_entry> entries_;
-};
-
-}  // namespace tollgate
-
-#endif  // TOLLGATE_PLANS_PLAN_LIMITS_HPP
-// ---- end tollgate/plans/plan_limits.hpp ----
 // ---- begin tollgate/plans/plan_table.hpp ----
 // plan_table<plan<...>...>: every plan of a product, checked at compile time, looked up by name at run time.
 #ifndef TOLLGATE_PLANS_PLAN_TABLE_HPP
@@ -536,10 +707,17 @@ class plan_table {
     return row;
   }()...};
 
+  static constexpr std::array<std::array<std::optional<overage_terms>, limit_count>, plan_count> overages_{[] {
+    using plan_type = plan_of<Entries>;
+    std::array<std::optional<overage_terms>, limit_count> row{};
+    for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::overage_of(limit_names[l]);
+    return row;
+  }()...};
+
   static plan_limits limits_at(std::size_t i) {
     std::vector<limit_entry> entries;
     entries.reserve(limit_count);
-    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l]});
+    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l], overages_[i][l]});
     return plan_limits(plan_names[i], std::move(entries));
   }
 };
@@ -1162,6 +1340,70 @@ class plan_store {
 
 #endif  // TOLLGATE_PLANS_PLAN_STORE_HPP
 // ---- end tollgate/plans/plan_store.hpp ----
+// ---- begin tollgate/plans/tenant_limits.hpp ----
+// tenant_limits<Table, Resolver>: a tenant's limits in force for one request (its plan, overrides applied).
+#ifndef TOLLGATE_PLANS_TENANT_LIMITS_HPP
+#define TOLLGATE_PLANS_TENANT_LIMITS_HPP
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate {
+
+/// What tenant_limits found: the limits, or the status and words to refuse the request with.
+struct tenant_limits_answer {
+  std::optional<plan_limits> limits;
+  int status = 200;     ///< when `limits` is empty: 422 (the caller named an unknown plan), 404, 503 or 500
+  std::string detail;   ///< when `limits` is empty: the `detail` of the refusal
+};
+
+/// A tenant's effective limits: the plan `Resolver` names for the request, looked up in `Table`,
+/// with the tenant's overrides applied. What `limited` checks usage against. Thread-safe.
+/// The default resolver trusts the caller's x-plan-type header (the contract's): to enforce limits,
+/// give it a server-side resolver such as cached_plan_lookup.
+///
+///     tollgate::tenant_limits<> limits;   // default_plans, plan from the x-plan-type header
+///     auto answer = limits.resolve(request, "org-1");
+template <class Table = default_plans, plan_resolver Resolver = plan_from_header<"x-plan-type">>
+class tenant_limits {
+ public:
+  using table = Table;
+
+  explicit tenant_limits(Resolver resolver = Resolver{}, std::shared_ptr<const tenant_overrides<Table>> overrides = nullptr)
+      : resolver_(std::move(resolver)), overrides_(std::move(overrides)) {}
+
+  [[nodiscard]] tenant_limits_answer resolve(const request_ref& request, std::string_view tenant) const {
+    const plan_resolution found = resolver_.resolve(request, tenant);
+    std::optional<plan_limits> limits;
+    switch (found.outcome) {
+      case plan_resolution::kind::plan:
+        limits = Table::find(found.plan);
+        if (!limits && !found.header.empty())
+          return {std::nullopt, 422, "Unknown plan in header " + std::string(found.header) + ": expected " + Table::expected_names()};
+        if (!limits) return {std::nullopt, 500, "Server configuration error: unknown plan"};
+        break;
+      case plan_resolution::kind::default_plan: limits = Table::default_limits(); break;
+      case plan_resolution::kind::not_applicable: return {std::nullopt, 500, "Server configuration error: no tenant for the plan lookup"};
+      case plan_resolution::kind::unknown_tenant: return {std::nullopt, 404, "Tenant not found"};
+      case plan_resolution::kind::failed: return {std::nullopt, 503, "Plan lookup failed"};
+    }
+    if (overrides_) limits = overrides_->apply(tenant, std::move(*limits));
+    return {std::move(limits), 200, {}};
+  }
+
+ private:
+  Resolver resolver_;
+  std::shared_ptr<const tenant_overrides<Table>> overrides_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_TENANT_LIMITS_HPP
+// ---- end tollgate/plans/tenant_limits.hpp ----
 
 #endif  // TOLLGATE_PLANS_HPP
 // ---- end tollgate/plans.hpp ----

@@ -9,6 +9,7 @@
 
 #include <tollgate/adapters/beast.hpp>
 #include <tollgate/billing/limits_endpoint.hpp>
+#include <tollgate/billing/usage_endpoint.hpp>
 
 namespace tollgate::billing {
 
@@ -30,6 +31,17 @@ void mount(beast::router& routes, std::shared_ptr<const Endpoint> endpoint, std:
 template <class Endpoint>
 void mount(beast::router& routes, std::shared_ptr<Endpoint> endpoint, std::string path = "/billing/limits") {
   mount(routes, std::shared_ptr<const Endpoint>(std::move(endpoint)), std::move(path));
+}
+
+/// Registers a usage endpoint (GET /billing/usage) the same way: `mount_usage(routes, std::make_shared<
+/// tollgate::billing::usage_endpoint<>>(store, options))`.
+template <class Table, class Resolver>
+void mount_usage(beast::router& routes, std::shared_ptr<const usage_endpoint<Table, Resolver>> endpoint, std::string path = "/billing/usage") {
+  mount(routes, std::move(endpoint), std::move(path));
+}
+template <class Table, class Resolver>
+void mount_usage(beast::router& routes, std::shared_ptr<usage_endpoint<Table, Resolver>> endpoint, std::string path = "/billing/usage") {
+  mount(routes, std::shared_ptr<const usage_endpoint<Table, Resolver>>(std::move(endpoint)), std::move(path));
 }
 
 }  // namespace tollgate::billing

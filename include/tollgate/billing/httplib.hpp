@@ -11,6 +11,7 @@
 
 #include <tollgate/adapters/httplib.hpp>
 #include <tollgate/billing/limits_endpoint.hpp>
+#include <tollgate/billing/usage_endpoint.hpp>
 
 namespace tollgate::billing {
 
@@ -40,6 +41,17 @@ void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, co
 template <class Endpoint>
 void mount(httplib::Server& server, std::shared_ptr<Endpoint> endpoint, const std::string& path = "/billing/limits") {
   mount(server, std::shared_ptr<const Endpoint>(std::move(endpoint)), path);
+}
+
+/// Registers a usage endpoint (GET /billing/usage) the same way: `mount_usage(server, std::make_shared<
+/// tollgate::billing::usage_endpoint<>>(store, options))`.
+template <class Table, class Resolver>
+void mount_usage(httplib::Server& server, std::shared_ptr<const usage_endpoint<Table, Resolver>> endpoint, const std::string& path = "/billing/usage") {
+  mount(server, std::move(endpoint), path);
+}
+template <class Table, class Resolver>
+void mount_usage(httplib::Server& server, std::shared_ptr<usage_endpoint<Table, Resolver>> endpoint, const std::string& path = "/billing/usage") {
+  mount(server, std::shared_ptr<const usage_endpoint<Table, Resolver>>(std::move(endpoint)), path);
 }
 
 }  // namespace tollgate::billing

@@ -110,6 +110,14 @@ class limits_endpoint {
 
   /// Answers one request. Safe to call from several threads at once.
   [[nodiscard]] reply handle(const request_ref& request) const {
+    return respond(request, [](std::string_view tenant, const plan_limits& limits) { return render_limits(tenant, limits); });
+  }
+
+  /// Authenticates the request and resolves its tenant's limits exactly as `handle` does (the same
+  /// 401/405/422/500 answers), then lets `render(tenant, limits)` → `reply` write the answer: for
+  /// endpoints that say more about the same tenant (GET /billing/usage).
+  template <class Render>
+  [[nodiscard]] reply respond(const request_ref& request, Render&& render) const {
     const std::string_view method = request.method();
     if (method != "GET" && method != "HEAD") {
       auto r = detail::detail_reply(405, "Method Not Allowed");
@@ -158,14 +166,19 @@ class limits_endpoint {
     if (!limits) return detail::detail_reply(500, "Server configuration error: no plan resolved");
 
     if (overrides_) limits = overrides_->apply(*tenant, std::move(*limits));
+    return render(*tenant, *limits);
+  }
+
+  /// The contract's 200 body: `{"tenant_id":…,"limits":{<limits in table order>…,"plan_type":…}}`.
+  [[nodiscard]] static reply render_limits(std::string_view tenant, const plan_limits& limits) {
     nlohmann::ordered_json body_limits = nlohmann::ordered_json::object();
-    for (const auto& entry : limits->entries()) {
+    for (const auto& entry : limits.entries()) {
       if (entry.value.is_unlimited()) body_limits[std::string(entry.name)] = nullptr;
       else body_limits[std::string(entry.name)] = entry.value.max();
     }
-    body_limits["plan_type"] = std::string(limits->plan());
+    body_limits["plan_type"] = std::string(limits.plan());
     nlohmann::ordered_json body;
-    body["tenant_id"] = detail::latin1_to_utf8(*tenant);
+    body["tenant_id"] = detail::latin1_to_utf8(tenant);
     body["limits"] = std::move(body_limits);
     return reply{200, {}, body.dump()};
   }

@@ -8,14 +8,24 @@
 #include <utility>
 #include <vector>
 
+#include <tollgate/credits.hpp>
 #include <tollgate/plans/limit.hpp>
 
 namespace tollgate {
+
+/// What a soft limit charges above its maximum: `price` per unit, and the `ceiling` no request passes.
+struct overage_terms {
+  credits price{};
+  limit_value ceiling{unlimited};
+  friend constexpr bool operator==(const overage_terms&, const overage_terms&) noexcept = default;
+};
 
 /// One limit at run time. `name` views storage owned by the plan table (static), never a request.
 struct limit_entry {
   std::string_view name;
   limit_value value;
+  /// Set for a soft limit: `value` is then the units included, `overage` what passing it costs.
+  std::optional<overage_terms> overage{};
   friend bool operator==(const limit_entry&, const limit_entry&) = default;
 };
 
@@ -33,6 +43,12 @@ class plan_limits {
     for (const auto& e : entries_)
       if (e.name == name) return e.value;
     return std::nullopt;
+  }
+  /// The whole entry of limit `name` (maximum and overage terms), or nullptr.
+  [[nodiscard]] const limit_entry* entry(std::string_view name) const noexcept {
+    for (const auto& e : entries_)
+      if (e.name == name) return &e;
+    return nullptr;
   }
   /// Replaces the maximum of limit `name`; false (and no change) when there is no such limit.
   bool set(std::string_view name, limit_value value) noexcept {
