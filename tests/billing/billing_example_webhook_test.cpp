@@ -50,10 +50,12 @@ class example {
   ~example() { std::remove(stderr_path_.c_str()); }
 
   [[nodiscard]] httplib::Client client() const { return httplib::Client("127.0.0.1", port_); }
-  [[nodiscard]] std::string limits(const std::string& tenant) const {
+  [[nodiscard]] static std::string token() {
     const auto now = static_cast<long long>(std::time(nullptr));
-    const auto token = tollgate::jwt::sign_hs256({{"ver", "1"}, {"aud", "worker"}, {"iat", now}, {"exp", now + 3600}}, jwt_secret);
-    auto res = client().Get("/billing/limits", {{"Authorization", "Bearer " + token}, {"tenant-id", tenant}});
+    return tollgate::jwt::sign_hs256({{"ver", "1"}, {"aud", "worker"}, {"iat", now}, {"exp", now + 3600}}, jwt_secret);
+  }
+  [[nodiscard]] std::string limits(const std::string& tenant) const {
+    auto res = client().Get("/billing/limits", {{"Authorization", "Bearer " + token()}, {"tenant-id", tenant}});
     REQUIRE(res);
     return res->status == 200 ? res->body : fmt::format("status {}", res->status);
   }
@@ -168,4 +170,39 @@ TEST_CASE("billing example webhooks: a signed Orb event switches the plan") {
   CHECK(ex.stop() == 0);
   CHECK(ex.stderr_text().find(orb_secret) == std::string::npos);
   CHECK(ex.stderr_text().find("POST /billing/webhooks/stripe off (STRIPE_WEBHOOK_SECRET is not set)") != std::string::npos);
+}
+
+// README's walkthrough, step by step against the binary: create deployments until refused, switch
+// the plan with a signed webhook, and the new limit applies to the very next create.
+TEST_CASE("billing example walkthrough: refused at the free limit, upgraded by a signed webhook, allowed at once") {
+  example ex({"STRIPE_WEBHOOK_SECRET=" + stripe_secret});
+  const httplib::Headers as_org = {{"Authorization", "Bearer " + example::token()}, {"tenant-id", "org-walk"}};
+  auto create = [&] {
+    auto res = ex.client().Post("/deployments", as_org, "", "application/json");
+    REQUIRE(res);
+    return *res;
+  };
+  auto usage = [&] {
+    auto res = ex.client().Get("/billing/usage", as_org);
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    return res->body;
+  };
+
+  CHECK(create().status == 201);  // the free plan allows one deployment
+  const auto refused = create();
+  CHECK(refused.status == 403);
+  CHECK(refused.body.find("\"detail\"") != std::string::npos);
+  CHECK(usage().find(R"("deployments":{"used":1,"limit":1,"remaining":0})") != std::string::npos);
+
+  const std::string upgrade = stripe_event("evt_walk_1", "org-walk", "growth");
+  const auto applied = ex.post("/billing/webhooks/stripe", upgrade, stripe_signed(upgrade, now()));
+  REQUIRE(applied);
+  CHECK(applied->status == 200);
+
+  CHECK(create().status == 201);  // growth allows five: no wait for a cache to expire
+  CHECK(usage().find(R"("deployments":{"used":2,"limit":5,"remaining":3})") != std::string::npos);
+  for (int i = 0; i < 3; ++i) CHECK(create().status == 201);
+  CHECK(create().status == 403);  // the sixth
+  CHECK(ex.stop() == 0);
 }
