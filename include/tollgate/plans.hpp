@@ -5,6 +5,7 @@
 #define TOLLGATE_PLANS_HPP
 
 #include <tollgate/plans/limit.hpp>
+#include <tollgate/plans/soft_limit.hpp>
 #include <tollgate/plans/lookup_result.hpp>
 #include <tollgate/plans/plan.hpp>
 #include <tollgate/plans/plan_limits.hpp>
@@ -15,5 +16,7 @@
 #include <tollgate/plans/plan_resolver.hpp>
 #include <tollgate/plans/plan_from_header.hpp>
 #include <tollgate/plans/cached_plan_lookup.hpp>
+#include <tollgate/plans/plan_store.hpp>
+#include <tollgate/plans/tenant_limits.hpp>
 
 #endif  // TOLLGATE_PLANS_HPP

@@ -6,13 +6,757 @@
 #include "httplib.hpp"
 // ---- begin tollgate/billing.hpp ----
 // Plan limits served over HTTP (opt-in: needs cpp-httplib, nlohmann_json and libcrypto): plan tables,
-// HS256 JWT and the GET /billing/limits endpoint on cpp-httplib.
+// HS256 JWT, the GET /billing/limits and GET /billing/usage endpoints on cpp-httplib, usage tracking.
 #ifndef TOLLGATE_BILLING_HPP
 #define TOLLGATE_BILLING_HPP
 
+// ---- begin tollgate/usage.hpp ----
+// Usage tracking against plan limits, the core part: the usage_store concept, its in-memory store and
+// the limited<> wrapper for create/delete endpoints. The Redis store is tollgate/usage/redis_usage_store.hpp.
+#ifndef TOLLGATE_USAGE_HPP
+#define TOLLGATE_USAGE_HPP
+
+// ---- begin tollgate/usage/usage_store.hpp ----
+// The usage_store concept: how many units of each limit a tenant uses, acquired and released atomically.
+#ifndef TOLLGATE_USAGE_USAGE_STORE_HPP
+#define TOLLGATE_USAGE_USAGE_STORE_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The tag a usage store opts in with: `using usage_store_concept = tollgate::usage_store_t;`.
+struct usage_store_t {};
+
+/// The answer of try_acquire.
+struct acquisition {
+  /// True when the units are the tenant's now (by this call, or by the first call with this key).
+  bool granted = false;
+  /// True when an earlier call with the same idempotency key acquired them: nothing was added now.
+  bool replayed = false;
+  /// The tenant's usage of the limit after the call (before it, when refused).
+  std::int64_t used = 0;
+  friend bool operator==(const acquisition&, const acquisition&) = default;
+};
+
+/// The answer of release and cancel.
+struct usage_release {
+  /// True when nothing changed now: the key was released already (release), or acquired nothing (cancel).
+  bool replayed = false;
+  /// The tenant's usage of the limit after the call.
+  std::int64_t used = 0;
+  friend bool operator==(const usage_release&, const usage_release&) = default;
+};
+
+/// A usage store: per tenant and limit, a count of units in use. Requirements, for `S& s`,
+/// `std::string_view t, l, k`, `std::int64_t n`, `limit_value max`:
+///   1. `typename S::usage_store_concept` is `tollgate::usage_store_t` (explicit opt-in).
+///   2. `s.try_acquire(t, l, n, max, k)` → `result<acquisition>`: in ONE atomic step, adds `n`
+///      units to tenant `t`'s usage of limit `l` if the sum stays within `max`, else changes nothing
+///      (`granted == false`). Never exceeds `max`, whatever the concurrency (no check-then-act).
+///      `max` is the tenant's effective maximum, resolved by the caller (plan, overrides, a soft
+///      limit's hard ceiling): the store knows no plans. Idempotent: a second call with key `k`
+///      (per tenant and limit) adds nothing and answers `granted` and `replayed`.
+///   3. `s.release(t, l, n, k)` → `result<usage_release>`: subtracts `n` (never below zero).
+///      Idempotent by `k` too (release keys are apart from acquire keys): a retried delete
+///      releases once.
+///   4. `s.cancel(t, l, k)` → `result<usage_release>`: undoes the acquisition made with key `k`
+///      (the work it was for failed) and forgets `k`, so a retry with `k` counts afresh. A key that
+///      acquired nothing is a no-op (`replayed`).
+///   5. `s.usage(t, l)` → `result<std::int64_t>`: the units in use now (0 for an unknown tenant).
+///   6. `n` must be in [0, INT64_MAX]; arithmetic is overflow-checked (invalid_amount, never a wrap).
+///      Failures are ledger_errors: unavailable (store down), invalid_amount, misconfigured.
+///   7. All are safe to call concurrently from many threads. Idempotency keys are remembered for a
+///      bounded time and number (the store's options say how long).
+template <class S>
+concept usage_store = requires { typename S::usage_store_concept; } &&
+                      std::same_as<typename S::usage_store_concept, usage_store_t> &&
+                      requires(S& s, std::string_view v, std::int64_t n, limit_value max) {
+                        { s.try_acquire(v, v, n, max, v) } -> std::same_as<result<acquisition>>;
+                        { s.release(v, v, n, v) } -> std::same_as<result<usage_release>>;
+                        { s.cancel(v, v, v) } -> std::same_as<result<usage_release>>;
+                        { s.usage(v, v) } -> std::same_as<result<std::int64_t>>;
+                      };
+
+namespace detail {
+/// Each requirement of `usage_store` on its own, so a failure names the missing piece (one message).
+template <class S>
+constexpr bool check_usage_store() {
+  constexpr bool opts_in = requires { requires std::same_as<typename S::usage_store_concept, usage_store_t>; };
+  constexpr bool has_acquire = requires(S& s, std::string_view v, std::int64_t n, limit_value max) {
+    { s.try_acquire(v, v, n, max, v) } -> std::same_as<result<acquisition>>;
+  };
+  constexpr bool has_release = requires(S& s, std::string_view v, std::int64_t n) { { s.release(v, v, n, v) } -> std::same_as<result<usage_release>>; };
+  constexpr bool has_cancel = requires(S& s, std::string_view v) { { s.cancel(v, v, v) } -> std::same_as<result<usage_release>>; };
+  constexpr bool has_usage = requires(S& s, std::string_view v) { { s.usage(v, v) } -> std::same_as<result<std::int64_t>>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this usage store does not opt in: add `using usage_store_concept = tollgate::usage_store_t;`");
+    return false;
+  } else if constexpr (!has_acquire) {
+    static_assert(has_acquire, "tollgate: this usage store is missing `try_acquire(tenant, limit, n, max, key)` returning tollgate::result<tollgate::acquisition>");
+    return false;
+  } else if constexpr (!has_release) {
+    static_assert(has_release, "tollgate: this usage store is missing `release(tenant, limit, n, key)` returning tollgate::result<tollgate::usage_release>");
+    return false;
+  } else if constexpr (!has_cancel) {
+    static_assert(has_cancel, "tollgate: this usage store is missing `cancel(tenant, limit, key)` returning tollgate::result<tollgate::usage_release>");
+    return false;
+  } else if constexpr (!has_usage) {
+    static_assert(has_usage, "tollgate: this usage store is missing `usage(tenant, limit)` returning tollgate::result<std::int64_t>");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// A non-owning, type-erased reference to any usage store (what `limited` and the usage endpoint
+/// hold). The store must outlive every reference to it.
+class usage_store_ref {
+ public:
+  using usage_store_concept = usage_store_t;
+
+  template <class S>
+    requires(!std::same_as<std::remove_cvref_t<S>, usage_store_ref>)
+  usage_store_ref(S& s) noexcept : object_(&s), vtable_(vtable_of<S>()) {}  // NOLINT: implicit by design
+
+  result<acquisition> try_acquire(std::string_view tenant, std::string_view limit, std::int64_t n, limit_value max,
+                                  std::string_view key) const {
+    return vtable_->try_acquire(object_, tenant, limit, n, max, key);
+  }
+  result<usage_release> release(std::string_view tenant, std::string_view limit, std::int64_t n, std::string_view key) const {
+    return vtable_->release(object_, tenant, limit, n, key);
+  }
+  result<usage_release> cancel(std::string_view tenant, std::string_view limit, std::string_view key) const {
+    return vtable_->cancel(object_, tenant, limit, key);
+  }
+  result<std::int64_t> usage(std::string_view tenant, std::string_view limit) const { return vtable_->usage(object_, tenant, limit); }
+
+ private:
+  struct vtable {
+    result<acquisition> (*try_acquire)(void*, std::string_view, std::string_view, std::int64_t, limit_value, std::string_view);
+    result<usage_release> (*release)(void*, std::string_view, std::string_view, std::int64_t, std::string_view);
+    result<usage_release> (*cancel)(void*, std::string_view, std::string_view, std::string_view);
+    result<std::int64_t> (*usage)(void*, std::string_view, std::string_view);
+  };
+  template <class S>
+  static constexpr vtable vtable_for{
+      [](void* o, std::string_view t, std::string_view l, std::int64_t n, limit_value m, std::string_view k) {
+        return static_cast<S*>(o)->try_acquire(t, l, n, m, k);
+      },
+      [](void* o, std::string_view t, std::string_view l, std::int64_t n, std::string_view k) { return static_cast<S*>(o)->release(t, l, n, k); },
+      [](void* o, std::string_view t, std::string_view l, std::string_view k) { return static_cast<S*>(o)->cancel(t, l, k); },
+      [](void* o, std::string_view t, std::string_view l) { return static_cast<S*>(o)->usage(t, l); },
+  };
+  template <class S>
+  static constexpr const vtable* vtable_of() noexcept {
+    if constexpr (detail::check_usage_store<S>()) return &vtable_for<S>;
+    else return nullptr;
+  }
+
+  void* object_;
+  const vtable* vtable_;
+};
+static_assert(usage_store<usage_store_ref>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_USAGE_STORE_HPP
+// ---- end tollgate/usage/usage_store.hpp ----
+// ---- begin tollgate/usage/memory_usage_store.hpp ----
+// memory_usage_store: the usage_store concept in this process (one node), sharded by tenant.
+#ifndef TOLLGATE_USAGE_MEMORY_USAGE_STORE_HPP
+#define TOLLGATE_USAGE_MEMORY_USAGE_STORE_HPP
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+
+namespace tollgate {
+
+/// Bounds of a memory_usage_store.
+struct memory_usage_store_options {
+  /// How long an idempotency key is remembered: a retry later than this counts again.
+  std::chrono::milliseconds key_ttl = std::chrono::hours(24);
+  /// Keys remembered per shard, at most; past it the oldest is forgotten first.
+  std::size_t max_keys_per_shard = 65'536;
+  /// (tenant, limit) counters in use per shard, at most; a counter back at zero is dropped.
+  std::size_t max_counters_per_shard = 65'536;
+};
+
+/// Usage counts in memory: for one API server (several servers need redis_usage_store, whose
+/// counts they share). Sixteen shards, each a mutex over its tenants' counters and keys: a tenant
+/// always lands in the same shard, so each operation is one critical section (atomic), and tenants
+/// of different shards never wait for each other. Memory is bounded by the options.
+///
+///     tollgate::memory_usage_store store;
+///     auto got = store.try_acquire("org-1", "deployments", 1, /*max=*/1, "create-42");   // granted
+///     auto again = store.try_acquire("org-1", "deployments", 1, 1, "create-42");         // replayed
+class memory_usage_store {
+ public:
+  using usage_store_concept = usage_store_t;
+
+  explicit memory_usage_store(memory_usage_store_options options = {}) : options_(options) {}
+  memory_usage_store(const memory_usage_store&) = delete;
+  memory_usage_store& operator=(const memory_usage_store&) = delete;
+
+  result<acquisition> try_acquire(std::string_view tenant, std::string_view limit, std::int64_t n, limit_value max, std::string_view key) {
+    if (n < 0) return invalid_units(n);
+    shard& s = shard_of(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(s.mutex);
+    s.forget_expired(now);
+    const std::string id = counter_id(tenant, limit);
+    const std::string acquire_key = key_id('a', id, key);
+    auto counter = s.counters.find(id);
+    const std::int64_t used = counter == s.counters.end() ? 0 : counter->second;
+    if (s.keys.contains(acquire_key)) return acquisition{true, true, used};
+    std::int64_t after = 0;
+    if (__builtin_add_overflow(used, n, &after)) return acquisition{false, false, used};  // past INT64_MAX: past any maximum
+    if (!max.is_unlimited() && after > max.max()) return acquisition{false, false, used};
+    if (counter == s.counters.end()) {
+      if (n == 0) return acquisition{true, false, 0};  // nothing to count, nothing to undo
+      if (s.counters.size() >= options_.max_counters_per_shard)
+        return ledger_error{ledger_errc::unavailable, "the usage store is full (max_counters_per_shard)"};
+      counter = s.counters.emplace(id, 0).first;
+    }
+    counter->second = after;
+    s.remember(acquire_key, n, now + options_.key_ttl, options_.max_keys_per_shard);
+    return acquisition{true, false, after};
+  }
+
+  result<usage_release> release(std::string_view tenant, std::string_view limit, std::int64_t n, std::string_view key) {
+    if (n < 0) return invalid_units(n);
+    shard& s = shard_of(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(s.mutex);
+    s.forget_expired(now);
+    const std::string id = counter_id(tenant, limit);
+    const std::string release_key = key_id('r', id, key);
+    if (s.keys.contains(release_key)) return usage_release{true, s.used(id)};
+    const std::int64_t after = s.subtract(id, n);
+    s.remember(release_key, n, now + options_.key_ttl, options_.max_keys_per_shard);
+    return usage_release{false, after};
+  }
+
+  result<usage_release> cancel(std::string_view tenant, std::string_view limit, std::string_view key) {
+    shard& s = shard_of(tenant);
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard(s.mutex);
+    s.forget_expired(now);
+    const std::string id = counter_id(tenant, limit);
+    auto acquired = s.keys.find(key_id('a', id, key));
+    if (acquired == s.keys.end()) return usage_release{true, s.used(id)};
+    const std::int64_t units = acquired->second.units;
+    s.keys.erase(acquired);  // forgotten, so a retry with this key counts afresh
+    return usage_release{false, s.subtract(id, units)};
+  }
+
+  result<std::int64_t> usage(std::string_view tenant, std::string_view limit) {
+    shard& s = shard_of(tenant);
+    std::lock_guard guard(s.mutex);
+    return s.used(counter_id(tenant, limit));
+  }
+
+ private:
+  struct remembered {
+    std::int64_t units = 0;
+    std::chrono::steady_clock::time_point expires{};
+  };
+  struct shard {
+    std::mutex mutex;
+    std::map<std::string, std::int64_t, std::less<>> counters;
+    std::map<std::string, remembered, std::less<>> keys;
+    // Keys in the order they were made, which is their expiry order (one TTL for all).
+    std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order;
+
+    std::int64_t used(const std::string& id) const {
+      auto it = counters.find(id);
+      return it == counters.end() ? 0 : it->second;
+    }
+    std::int64_t subtract(const std::string& id, std::int64_t n) {
+      auto it = counters.find(id);
+      if (it == counters.end()) return 0;
+      it->second = it->second > n ? it->second - n : 0;  // both non-negative: no overflow
+      if (it->second != 0) return it->second;
+      counters.erase(it);
+      return 0;
+    }
+    void remember(std::string key, std::int64_t units, std::chrono::steady_clock::time_point expires, std::size_t max_keys) {
+      while (!order.empty() && (keys.size() >= max_keys || order.size() >= max_keys)) drop_oldest();
+      order.emplace_back(expires, key);
+      keys.insert_or_assign(std::move(key), remembered{units, expires});
+    }
+    void forget_expired(std::chrono::steady_clock::time_point now) {
+      while (!order.empty() && order.front().first <= now) drop_oldest();
+    }
+    void drop_oldest() {
+      auto it = keys.find(order.front().second);
+      // A key cancelled and made again has a later entry of its own: only its own entry drops it.
+      if (it != keys.end() && it->second.expires == order.front().first) keys.erase(it);
+      order.pop_front();
+    }
+  };
+
+  static ledger_error invalid_units(std::int64_t n) {
+    return ledger_error{ledger_errc::invalid_amount, fmt::format("a number of units must not be negative (got {})", n)};
+  }
+  // Lengths first, so no tenant, limit or key can be made to collide with another's by its content.
+  static std::string counter_id(std::string_view tenant, std::string_view limit) {
+    return fmt::format("{}:{}{}:{}", tenant.size(), tenant, limit.size(), limit);
+  }
+  static std::string key_id(char kind, const std::string& counter, std::string_view key) {
+    return fmt::format("{}{}|{}", kind, counter, key);
+  }
+  shard& shard_of(std::string_view tenant) { return shards_[std::hash<std::string_view>{}(tenant) % shards_.size()]; }
+
+  memory_usage_store_options options_;
+  std::array<shard, 16> shards_;
+};
+static_assert(usage_store<memory_usage_store>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_MEMORY_USAGE_STORE_HPP
+// ---- end tollgate/usage/memory_usage_store.hpp ----
+// ---- begin tollgate/usage/limited.hpp ----
+// limited<"deployments", TenantExtractor, Options...>: wraps a create (or delete) handler in acquire → run → keep or undo.
+#ifndef TOLLGATE_USAGE_LIMITED_HPP
+#define TOLLGATE_USAGE_LIMITED_HPP
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+
+namespace tollgate {
+
+/// The tag of limited's options: `using limited_option = tollgate::usage_action_tag;` (or units/key tags).
+struct usage_action_tag {};
+struct usage_units_tag {};
+struct usage_key_tag {};
+
+/// limited's default action: the handler creates `units` of the limit. Acquired before it runs (refused:
+/// 403 and the handler never runs); undone if it throws or answers outside 2xx.
+struct acquires {
+  using limited_option = usage_action_tag;
+  static constexpr bool acquiring = true;
+};
+/// The handler deletes `units` of the limit: released after it answers 2xx (a 404 releases nothing,
+/// so answer 404 when nothing was deleted).
+struct releases {
+  using limited_option = usage_action_tag;
+  static constexpr bool acquiring = false;
+};
+/// How many units one request acquires or releases (1 by default).
+template <std::int64_t N>
+struct units {
+  using limited_option = usage_units_tag;
+  static constexpr std::int64_t value = N;
+};
+/// The request header whose value is the idempotency key (`Idempotency-Key` by default): a retry
+/// sending the same key counts (or releases) once. Without it, each request gets a fresh key.
+template <fixed_string Name>
+struct idempotency_header {
+  using limited_option = usage_key_tag;
+  static constexpr std::string_view name = Name.view();
+};
+
+/// Run-time settings of a limited handler.
+struct limited_config {
+  logger log{};
+  /// Longest idempotency key accepted (a longer one is a 400).
+  std::size_t max_key_length = 255;
+};
+
+namespace detail {
+template <class Option>
+constexpr bool is_limited_option = requires {
+  requires std::same_as<typename Option::limited_option, usage_action_tag> || std::same_as<typename Option::limited_option, usage_units_tag> ||
+               std::same_as<typename Option::limited_option, usage_key_tag>;
+};
+template <class Tag, class Default, class... Options>
+struct find_limited_option {
+  using type = Default;
+};
+template <class Tag, class Default, class First, class... Rest>
+struct find_limited_option<Tag, Default, First, Rest...>
+    : std::conditional_t<std::same_as<typename First::limited_option, Tag>, std::type_identity<First>,
+                         find_limited_option<Tag, Default, Rest...>> {};
+
+/// The option tagged `Tag`, or `Default`. A refused limited takes the defaults without looking: its
+/// options may have no tag to look up, and that would be a second error.
+template <bool WellFormed, class Tag, class Default, class... Options>
+struct chosen_limited_option {
+  using type = Default;
+};
+template <class Tag, class Default, class... Options>
+struct chosen_limited_option<true, Tag, Default, Options...> : find_limited_option<Tag, Default, Options...> {};
+
+/// limited's type arguments: the limit's name, the tenant extractor, then the options. Stops at the
+/// first mistake and returns false, so its message is the only error.
+template <fixed_string Limit, class TenantExtractor, class... Options>
+constexpr bool check_limited() {
+  if constexpr (!(Limit.size() > 0)) {
+    static_assert(Limit.size() > 0, "tollgate: limited<Limit, ...> needs a limit name");
+    return false;
+  } else if constexpr (!check_extractor<TenantExtractor>()) {
+    return false;  // the extractor said why
+  } else if constexpr (!(is_limited_option<Options> && ...)) {
+    static_assert((is_limited_option<Options> && ...),
+                  "tollgate: an option given to limited<...> is not one of tollgate::acquires, tollgate::releases, "
+                  "tollgate::units<N> or tollgate::idempotency_header<\"Name\">");
+    return false;
+  } else if constexpr (constexpr bool one_action = (0 + ... + int{std::same_as<typename Options::limited_option, usage_action_tag>}) <= 1;
+                       !one_action) {
+    static_assert(one_action, "tollgate: limited<...> got two actions (acquires and releases are exclusive)");
+    return false;
+  } else if constexpr (constexpr bool one_units = (0 + ... + int{std::same_as<typename Options::limited_option, usage_units_tag>}) <= 1;
+                       !one_units) {
+    static_assert(one_units, "tollgate: limited<...> got two units<N>");
+    return false;
+  } else if constexpr (constexpr bool one_key = (0 + ... + int{std::same_as<typename Options::limited_option, usage_key_tag>}) <= 1;
+                       !one_key) {
+    static_assert(one_key, "tollgate: limited<...> got two idempotency_header<...>");
+    return false;
+  } else if constexpr (constexpr bool positive = find_limited_option<usage_units_tag, units<1>, Options...>::type::value > 0; !positive) {
+    static_assert(positive, "tollgate: limited<...>'s units<N> must be above zero");
+    return false;
+  } else {
+    return true;
+  }
+}
+
+/// Whether `status` (as the handler left it) means the resource was made or deleted. Frameworks
+/// that fill in 200 after the handler leave it unset (-1 or 0) for a handler that set none.
+constexpr bool is_success_status(int status) noexcept { return status <= 0 || (status >= 200 && status < 300); }
+}  // namespace detail
+
+/// Makes a create (or delete) endpoint count against a plan limit. Itself a handler of the
+/// framework's signature, so it registers as a route directly:
+///
+///     tollgate::memory_usage_store store;
+///     tollgate::tenant_limits<> plans;   // default_plans, plan from x-plan-type
+///     svr.Post("/deployments", tollgate::limited<"deployments", tollgate::from_header<"tenant-id">>{store, plans, create});
+///     svr.Delete(R"(/deployments/(\w+))",
+///                tollgate::limited<"deployments", tollgate::from_header<"tenant-id">, tollgate::releases>{store, plans, remove});
+///
+/// A create: find the tenant (none → 401), its limits (an unknown plan → 422), acquire `units`
+/// atomically with the Idempotency-Key (over the limit → 403 and the handler never runs; a retried
+/// key counts once), then run the handler; if it throws or answers outside 2xx the acquisition is
+/// undone. Past a soft limit (`soft_limit<>` in the plan table) each unit over is charged its
+/// overage price on `ledger`, the tenant id being the credential: locked before the handler
+/// (refused → 402 and nothing acquired), settled after it, refunded in full if it fails.
+/// A delete (`releases`): run the handler, and release `units` when it answers 2xx; so a delete
+/// handler answers 404 (not 204) when there was nothing to delete.
+template <fixed_string Limit, class TenantExtractor, class... Options>
+class limited {
+  using well_formed = std::bool_constant<detail::check_limited<Limit, TenantExtractor, Options...>()>;
+  template <class Tag, class Default>
+  using option = typename detail::chosen_limited_option<well_formed::value, Tag, Default, Options...>::type;
+  using action = option<usage_action_tag, acquires>;
+  static constexpr std::int64_t unit_count = option<usage_units_tag, units<1>>::value;
+  static constexpr std::string_view key_header = option<usage_key_tag, idempotency_header<"Idempotency-Key">>::name;
+
+ public:
+  static constexpr std::string_view limit_name = Limit.view();
+  using handler_function = std::function<void(const request_ref&, const response_ref&)>;
+
+  /// Counts in `store` against the limits `limits` gives; both must outlive the handler.
+  template <class Store, class Limits, class Handler>
+  limited(Store& store, const Limits& limits, Handler handler, limited_config config = {}, TenantExtractor extractor = {})
+      : state_(make_state(store, limits, std::optional<ledger_ref>{}, std::move(handler), std::move(config), std::move(extractor))) {}
+
+  /// The same, charging overage past a soft limit on `ledger` (which must outlive the handler).
+  template <class Store, class Limits, class Ledger, class Handler>
+    requires ledger<Ledger>
+  limited(Store& store, const Limits& limits, Ledger& overage_ledger, Handler handler, limited_config config = {},
+          TenantExtractor extractor = {})
+      : state_(make_state(store, limits, std::make_optional<ledger_ref>(overage_ledger), std::move(handler), std::move(config),
+                          std::move(extractor))) {}
+
+  template <class Request, class Response>
+  void operator()(const Request& req, Response& res) const {
+    if constexpr (well_formed::value) {
+      if (state_) run(*state_, request_ref(req), response_ref(res));
+    }
+  }
+
+ private:
+  struct state {
+    usage_store_ref store;
+    std::function<tenant_limits_answer(const request_ref&, std::string_view)> limits;
+    std::optional<ledger_ref> ledger;
+    handler_function handler;
+    limited_config config;
+    TenantExtractor extractor;
+  };
+
+  static void reply(const response_ref& res, int status, std::string_view detail) {
+    res.set_status(status);
+    res.set_content(detail::detail_body(detail), "application/json");
+  }
+
+  static void run(const state& s, const request_ref& req, const response_ref& res) {
+    const logger& log = s.config.log;
+    std::optional<std::string> tenant;
+    try {
+      tenant = s.extractor.extract(req);
+    } catch (const bad_request& e) {
+      return reply(res, 400, e.what());
+    } catch (const std::exception& e) {
+      log.error("limited {}: tenant extractor failed: {}", limit_name, e.what());
+      return reply(res, 500, "Could not identify the tenant (extractor failed)");
+    }
+    if (!tenant) return reply(res, 401, fmt::format("Missing tenant id: expected {}", std::string_view(s.extractor.source())));
+
+    std::optional<std::string> key;
+    if (auto given = req.header(key_header)) {
+      if (given->empty() || given->size() > s.config.max_key_length)
+        return reply(res, 400, fmt::format("The {} header must hold 1 to {} characters", key_header, s.config.max_key_length));
+      key.emplace(*given);
+    }
+    if constexpr (action::acquiring) {
+      const bool from_client = key.has_value();
+      acquire_and_run(s, req, res, *tenant, from_client ? std::move(*key) : detail::request_key(), from_client);
+    } else {
+      // Not keyed by path by default: a resource deleted, made again under the same name and deleted
+      // again must release twice. A retried delete of a gone resource answers 404: nothing released.
+      run_and_release(s, req, res, *tenant, key ? std::move(*key) : detail::request_key());
+    }
+  }
+
+  static void run_and_release(const state& s, const request_ref& req, const response_ref& res, const std::string& tenant,
+                              const std::string& key) {
+    s.handler(req, res);  // a throw deletes nothing: nothing to release
+    if (!detail::is_success_status(res.status())) return;
+    try {
+      auto released = s.store.release(tenant, limit_name, unit_count, key);
+      if (!released)
+        s.config.log.error("limited {}: release of {} unit(s) for tenant {} failed after the delete: {}: {}", limit_name, unit_count,
+                           redacted(tenant), to_string(released.error().code), released.error().message);
+    } catch (const std::exception& e) {
+      s.config.log.error("limited {}: release for tenant {} threw after the delete: {}", limit_name, redacted(tenant), e.what());
+    }
+  }
+
+  // Gives back what a create acquired: its handler failed, or its overage could not be paid.
+  static void undo(const state& s, const std::string& tenant, const std::string& key) noexcept {
+    try {
+      auto cancelled = s.store.cancel(tenant, limit_name, key);
+      if (!cancelled)
+        s.config.log.error("limited {}: undoing an acquisition for tenant {} failed ({}: {}); its usage counts {} too many",
+                           limit_name, redacted(tenant), to_string(cancelled.error().code), cancelled.error().message, unit_count);
+    } catch (...) {
+    }
+  }
+
+  static void acquire_and_run(const state& s, const request_ref& req, const response_ref& res, const std::string& tenant,
+                              const std::string& key, bool key_from_client) {
+    const logger& log = s.config.log;
+    tenant_limits_answer found = s.limits(req, tenant);
+    if (!found.limits) return reply(res, found.status, found.detail);
+    const limit_entry* entry = found.limits->entry(limit_name);
+    if (entry == nullptr) {
+      log.error("limited: plan '{}' has no limit '{}'", found.limits->plan(), limit_name);
+      return reply(res, 500, "Server configuration error: unknown limit");
+    }
+    const limit_value ceiling = max_of(*entry);
+
+    std::optional<result<acquisition>> got;
+    try {
+      got.emplace(s.store.try_acquire(tenant, limit_name, unit_count, ceiling, key));
+    } catch (const std::exception& e) {
+      got.emplace(ledger_error{ledger_errc::unavailable, e.what()});
+    }
+    if (!*got) {
+      const ledger_error& e = got->error();
+      log.warn("limited {}: usage store failed for tenant {}: {}: {}", limit_name, redacted(tenant), to_string(e.code), e.message);
+      if (e.code == ledger_errc::unavailable) {
+        res.set_header("Retry-After", "1");
+        return reply(res, 503, "Usage store unavailable");
+      }
+      return reply(res, 500, "Usage store error");
+    }
+    const acquisition& a = **got;
+    if (!a.granted) return refuse_over_limit(res, *found.limits, *entry, a.used);
+    // A fresh key of ours can only be "replayed" by the store's own retry of this call (a reply lost
+    // on the way back): the acquisition is this request's. A client's key counted on an earlier try.
+    if (a.replayed && key_from_client) {
+      // The response to the first try was lost: run again, count nothing.
+      s.handler(req, res);
+      return;
+    }
+
+    // Past a soft limit: lock the overage before the work, as metered does.
+    std::optional<settlement_guard> overage;
+    credits overage_cost{};
+    if (entry->overage && !entry->overage->price.is_negative() && entry->overage->price != credits{}) {
+      const std::int64_t soft = entry->value.is_unlimited() ? a.used : entry->value.max();
+      const std::int64_t before = a.used - unit_count;
+      const std::int64_t over = (a.used > soft ? a.used - soft : 0) - (before > soft ? before - soft : 0);
+      if (over > 0) {
+        auto cost = credits::checked_mul(entry->overage->price, over);
+        if (!cost) {
+          undo(s, tenant, key);
+          return reply(res, 500, "Overage price overflow");
+        }
+        overage_cost = *cost;
+        if (!s.ledger) {
+          undo(s, tenant, key);
+          log.error("limited {}: plan '{}' has a soft limit but no ledger was given to charge overage", limit_name, found.limits->plan());
+          return reply(res, 500, "Server configuration error: no ledger for overage charges");
+        }
+        std::optional<result<lock_grant>> grant;
+        try {
+          grant.emplace(s.ledger->lock(tenant, overage_cost, detail::request_key()));
+        } catch (const std::exception& e) {
+          grant.emplace(ledger_error{ledger_errc::unavailable, std::string("the ledger threw: ") + e.what()});
+        }
+        if (!*grant) {
+          undo(s, tenant, key);
+          return refuse_overage(res, grant->error(), *entry, over, overage_cost, log, tenant);
+        }
+        overage.emplace(*s.ledger, std::move((*grant)->lock_id), redacted(tenant), log);
+      }
+    }
+
+    try {
+      s.handler(req, res);
+    } catch (...) {
+      if (overage) overage->settle(credits{});
+      undo(s, tenant, key);
+      throw;
+    }
+    if (!detail::is_success_status(res.status())) {
+      if (overage) overage->settle(credits{});
+      undo(s, tenant, key);
+      return;
+    }
+    if (overage) overage->settle(overage_cost);
+  }
+
+  // The most a tenant may hold: a plain limit's maximum; a soft limit's ceiling, but never below
+  // what the plan includes (an override may raise the soft limit past the ceiling, or lift it).
+  static limit_value max_of(const limit_entry& entry) noexcept {
+    if (!entry.overage) return entry.value;
+    if (entry.value.is_unlimited() || entry.overage->ceiling.is_unlimited()) return unlimited;
+    return entry.overage->ceiling.max() > entry.value.max() ? entry.overage->ceiling : entry.value;
+  }
+
+  static void refuse_over_limit(const response_ref& res, const plan_limits& limits, const limit_entry& entry, std::int64_t used) {
+    if (entry.overage)
+      return reply(res, 403,
+                   fmt::format("Hard limit reached: plan '{}' allows at most {} {} ({} in use, {} included)", limits.plan(),
+                               max_of(entry).max(), limit_name, used, entry.value.max()));
+    reply(res, 403,
+          fmt::format("Plan limit reached: plan '{}' allows {} {} ({} in use); delete one or upgrade the plan", limits.plan(),
+                      entry.value.max(), limit_name, used));
+  }
+
+  static void refuse_overage(const response_ref& res, const ledger_error& error, const limit_entry& entry, std::int64_t over, credits cost,
+                             const logger& log, const std::string& tenant) {
+    switch (error.code) {
+      case ledger_errc::insufficient_funds:
+      case ledger_errc::unknown_credential:
+        log.debug("limited {}: overage of {} refused for tenant {}: {}", limit_name, cost, redacted(tenant), error.message);
+        return reply(res, 402,
+                     fmt::format("Insufficient balance for the overage: {} {} above the {} included cost {} (at {} each)", over, limit_name,
+                                 entry.value.max(), cost, entry.overage->price));
+      case ledger_errc::unavailable:
+        log.warn("limited {}: overage lock failed for tenant {}: ledger unavailable: {}", limit_name, redacted(tenant), error.message);
+        res.set_header("Retry-After", "1");
+        return reply(res, 503, "Credit service unavailable");
+      default:
+        log.error("limited {}: overage lock failed for tenant {}: {}: {}", limit_name, redacted(tenant), to_string(error.code), error.message);
+        return reply(res, 500, "Overage charge failed");
+    }
+  }
+
+  template <class Store, class Limits, class Handler>
+  static std::shared_ptr<const state> make_state(Store& store, const Limits& limits, std::optional<ledger_ref> ledger, Handler handler,
+                                                 limited_config config, TenantExtractor extractor) {
+    if constexpr (!well_formed::value) {
+      return nullptr;
+    } else if constexpr (!detail::check_usage_store<Store>()) {
+      return nullptr;
+    } else if constexpr (constexpr bool callable = std::is_invocable_v<Handler&, const request_ref&, const response_ref&> ||
+                                                   detail::has_single_signature<Handler>;
+                         !callable) {
+      static_assert(callable, "tollgate: limited's handler must be callable as (const Request&, Response&)");
+      return nullptr;
+    } else if constexpr (constexpr bool known = requires { requires Limits::table::template has_limit<Limit>; }; !known) {
+      static_assert(known, "tollgate: unknown limit name: limited<Limit, ...> names a limit the plan_table of its tenant_limits does not declare");
+      return nullptr;
+    } else {
+      const Limits* source = &limits;
+      return std::make_shared<const state>(
+          state{usage_store_ref(store),
+                [source](const request_ref& r, std::string_view t) { return source->resolve(r, t); },
+                std::move(ledger), make_invoker(std::move(handler)), std::move(config), std::move(extractor)});
+    }
+  }
+
+  template <class Handler>
+  static handler_function make_invoker(Handler handler) {
+    auto shared = std::make_shared<Handler>(std::move(handler));  // any handler, even move-only
+    if constexpr (std::is_invocable_v<Handler&, const request_ref&, const response_ref&>) {
+      return [shared](const request_ref& req, const response_ref& res) { (*shared)(req, res); };
+    } else {
+      using params = typename detail::parameters_of<Handler>::type;
+      return typed_invoker(std::move(shared), params{});
+    }
+  }
+  template <class Handler, class RequestParam, class ResponseParam>
+  static handler_function typed_invoker(std::shared_ptr<Handler> handler, detail::type_list<RequestParam, ResponseParam>) {
+    using Request = std::remove_cvref_t<RequestParam>;
+    using Response = std::remove_cvref_t<ResponseParam>;
+    return [handler](const request_ref& req, const response_ref& res) {
+      const Request* native_req = req.template native<Request>();
+      Response* native_res = res.template native<Response>();
+      if (native_req == nullptr || native_res == nullptr)
+        throw std::logic_error("tollgate::limited: the handler was called with another framework's request/response types");
+      (*handler)(*native_req, *native_res);
+    };
+  }
+
+  std::shared_ptr<const state> state_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_LIMITED_HPP
+// ---- end tollgate/usage/limited.hpp ----
+
+#endif  // TOLLGATE_USAGE_HPP
+// ---- end tollgate/usage.hpp ----
 
 // ---- begin tollgate/billing/httplib.hpp ----
-// Mounts the billing-limits endpoint on a cpp-httplib server (opt-in: includes httplib.h).
+// Mounts the billing endpoints (limits, plan webhooks) on a cpp-httplib server (opt-in: includes httplib.h).
 #ifndef TOLLGATE_BILLING_HTTPLIB_HPP
 #define TOLLGATE_BILLING_HTTPLIB_HPP
 
@@ -174,37 +918,16 @@ class limits_endpoint {
 
   /// Answers one request. Safe to call from several threads at once.
   [[nodiscard]] reply handle(const request_ref& request) const {
-    reply r = answer(request);
+    reply r = respond(request, [](std::string_view tenant, const plan_limits& limits) { return render_limits(tenant, limits); });
     if (answers_[0] != nullptr) answers_[status_index(r.status)]->inc();
     return r;
   }
 
-  [[nodiscard]] bool auth_enabled() const noexcept { return !disable_auth_; }
-
- private:
-  static constexpr std::string_view statuses[] = {"200", "401", "404", "405", "422", "500", "503", "other"};
-  static constexpr std::string_view lookup_outcomes[] = {"plan", "default_plan", "not_applicable", "unknown_tenant", "failed"};
-
-  static std::size_t status_index(int status) noexcept {
-    constexpr int codes[] = {200, 401, 404, 405, 422, 500, 503};
-    for (std::size_t i = 0; i < std::size(codes); ++i)
-      if (codes[i] == status) return i;
-    return std::size(statuses) - 1;
-  }
-  static jwt::verify_options with_metrics(jwt::verify_options o, metrics::registry* r) {
-    if (r != nullptr && o.metrics == nullptr) o.metrics = r;
-    return o;
-  }
-  void register_metrics(metrics::registry& r) {
-    auto& answers = r.counter("tollgate_billing_limits_requests_total", "Answers of GET /billing/limits by status.", {"status"});
-    for (std::size_t i = 0; i < std::size(statuses); ++i) answers_[i] = &answers.with({statuses[i]});
-    auto& lookups = r.counter("tollgate_plan_lookups_total",
-                              "Plan resolutions of the limits endpoint by outcome (failed: the plan resolver errored or timed out).",
-                              {"outcome"});
-    for (std::size_t i = 0; i < std::size(lookup_outcomes); ++i) lookups_[i] = &lookups.with({lookup_outcomes[i]});
-  }
-
-  [[nodiscard]] reply answer(const request_ref& request) const {
+  /// Authenticates the request and resolves its tenant's limits exactly as `handle` does (the same
+  /// 401/405/422/500 answers), then lets `render(tenant, limits)` → `reply` write the answer: for
+  /// endpoints that say more about the same tenant (GET /billing/usage).
+  template <class Render>
+  [[nodiscard]] reply respond(const request_ref& request, Render&& render) const {
     const std::string_view method = request.method();
     if (method != "GET" && method != "HEAD") {
       auto r = detail::detail_reply(405, "Method Not Allowed");
@@ -254,16 +977,46 @@ class limits_endpoint {
     if (!limits) return detail::detail_reply(500, "Server configuration error: no plan resolved");
 
     if (overrides_) limits = overrides_->apply(*tenant, std::move(*limits));
+    return render(*tenant, *limits);
+  }
+
+  /// The contract's 200 body: `{"tenant_id":…,"limits":{<limits in table order>…,"plan_type":…}}`.
+  [[nodiscard]] static reply render_limits(std::string_view tenant, const plan_limits& limits) {
     nlohmann::ordered_json body_limits = nlohmann::ordered_json::object();
-    for (const auto& entry : limits->entries()) {
+    for (const auto& entry : limits.entries()) {
       if (entry.value.is_unlimited()) body_limits[std::string(entry.name)] = nullptr;
       else body_limits[std::string(entry.name)] = entry.value.max();
     }
-    body_limits["plan_type"] = std::string(limits->plan());
+    body_limits["plan_type"] = std::string(limits.plan());
     nlohmann::ordered_json body;
-    body["tenant_id"] = detail::latin1_to_utf8(*tenant);
+    body["tenant_id"] = detail::latin1_to_utf8(tenant);
     body["limits"] = std::move(body_limits);
     return reply{200, {}, body.dump()};
+  }
+
+  [[nodiscard]] bool auth_enabled() const noexcept { return !disable_auth_; }
+
+ private:
+  static constexpr std::string_view statuses[] = {"200", "401", "404", "405", "422", "500", "503", "other"};
+  static constexpr std::string_view lookup_outcomes[] = {"plan", "default_plan", "not_applicable", "unknown_tenant", "failed"};
+
+  static std::size_t status_index(int status) noexcept {
+    constexpr int codes[] = {200, 401, 404, 405, 422, 500, 503};
+    for (std::size_t i = 0; i < std::size(codes); ++i)
+      if (codes[i] == status) return i;
+    return std::size(statuses) - 1;
+  }
+  static jwt::verify_options with_metrics(jwt::verify_options o, metrics::registry* r) {
+    if (r != nullptr && o.metrics == nullptr) o.metrics = r;
+    return o;
+  }
+  void register_metrics(metrics::registry& r) {
+    auto& answers = r.counter("tollgate_billing_limits_requests_total", "Answers of GET /billing/limits by status.", {"status"});
+    for (std::size_t i = 0; i < std::size(statuses); ++i) answers_[i] = &answers.with({statuses[i]});
+    auto& lookups = r.counter("tollgate_plan_lookups_total",
+                              "Plan resolutions of the billing endpoints by outcome (failed: the plan resolver errored or timed out).",
+                              {"outcome"});
+    for (std::size_t i = 0; i < std::size(lookup_outcomes); ++i) lookups_[i] = &lookups.with({lookup_outcomes[i]});
   }
 
   // The contract's authentication steps, in its order; std::nullopt when the request may proceed.
@@ -291,7 +1044,7 @@ class limits_endpoint {
   logger log_;
   Resolver resolver_;
   std::shared_ptr<const tenant_overrides<Table>> overrides_;
-  metrics::counter* answers_[std::size(statuses)]{};       // null unless options.metrics was set
+  metrics::counter* answers_[std::size(statuses)]{};  // null unless options.metrics was set
   metrics::counter* lookups_[std::size(lookup_outcomes)]{};
 };
 
@@ -299,16 +1052,103 @@ class limits_endpoint {
 
 #endif  // TOLLGATE_BILLING_LIMITS_ENDPOINT_HPP
 // ---- end tollgate/billing/limits_endpoint.hpp ----
+// ---- begin tollgate/billing/usage_endpoint.hpp ----
+// GET /billing/usage, framework-agnostic: a tenant's usage, limits and what remains, behind /billing/limits's auth.
+#ifndef TOLLGATE_BILLING_USAGE_ENDPOINT_HPP
+#define TOLLGATE_BILLING_USAGE_ENDPOINT_HPP
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
 
 namespace tollgate::billing {
 
-/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), and
-/// answers POST, PUT, PATCH, DELETE and OPTIONS there with the contract's 405. The server keeps the
-/// endpoint alive.
+/// `GET /billing/usage`: the same authentication, headers and error answers as `/billing/limits`
+/// (it is that endpoint's `respond`), and a 200 body with each limit's usage in table order:
+///
+///     {"tenant_id":"org-1","usage":{"deployments":{"used":1,"limit":1,"remaining":0},
+///      "self_hosted_workers":{"used":0,"limit":null,"remaining":null}},"plan_type":"free"}
+///
+/// `limit` and `remaining` are `null` when unlimited, as /billing/limits writes unlimited. A soft
+/// limit adds `"hard_limit"` (`null`: no ceiling), `"overage_price"` and `"overage"` (units above
+/// `limit`, charged). The usage store failing answers 503.
+template <class Table = default_plans, plan_resolver Resolver = plan_from_header<"x-plan-type">>
+class usage_endpoint {
+ public:
+  /// Reads usage from `store`, which must outlive the endpoint.
+  template <class Store>
+  usage_endpoint(Store& store, endpoint_options options, Resolver resolver = Resolver{},
+                 std::shared_ptr<const tenant_overrides<Table>> overrides = nullptr)
+      : store_(store), log_(options.log), limits_(std::move(options), std::move(resolver), std::move(overrides)) {}
+
+  /// Answers one request. Safe to call from several threads at once.
+  [[nodiscard]] reply handle(const request_ref& request) const {
+    return limits_.respond(request, [this](std::string_view tenant, const plan_limits& limits) { return render(tenant, limits); });
+  }
+
+  [[nodiscard]] bool auth_enabled() const noexcept { return limits_.auth_enabled(); }
+
+ private:
+  [[nodiscard]] reply render(std::string_view tenant, const plan_limits& limits) const {
+    auto or_null = [](const limit_value& v) -> nlohmann::ordered_json {
+      if (v.is_unlimited()) return nullptr;
+      return v.max();
+    };
+    nlohmann::ordered_json usage = nlohmann::ordered_json::object();
+    for (const auto& entry : limits.entries()) {
+      auto used = store_.usage(tenant, entry.name);
+      if (!used) {
+        log_.warn("billing usage: the usage store failed: {}: {}", to_string(used.error().code), used.error().message);
+        auto r = detail::detail_reply(503, "Usage store unavailable");
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+      }
+      nlohmann::ordered_json item;
+      item["used"] = *used;
+      item["limit"] = or_null(entry.value);
+      if (entry.value.is_unlimited()) item["remaining"] = nullptr;
+      else item["remaining"] = *used >= entry.value.max() ? std::int64_t{0} : entry.value.max() - *used;
+      if (entry.overage) {
+        item["hard_limit"] = or_null(entry.overage->ceiling);
+        // Through nlohmann::json's credits serializer: exact, whole prices as integers.
+        item["overage_price"] = nlohmann::ordered_json::parse(nlohmann::json(entry.overage->price).dump());
+        item["overage"] = !entry.value.is_unlimited() && *used > entry.value.max() ? *used - entry.value.max() : std::int64_t{0};
+      }
+      usage[std::string(entry.name)] = std::move(item);
+    }
+    nlohmann::ordered_json body;
+    body["tenant_id"] = detail::latin1_to_utf8(tenant);
+    body["usage"] = std::move(usage);
+    body["plan_type"] = std::string(limits.plan());
+    return reply{200, {}, body.dump()};
+  }
+
+  usage_store_ref store_;
+  logger log_;
+  limits_endpoint<Table, Resolver> limits_;
+};
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_USAGE_ENDPOINT_HPP
+// ---- end tollgate/billing/usage_endpoint.hpp ----
+
+namespace tollgate::billing {
+
+/// Registers `endpoint` on `server` at `path` (a cpp-httplib route pattern) for GET (and HEAD), POST,
+/// PUT, PATCH, DELETE and OPTIONS; the endpoint answers the methods it does not serve with 405. Any
+/// endpoint with `reply handle(const request_ref&) const` mounts: `limits_endpoint` (GET), a
+/// `plan_webhook` (POST; httplib hands it the body byte for byte). The server keeps the endpoint alive.
 ///
 ///     httplib::Server server;
 ///     tollgate::billing::mount(server, std::make_shared<tollgate::billing::limits_endpoint<>>(
 ///         tollgate::billing::endpoint_options::with_secret(tollgate::redacted{secret})));
+///     tollgate::billing::mount(server, stripe_webhook, "/billing/webhooks/stripe");
 template <class Endpoint>
 void mount(httplib::Server& server, std::shared_ptr<const Endpoint> endpoint, const std::string& path = "/billing/limits") {
   const httplib::Server::Handler handler = [endpoint = std::move(endpoint)](const httplib::Request& req, httplib::Response& res) {
@@ -328,10 +1168,979 @@ void mount(httplib::Server& server, std::shared_ptr<Endpoint> endpoint, const st
   mount(server, std::shared_ptr<const Endpoint>(std::move(endpoint)), path);
 }
 
+/// Registers a usage endpoint (GET /billing/usage) the same way: `mount_usage(server, std::make_shared<
+/// tollgate::billing::usage_endpoint<>>(store, options))`.
+template <class Table, class Resolver>
+void mount_usage(httplib::Server& server, std::shared_ptr<const usage_endpoint<Table, Resolver>> endpoint, const std::string& path = "/billing/usage") {
+  mount(server, std::move(endpoint), path);
+}
+template <class Table, class Resolver>
+void mount_usage(httplib::Server& server, std::shared_ptr<usage_endpoint<Table, Resolver>> endpoint, const std::string& path = "/billing/usage") {
+  mount(server, std::shared_ptr<const usage_endpoint<Table, Resolver>>(std::move(endpoint)), path);
+}
+
 }  // namespace tollgate::billing
 
 #endif  // TOLLGATE_BILLING_HTTPLIB_HPP
 // ---- end tollgate/billing/httplib.hpp ----
+// ---- begin tollgate/billing/plan_webhook.hpp ----
+// POST /billing/webhooks/<provider>, framework-agnostic: a signed subscription event in, a tenant's new plan stored.
+#ifndef TOLLGATE_BILLING_PLAN_WEBHOOK_HPP
+#define TOLLGATE_BILLING_PLAN_WEBHOOK_HPP
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// ---- begin tollgate/billing/plan_change_format.hpp ----
+// The plan_change_format concept: how a provider's webhook event names a tenant's new plan (opt-in: includes nlohmann/json).
+#ifndef TOLLGATE_BILLING_PLAN_CHANGE_FORMAT_HPP
+#define TOLLGATE_BILLING_PLAN_CHANGE_FORMAT_HPP
+
+#include <chrono>
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+
+namespace tollgate::billing {
+
+/// The tag a format opts in with: `using plan_change_format_concept = tollgate::billing::plan_change_format_t;`.
+struct plan_change_format_t {};
+
+/// A plan change read from one event: who, what, and the event's identity and time.
+struct plan_change {
+  std::string event_id{};
+  std::string tenant{};
+  plan_assignment assignment{};
+  /// When the provider created the event (orders changes that arrive out of order); unknown if unset.
+  std::optional<std::chrono::sys_time<std::chrono::microseconds>> occurred_at{};
+};
+
+/// What a format found in an event. `message` goes into the reply's `detail`.
+struct plan_change_read {
+  enum class kind {
+    change,     ///< `change` holds a plan change to apply
+    ignored,    ///< a well-formed event of a type that changes no plan (answered 200: not retried)
+    malformed,  ///< not an event at all (no string `id`, no string `type`): 400
+    invalid,    ///< a plan-changing event missing what tollgate needs, or with a bad value: 422
+  };
+  kind outcome = kind::malformed;
+  plan_change change{};
+  std::string event_id{};  ///< the event's id when one was read, for the log
+  std::string message{};
+
+  [[nodiscard]] static plan_change_read of(plan_change c) {
+    std::string id = c.event_id;
+    return {kind::change, std::move(c), std::move(id), {}};
+  }
+  [[nodiscard]] static plan_change_read refused(kind k, std::string event_id, std::string message) {
+    return {k, {}, std::move(event_id), std::move(message)};
+  }
+};
+
+/// A provider's event format. Requirements, for `const F& f` and `const nlohmann::json& event`
+/// (the parsed body; any JSON value):
+///   1. `typename F::plan_change_format_concept` is `tollgate::billing::plan_change_format_t` (explicit opt-in);
+///   2. `f.read(event)` → `plan_change_read`, never throwing on any JSON value;
+///   3. `read` is safe to call from several threads at once, and `F` is default-constructible.
+/// Provided: `stripe_subscription_events` and `orb_subscription_events` (billing/subscription_events.hpp).
+template <class F>
+concept plan_change_format = requires { typename F::plan_change_format_concept; } &&
+                             std::same_as<typename F::plan_change_format_concept, plan_change_format_t> &&
+                             std::default_initializable<F> &&
+                             requires(const F& f, const nlohmann::json& event) {
+                               { f.read(event) } -> std::same_as<plan_change_read>;
+                             };
+
+namespace detail {
+/// Each requirement of `plan_change_format` on its own, so a failure names the missing piece (one message).
+template <class F>
+constexpr bool check_plan_change_format() {
+  constexpr bool opts_in = requires { requires std::same_as<typename F::plan_change_format_concept, plan_change_format_t>; };
+  constexpr bool has_read = requires(const F& f, const nlohmann::json& event) { f.read(event); };
+  constexpr bool read_returns = requires(const F& f, const nlohmann::json& event) { { f.read(event) } -> std::same_as<plan_change_read>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this event format does not opt in: add `using plan_change_format_concept = tollgate::billing::plan_change_format_t;`");
+    return false;
+  } else if constexpr (!has_read) {
+    static_assert(has_read, "tollgate: this event format is missing `read(const nlohmann::json&) const`");
+    return false;
+  } else if constexpr (!read_returns) {
+    static_assert(read_returns, "tollgate: an event format's `read(...)` must return tollgate::billing::plan_change_read");
+    return false;
+  } else if constexpr (!std::default_initializable<F>) {
+    static_assert(std::default_initializable<F>, "tollgate: an event format must be default-constructible");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_PLAN_CHANGE_FORMAT_HPP
+// ---- end tollgate/billing/plan_change_format.hpp ----
+// ---- begin tollgate/billing/subscription_events.hpp ----
+// Stripe's and Orb's subscription events read as plan changes (opt-in: includes nlohmann/json).
+#ifndef TOLLGATE_BILLING_SUBSCRIPTION_EVENTS_HPP
+#define TOLLGATE_BILLING_SUBSCRIPTION_EVENTS_HPP
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+// ---- begin tollgate/detail/iso8601.hpp ----
+// Parses the ISO 8601 timestamps billing providers send (Orb's X-Orb-Timestamp, `created_at` fields).
+#ifndef TOLLGATE_DETAIL_ISO8601_HPP
+#define TOLLGATE_DETAIL_ISO8601_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tollgate::detail {
+
+/// `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]` → a UTC time point (microseconds; finer digits are
+/// dropped). No zone means UTC, as Orb sends it (`2024-03-27T15:42:29.551`). std::nullopt for
+/// anything else, including impossible dates and times.
+[[nodiscard]] inline std::optional<std::chrono::sys_time<std::chrono::microseconds>> parse_iso8601(std::string_view text) {
+  std::size_t at = 0;
+  auto digits = [&](std::size_t count) -> std::optional<int> {
+    if (at + count > text.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+      const char c = text[at + i];
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    at += count;
+    return value;
+  };
+  auto expect = [&](char c) {
+    if (at >= text.size() || text[at] != c) return false;
+    ++at;
+    return true;
+  };
+  const auto year = digits(4);
+  if (!year || !expect('-')) return std::nullopt;
+  const auto month = digits(2);
+  if (!month || !expect('-')) return std::nullopt;
+  const auto day = digits(2);
+  if (!day || !(expect('T') || expect('t') || expect(' '))) return std::nullopt;
+  const auto hour = digits(2);
+  if (!hour || !expect(':')) return std::nullopt;
+  const auto minute = digits(2);
+  if (!minute || !expect(':')) return std::nullopt;
+  const auto second = digits(2);
+  if (!second || *hour > 23 || *minute > 59 || *second > 59) return std::nullopt;
+
+  std::int64_t micros = 0;
+  if (expect('.')) {
+    int count = 0;
+    while (at < text.size() && text[at] >= '0' && text[at] <= '9') {
+      if (count < 6) micros = micros * 10 + (text[at] - '0');
+      ++count;
+      ++at;
+    }
+    if (count == 0) return std::nullopt;
+    for (; count < 6; ++count) micros *= 10;
+  }
+  std::chrono::minutes offset{0};
+  if (at < text.size()) {
+    if (expect('Z') || expect('z')) {
+      // UTC
+    } else if (text[at] == '+' || text[at] == '-') {
+      const bool east = text[at] == '+';
+      ++at;
+      const auto oh = digits(2);
+      if (!oh) return std::nullopt;
+      expect(':');
+      const auto om = digits(2);
+      if (!om || *oh > 23 || *om > 59) return std::nullopt;
+      offset = std::chrono::hours(*oh) + std::chrono::minutes(*om);
+      if (!east) offset = -offset;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (at != text.size()) return std::nullopt;
+
+  const std::chrono::year_month_day date{std::chrono::year{*year}, std::chrono::month{static_cast<unsigned>(*month)},
+                                         std::chrono::day{static_cast<unsigned>(*day)}};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days{date} + std::chrono::hours(*hour) + std::chrono::minutes(*minute) + std::chrono::seconds(*second) +
+         std::chrono::microseconds(micros) - offset;
+}
+
+}  // namespace tollgate::detail
+
+#endif  // TOLLGATE_DETAIL_ISO8601_HPP
+// ---- end tollgate/detail/iso8601.hpp ----
+
+namespace tollgate::billing {
+
+namespace detail {
+/// Ids, tenant ids and plan names longer than this are refused: they bound the replay memory.
+inline constexpr std::size_t max_event_field_bytes = 256;
+/// The metadata key prefix of a custom limit: `"limit.deployments": "8"` (or `"unlimited"`).
+inline constexpr std::string_view limit_key_prefix = "limit.";
+
+/// `root[k0][k1]…` when every step is an object member; nullptr otherwise.
+template <std::size_t N>
+[[nodiscard]] inline const nlohmann::json* member_at(const nlohmann::json& root, const std::array<std::string_view, N>& path) {
+  const nlohmann::json* at = &root;
+  for (auto key : path) {
+    if (!at->is_object()) return nullptr;
+    auto it = at->find(key);
+    if (it == at->end()) return nullptr;
+    at = &*it;
+  }
+  return at;
+}
+
+/// A non-empty string of at most max_event_field_bytes at `path`.
+template <std::size_t N>
+[[nodiscard]] inline std::optional<std::string> string_at(const nlohmann::json& root, const std::array<std::string_view, N>& path) {
+  const nlohmann::json* v = member_at(root, path);
+  if (!v || !v->is_string()) return std::nullopt;
+  const auto& s = v->get_ref<const std::string&>();
+  if (s.empty() || s.size() > max_event_field_bytes) return std::nullopt;
+  return s;
+}
+
+/// A custom limit's value: a non-negative integer (a JSON number or a decimal string, as metadata
+/// values are strings at both providers) or `"unlimited"`.
+[[nodiscard]] inline std::optional<limit_value> limit_value_of(const nlohmann::json& v) {
+  if (v.is_number_unsigned()) {
+    const auto n = v.get<std::uint64_t>();
+    if (n > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return limit_value(static_cast<std::int64_t>(n));
+  }
+  if (v.is_number_integer()) {
+    const auto n = v.get<std::int64_t>();
+    if (n < 0) return std::nullopt;
+    return limit_value(n);
+  }
+  if (!v.is_string()) return std::nullopt;
+  const auto& s = v.get_ref<const std::string&>();
+  if (s == "unlimited") return limit_value(unlimited);
+  if (s.empty() || s.size() > 18) return std::nullopt;  // 18 digits never overflow int64
+  std::int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return limit_value(n);
+}
+
+/// Reads `limit.<name>` entries of a metadata object into `out`; the first bad entry's message, if any.
+/// Names are checked against the plan table later, by plan_store.
+[[nodiscard]] inline std::optional<std::string> read_limit_overrides(const nlohmann::json* metadata, plan_assignment& out) {
+  if (!metadata || !metadata->is_object()) return std::nullopt;
+  for (const auto& [key, value] : metadata->items()) {
+    if (key.size() <= limit_key_prefix.size() || std::string_view(key).substr(0, limit_key_prefix.size()) != limit_key_prefix) continue;
+    const auto max = limit_value_of(value);
+    if (!max) return "metadata '" + key + "' must be a non-negative integer or \"unlimited\"";
+    out.overrides.emplace_back(key.substr(limit_key_prefix.size()), *max);
+  }
+  return std::nullopt;
+}
+
+/// The event's `id` and `type`, or the malformed read that says which is missing.
+struct event_head {
+  std::string id;
+  std::string type;
+};
+[[nodiscard]] inline std::optional<plan_change_read> read_head(const nlohmann::json& event, event_head& head) {
+  using kind = plan_change_read::kind;
+  if (!event.is_object()) return plan_change_read::refused(kind::malformed, {}, "Malformed event: the body must be a JSON object");
+  auto id = string_at(event, std::array<std::string_view, 1>{"id"});
+  if (!id) return plan_change_read::refused(kind::malformed, {}, "Malformed event: 'id' must be a non-empty string of at most 256 bytes");
+  auto type = string_at(event, std::array<std::string_view, 1>{"type"});
+  if (!type) return plan_change_read::refused(kind::malformed, *id, "Malformed event: 'type' must be a non-empty string");
+  head = {std::move(*id), std::move(*type)};
+  return std::nullopt;
+}
+}  // namespace detail
+
+/// Stripe's subscription events. Reads, from `customer.subscription.created` and
+/// `customer.subscription.updated` (every other type is ignored):
+///   - `id`: the event id (replay protection);  `created`: unix seconds (ordering), optional;
+///   - `data.object.metadata.tenant_id`: the tenant;  `data.object.metadata.plan`: the plan's name;
+///   - `data.object.metadata["limit.<name>"]`: `"<count>"` or `"unlimited"`, the tenant's custom
+///     limits (all of them: limits not listed go back to the plan's).
+/// Set that metadata on the Subscription (Dashboard or API); Stripe sends metadata values as strings.
+struct stripe_subscription_events {
+  using plan_change_format_concept = plan_change_format_t;
+
+  [[nodiscard]] plan_change_read read(const nlohmann::json& event) const {
+    using kind = plan_change_read::kind;
+    try {
+      detail::event_head head;
+      if (auto bad = detail::read_head(event, head)) return std::move(*bad);
+      if (head.type != "customer.subscription.created" && head.type != "customer.subscription.updated")
+        return plan_change_read::refused(kind::ignored, head.id, "Event type '" + head.type + "' changes no plan");
+      plan_change change;
+      change.event_id = head.id;
+      auto tenant = detail::string_at(event, std::array<std::string_view, 4>{"data", "object", "metadata", "tenant_id"});
+      if (!tenant) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without data.object.metadata.tenant_id");
+      auto plan = detail::string_at(event, std::array<std::string_view, 4>{"data", "object", "metadata", "plan"});
+      if (!plan) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without data.object.metadata.plan");
+      change.tenant = std::move(*tenant);
+      change.assignment.plan = std::move(*plan);
+      if (auto bad = detail::read_limit_overrides(detail::member_at(event, std::array<std::string_view, 3>{"data", "object", "metadata"}), change.assignment))
+        return plan_change_read::refused(kind::invalid, head.id, "Subscription event with a bad limit: " + *bad);
+      if (const auto* created = detail::member_at(event, std::array<std::string_view, 1>{"created"}); created && created->is_number_integer())
+        change.occurred_at = std::chrono::sys_time<std::chrono::microseconds>(std::chrono::seconds(created->get<std::int64_t>()));
+      return plan_change_read::of(std::move(change));
+    } catch (...) {  // bad_alloc: refuse rather than crash
+      return plan_change_read::refused(kind::malformed, {}, "Malformed event");
+    }
+  }
+};
+static_assert(plan_change_format<stripe_subscription_events>);
+
+/// Orb's subscription events. Reads, from `subscription.created`, `subscription.started` and
+/// `subscription.plan_changed` (every other type is ignored):
+///   - `id`: the event id (replay protection);  `created_at`: ISO 8601 (ordering), optional;
+///   - `subscription.customer.external_customer_id`: the tenant (your id for the customer in Orb);
+///   - `subscription.plan.external_plan_id`: the plan's name (give Orb plans tollgate's names as external ids);
+///   - `subscription.metadata["limit.<name>"]`: `"<count>"` or `"unlimited"`, the tenant's custom
+///     limits (all of them: limits not listed go back to the plan's).
+struct orb_subscription_events {
+  using plan_change_format_concept = plan_change_format_t;
+
+  [[nodiscard]] plan_change_read read(const nlohmann::json& event) const {
+    using kind = plan_change_read::kind;
+    try {
+      detail::event_head head;
+      if (auto bad = detail::read_head(event, head)) return std::move(*bad);
+      if (head.type != "subscription.created" && head.type != "subscription.started" && head.type != "subscription.plan_changed")
+        return plan_change_read::refused(kind::ignored, head.id, "Event type '" + head.type + "' changes no plan");
+      plan_change change;
+      change.event_id = head.id;
+      auto tenant = detail::string_at(event, std::array<std::string_view, 3>{"subscription", "customer", "external_customer_id"});
+      if (!tenant) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without subscription.customer.external_customer_id");
+      auto plan = detail::string_at(event, std::array<std::string_view, 3>{"subscription", "plan", "external_plan_id"});
+      if (!plan) return plan_change_read::refused(kind::invalid, head.id, "Subscription event without subscription.plan.external_plan_id");
+      change.tenant = std::move(*tenant);
+      change.assignment.plan = std::move(*plan);
+      if (auto bad = detail::read_limit_overrides(detail::member_at(event, std::array<std::string_view, 2>{"subscription", "metadata"}), change.assignment))
+        return plan_change_read::refused(kind::invalid, head.id, "Subscription event with a bad limit: " + *bad);
+      if (auto created = detail::string_at(event, std::array<std::string_view, 1>{"created_at"}))
+        change.occurred_at = ::tollgate::detail::parse_iso8601(*created);
+      return plan_change_read::of(std::move(change));
+    } catch (...) {  // bad_alloc: refuse rather than crash
+      return plan_change_read::refused(kind::malformed, {}, "Malformed event");
+    }
+  }
+};
+static_assert(plan_change_format<orb_subscription_events>);
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_SUBSCRIPTION_EVENTS_HPP
+// ---- end tollgate/billing/subscription_events.hpp ----
+// ---- begin tollgate/webhooks/orb_signature.hpp ----
+// orb_signature: Orb's `X-Orb-Timestamp` + `X-Orb-Signature: v1=…` webhook signature scheme.
+#ifndef TOLLGATE_WEBHOOKS_ORB_SIGNATURE_HPP
+#define TOLLGATE_WEBHOOKS_ORB_SIGNATURE_HPP
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+// ---- begin tollgate/webhooks/signature_scheme.hpp ----
+// The signature_scheme concept: how a billing provider signs its webhook deliveries (Stripe, Orb, ...).
+#ifndef TOLLGATE_WEBHOOKS_SIGNATURE_SCHEME_HPP
+#define TOLLGATE_WEBHOOKS_SIGNATURE_SCHEME_HPP
+
+#include <chrono>
+#include <concepts>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate::webhooks {
+
+/// The tag a scheme opts in with: `using signature_scheme_concept = tollgate::webhooks::signature_scheme_t;`.
+struct signature_scheme_t {};
+
+/// What a scheme found in one delivery. `message` goes into the reply's `detail`: it never holds
+/// the secret nor the expected signature.
+struct signature_check {
+  enum class kind {
+    verified,         ///< a signature matches and the timestamp is within the tolerance
+    missing_header,   ///< a header the scheme needs is absent
+    malformed,        ///< a header is present but unreadable (no timestamp, not a number ...)
+    stale,            ///< the signed timestamp is too old or too far in the future
+    bad_signature,    ///< no signature matches the body under the secret
+  };
+  kind outcome = kind::bad_signature;
+  std::string message;
+  /// kind::verified: when the provider signed the delivery.
+  std::chrono::system_clock::time_point signed_at{};
+
+  [[nodiscard]] bool ok() const noexcept { return outcome == kind::verified; }
+  [[nodiscard]] static signature_check verified(std::chrono::system_clock::time_point at) { return {kind::verified, {}, at}; }
+  [[nodiscard]] static signature_check refused(kind why, std::string message) { return {why, std::move(message), {}}; }
+};
+
+/// What a scheme is given to check: the request's headers, its raw body byte for byte, the
+/// endpoint's secret, the current time and the accepted clock difference.
+struct signed_delivery {
+  const request_ref& request;
+  std::string_view raw_body;
+  const redacted& secret;
+  std::chrono::system_clock::time_point now;
+  std::chrono::seconds tolerance;
+};
+
+/// A webhook signature scheme. Requirements, for `const S& s` and `const signed_delivery& d`:
+///   1. `typename S::signature_scheme_concept` is `tollgate::webhooks::signature_scheme_t` (explicit opt-in);
+///   2. `S::name` is a `std::string_view` constant naming the provider, for logs ("stripe");
+///   3. `s.verify(d)` → `signature_check`: `verified` only when a signature computed with
+///      HMAC (OpenSSL) over the provider's signed payload matches one in the headers, compared in
+///      constant time, and the signed timestamp is within `d.tolerance` of `d.now` either way;
+///   4. `verify` never throws on any input and is safe to call from several threads at once;
+///   5. `S` is default-constructible.
+/// Provided: `stripe_signature` and `orb_signature`.
+template <class S>
+concept signature_scheme = requires { typename S::signature_scheme_concept; } &&
+                           std::same_as<typename S::signature_scheme_concept, signature_scheme_t> &&
+                           std::default_initializable<S> &&
+                           requires(const S& s, const signed_delivery& d) {
+                             { S::name } -> std::convertible_to<std::string_view>;
+                             { s.verify(d) } -> std::same_as<signature_check>;
+                           };
+
+namespace detail {
+/// Each requirement of `signature_scheme` on its own, so a failure names the missing piece (one message).
+template <class S>
+constexpr bool check_signature_scheme() {
+  constexpr bool opts_in = requires { requires std::same_as<typename S::signature_scheme_concept, signature_scheme_t>; };
+  constexpr bool has_name = requires { { S::name } -> std::convertible_to<std::string_view>; };
+  constexpr bool has_verify = requires(const S& s, const signed_delivery& d) { s.verify(d); };
+  constexpr bool verify_returns_check = requires(const S& s, const signed_delivery& d) { { s.verify(d) } -> std::same_as<signature_check>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this signature scheme does not opt in: add `using signature_scheme_concept = tollgate::webhooks::signature_scheme_t;`");
+    return false;
+  } else if constexpr (!has_name) {
+    static_assert(has_name, "tollgate: this signature scheme is missing `static constexpr std::string_view name`");
+    return false;
+  } else if constexpr (!has_verify) {
+    static_assert(has_verify, "tollgate: this signature scheme is missing `verify(const signed_delivery&) const`");
+    return false;
+  } else if constexpr (!verify_returns_check) {
+    static_assert(verify_returns_check, "tollgate: a signature scheme's `verify(...)` must return tollgate::webhooks::signature_check");
+    return false;
+  } else if constexpr (!std::default_initializable<S>) {
+    static_assert(std::default_initializable<S>, "tollgate: a signature scheme must be default-constructible");
+    return false;
+  } else {
+    return true;
+  }
+}
+
+/// Lower-case hex of raw bytes: how both providers write an HMAC.
+[[nodiscard]] inline std::string to_hex(std::string_view bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    const auto u = static_cast<unsigned char>(c);
+    out.push_back(digits[u >> 4]);
+    out.push_back(digits[u & 0xF]);
+  }
+  return out;
+}
+}  // namespace detail
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_SIGNATURE_SCHEME_HPP
+// ---- end tollgate/webhooks/signature_scheme.hpp ----
+
+namespace tollgate::webhooks {
+
+/// Orb's scheme, as its official SDKs (orb-billing for Node, orb-go, orb-python) verify it:
+/// `X-Orb-Timestamp` is an ISO 8601 time, UTC when it has no zone (`2024-03-27T15:42:29.551`);
+/// `X-Orb-Signature` is `v1=<hex>` (several, space-separated, are accepted as the Node SDK does);
+/// the signed payload is `v1:<X-Orb-Timestamp exactly as sent>:<raw body>`; HMAC-SHA256 keyed
+/// with the secret's UTF-8 bytes as is (not decoded). The SDKs' tolerance is 5 minutes either way.
+struct orb_signature {
+  using signature_scheme_concept = signature_scheme_t;
+  static constexpr std::string_view name = "orb";
+  static constexpr std::string_view timestamp_header = "X-Orb-Timestamp";
+  static constexpr std::string_view signature_header = "X-Orb-Signature";
+
+  [[nodiscard]] signature_check verify(const signed_delivery& d) const {
+    using kind = signature_check::kind;
+    try {
+      const auto stamp = d.request.header(timestamp_header);
+      if (!stamp) return signature_check::refused(kind::missing_header, "Missing X-Orb-Timestamp header");
+      const auto signatures = d.request.header(signature_header);
+      if (!signatures) return signature_check::refused(kind::missing_header, "Missing X-Orb-Signature header");
+      const auto parsed = ::tollgate::detail::parse_iso8601(*stamp);
+      if (!parsed) return signature_check::refused(kind::malformed, "Invalid X-Orb-Timestamp header: expected an ISO 8601 time");
+
+      std::string signed_payload = "v1:";
+      signed_payload += *stamp;
+      signed_payload += ':';
+      signed_payload += d.raw_body;
+      const std::string expected = detail::to_hex(::tollgate::detail::hmac_sha256(d.secret.reveal(), signed_payload));
+      bool matched = false;
+      std::string_view rest = *signatures;
+      while (!rest.empty()) {
+        const auto space = rest.find(' ');
+        const std::string_view item = rest.substr(0, space);
+        rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+        if (item.size() > 3 && item.substr(0, 3) == "v1=")
+          matched |= ::tollgate::detail::constant_time_equal(expected, lower(item.substr(3)));
+      }
+      if (!matched) return signature_check::refused(kind::bad_signature, "None of the given webhook signatures match the expected signature");
+
+      const auto signed_at = std::chrono::time_point_cast<std::chrono::system_clock::duration>(*parsed);
+      if (signed_at < d.now - d.tolerance) return signature_check::refused(kind::stale, "Webhook timestamp is too old");
+      if (signed_at > d.now + d.tolerance) return signature_check::refused(kind::stale, "Webhook timestamp is too new");
+      return signature_check::verified(signed_at);
+    } catch (...) {  // bad_alloc, OpenSSL failure: refuse, never crash the server
+      return signature_check::refused(kind::bad_signature, "Signature verification failed");
+    }
+  }
+
+ private:
+  // orb-go compares decoded bytes, so upper-case hex matches there too.
+  static std::string lower(std::string_view hex) {
+    std::string out(hex);
+    for (char& c : out)
+      if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    return out;
+  }
+};
+static_assert(signature_scheme<orb_signature>);
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_ORB_SIGNATURE_HPP
+// ---- end tollgate/webhooks/orb_signature.hpp ----
+// ---- begin tollgate/webhooks/seen_event_ids.hpp ----
+// seen_event_ids: a bounded, thread-safe memory of webhook event ids, so a replayed delivery changes nothing.
+#ifndef TOLLGATE_WEBHOOKS_SEEN_EVENT_IDS_HPP
+#define TOLLGATE_WEBHOOKS_SEEN_EVENT_IDS_HPP
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace tollgate::webhooks {
+
+/// Remembers each claimed event id for `retention`, at most `capacity` at a time. When full it
+/// refuses new ids (`claim::full`) instead of forgetting one early: forgetting would let a replay
+/// of that event through while its signature is still fresh. A signed delivery passes the timestamp
+/// check for at most 2 × tolerance (timestamp ± tolerance), so `plan_webhook` keeps ids that long.
+/// The clock is the caller's (`now` arguments), so tests can move it.
+///
+///     tollgate::webhooks::seen_event_ids seen{100'000, std::chrono::minutes(10)};
+///     if (seen.try_claim("evt_1", now) == seen_event_ids::claim::duplicate) { /* already applied */ }
+class seen_event_ids {
+ public:
+  using clock = std::chrono::system_clock;
+  enum class claim {
+    first,      ///< not seen within the retention: claimed now
+    duplicate,  ///< seen within the retention
+    full,       ///< `capacity` ids are remembered and none has expired: nothing claimed
+  };
+
+  explicit seen_event_ids(std::size_t capacity = 100'000, clock::duration retention = std::chrono::minutes(10))
+      : capacity_(capacity), retention_(retention) {
+    if (capacity == 0) throw std::invalid_argument("tollgate::webhooks::seen_event_ids: the capacity must be positive");
+    if (retention <= clock::duration::zero()) throw std::invalid_argument("tollgate::webhooks::seen_event_ids: the retention must be positive");
+  }
+
+  /// Claims `id` at `now`, atomically: of two concurrent claims of one id, exactly one is `first`.
+  [[nodiscard]] claim try_claim(std::string_view id, clock::time_point now) {
+    std::lock_guard lock(mutex_);
+    forget_expired(now);
+    std::string key(id);
+    if (auto it = expiry_.find(key); it != expiry_.end()) return claim::duplicate;
+    // The queue (not the map) is the bound: `forget` leaves its queue slot until it expires.
+    if (order_.size() >= capacity_) return claim::full;
+    const auto expires = now + retention_;
+    order_.emplace_back(expires, key);
+    expiry_.emplace(std::move(key), expires);
+    return claim::first;
+  }
+
+  /// Forgets `id` (its change could not be applied after all), so a retry is not a duplicate.
+  void forget(std::string_view id) {
+    std::lock_guard lock(mutex_);
+    expiry_.erase(std::string(id));
+  }
+
+  /// Whether `id` is remembered at `now`.
+  [[nodiscard]] bool contains(std::string_view id, clock::time_point now) const {
+    std::lock_guard lock(mutex_);
+    auto it = expiry_.find(std::string(id));
+    return it != expiry_.end() && now < it->second;
+  }
+  /// How many ids are remembered (expired ones go at the next claim).
+  [[nodiscard]] std::size_t size() const {
+    std::lock_guard lock(mutex_);
+    return expiry_.size();
+  }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+  [[nodiscard]] clock::duration retention() const noexcept { return retention_; }
+
+ private:
+  // Ids expire in claim order (a fixed retention); a clock stepping back only keeps some longer.
+  void forget_expired(clock::time_point now) {
+    while (!order_.empty() && order_.front().first <= now) {
+      auto it = expiry_.find(order_.front().second);
+      if (it != expiry_.end() && it->second == order_.front().first) expiry_.erase(it);
+      order_.pop_front();
+    }
+  }
+
+  std::size_t capacity_;
+  clock::duration retention_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, clock::time_point> expiry_;
+  std::deque<std::pair<clock::time_point, std::string>> order_;
+};
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_SEEN_EVENT_IDS_HPP
+// ---- end tollgate/webhooks/seen_event_ids.hpp ----
+// ---- begin tollgate/webhooks/stripe_signature.hpp ----
+// stripe_signature: Stripe's `Stripe-Signature: t=…,v1=…` webhook signature scheme.
+#ifndef TOLLGATE_WEBHOOKS_STRIPE_SIGNATURE_HPP
+#define TOLLGATE_WEBHOOKS_STRIPE_SIGNATURE_HPP
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+
+namespace tollgate::webhooks {
+
+/// Stripe's scheme, as its documentation ("Verify signatures manually") and its SDKs have it:
+/// the header `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=<hex>…][,v0=<hex>]`; the signed
+/// payload is `<t>.<raw body>`; HMAC-SHA256 keyed with the endpoint secret (`whsec_…`, used as
+/// is, not decoded); any `v1` that matches is accepted (several appear while a secret is rolled);
+/// other schemes (`v0`: test-mode) are ignored. Unlike Stripe's SDKs, which reject only old
+/// timestamps, a timestamp further than the tolerance in the future is refused too.
+struct stripe_signature {
+  using signature_scheme_concept = signature_scheme_t;
+  static constexpr std::string_view name = "stripe";
+  static constexpr std::string_view header = "Stripe-Signature";
+
+  [[nodiscard]] signature_check verify(const signed_delivery& d) const {
+    using kind = signature_check::kind;
+    try {
+      const auto value = d.request.header(header);
+      if (!value) return signature_check::refused(kind::missing_header, "Missing Stripe-Signature header");
+      std::optional<std::int64_t> timestamp;
+      std::vector<std::string_view> candidates;
+      std::string_view rest = *value;
+      while (!rest.empty()) {
+        const auto comma = rest.find(',');
+        const std::string_view item = trim(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+        const auto eq = item.find('=');
+        if (eq == std::string_view::npos) continue;
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view val = item.substr(eq + 1);
+        if (key == "t") timestamp = parse_seconds(val);
+        else if (key == "v1") candidates.push_back(val);
+      }
+      if (!timestamp) return signature_check::refused(kind::malformed, "Unable to extract timestamp and signatures from header");
+      if (candidates.empty()) return signature_check::refused(kind::malformed, "No signatures found with expected scheme v1");
+
+      const std::string signed_payload = std::to_string(*timestamp) + "." + std::string(d.raw_body);
+      const std::string expected = detail::to_hex(::tollgate::detail::hmac_sha256(d.secret.reveal(), signed_payload));
+      bool matched = false;
+      for (auto candidate : candidates) matched |= ::tollgate::detail::constant_time_equal(expected, candidate);
+      if (!matched) return signature_check::refused(kind::bad_signature, "No signatures found matching the expected signature for payload");
+
+      const std::chrono::system_clock::time_point signed_at{std::chrono::seconds(*timestamp)};
+      if (signed_at < d.now - d.tolerance) return signature_check::refused(kind::stale, "Timestamp outside the tolerance zone (too old)");
+      if (signed_at > d.now + d.tolerance) return signature_check::refused(kind::stale, "Timestamp outside the tolerance zone (in the future)");
+      return signature_check::verified(signed_at);
+    } catch (...) {  // bad_alloc, OpenSSL failure: refuse, never crash the server
+      return signature_check::refused(kind::bad_signature, "Signature verification failed");
+    }
+  }
+
+ private:
+  static std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+  }
+  // Unix seconds: 1 to 12 digits (far beyond any real date, far below int64 overflow).
+  static std::optional<std::int64_t> parse_seconds(std::string_view digits) {
+    if (digits.empty() || digits.size() > 12) return std::nullopt;
+    std::int64_t value = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    return value;
+  }
+};
+static_assert(signature_scheme<stripe_signature>);
+
+}  // namespace tollgate::webhooks
+
+#endif  // TOLLGATE_WEBHOOKS_STRIPE_SIGNATURE_HPP
+// ---- end tollgate/webhooks/stripe_signature.hpp ----
+
+namespace tollgate::billing {
+
+/// How a plan webhook verifies deliveries and remembers them.
+struct webhook_options {
+  /// The endpoint's signing secret from the provider. Empty: every delivery gets 500 ("no webhook
+  /// secret configured"); an empty secret never turns verification off. Never logged nor echoed.
+  redacted secret{};
+  /// The accepted difference between the signed timestamp and `now`, either way (5 minutes, as
+  /// Stripe and Orb recommend). Event ids are remembered for twice this (see seen_event_ids).
+  std::chrono::seconds tolerance{std::chrono::minutes(5)};
+  /// Larger bodies get 413 before any HMAC is computed. Subscription events are a few KiB.
+  std::size_t max_body_bytes = 256 * 1024;
+  /// How many event ids are remembered at once; past it, new events get 503 until some expire.
+  std::size_t max_remembered_events = 100'000;
+  /// The clock, injectable for tests; empty: std::chrono::system_clock::now.
+  std::function<std::chrono::system_clock::time_point()> now{};
+  /// Where refusals and changes go. The secret and signatures never do.
+  logger log{log_level::info};
+
+  /// Verification with this secret (an empty one answers 500, see `secret`).
+  [[nodiscard]] static webhook_options with_secret(redacted secret) {
+    webhook_options o;
+    o.secret = std::move(secret);
+    return o;
+  }
+  [[nodiscard]] webhook_options with_logger(logger l) && {
+    log = std::move(l);
+    return std::move(*this);
+  }
+  [[nodiscard]] webhook_options with_clock(std::function<std::chrono::system_clock::time_point()> clock) && {
+    now = std::move(clock);
+    return std::move(*this);
+  }
+  [[nodiscard]] webhook_options with_tolerance(std::chrono::seconds t) && {
+    tolerance = t;
+    return std::move(*this);
+  }
+};
+
+/// A billing provider's webhook that changes tenants' plans. `POST` only (405 otherwise). In order:
+/// 413 for a body over `max_body_bytes`; 500 without a secret; 400 when the signature is missing,
+/// unreadable, wrong or its timestamp is outside the tolerance (Stripe's own examples answer 400;
+/// 401 would need a WWW-Authenticate scheme that does not exist for HMAC signatures); 400 for a
+/// body that is not an event; 200 `{"status":"ignored"}` for event types that change no plan;
+/// 422 for a plan-changing event that lacks the tenant or plan, or names an unknown plan or limit;
+/// 200 `{"status":"duplicate"}` for an event id already applied within 2 × tolerance (providers
+/// retry every non-2xx for days, so a redelivery must be acknowledged, not refused); 503 when the
+/// replay memory is full; else the store is updated, each cache invalidated for that tenant at once,
+/// and 200 `{"status":"applied"|"outdated",…}` ("outdated": a later change is already applied).
+/// Every refusal changes nothing and carries a JSON `detail`.
+///
+///     auto store = std::make_shared<tollgate::plan_store<tollgate::default_plans>>();
+///     tollgate::billing::stripe_plan_webhook<> webhook{
+///         tollgate::billing::webhook_options::with_secret(tollgate::redacted{secret}), store, cache};
+///     tollgate::billing::reply r = webhook.handle(request);   // any tollgate::request
+template <class Table, class Scheme, class Format>
+class plan_webhook {
+  // Types, so the checks run as soon as the class is named; each failure is then the only error.
+  using scheme_ok = std::bool_constant<webhooks::detail::check_signature_scheme<Scheme>()>;
+  using format_ok = std::bool_constant<scheme_ok::value && detail::check_plan_change_format<Format>()>;
+  // The scheme's name for the log, read only once the scheme passed its check (no second error).
+  static constexpr std::string_view scheme_name() {
+    if constexpr (scheme_ok::value) return Scheme::name;
+    else return "?";
+  }
+
+ public:
+  plan_webhook(webhook_options options, std::shared_ptr<plan_store<Table>> store)
+      : secret_(std::move(options.secret)),
+        tolerance_(std::max(options.tolerance, std::chrono::seconds(0))),
+        max_body_bytes_(options.max_body_bytes),
+        now_(options.now ? std::move(options.now) : std::function<std::chrono::system_clock::time_point()>(&std::chrono::system_clock::now)),
+        log_(std::move(options.log)),
+        store_(std::move(store)),
+        seen_(std::make_shared<webhooks::seen_event_ids>(std::max<std::size_t>(options.max_remembered_events, 1),
+                                                         std::max<std::chrono::system_clock::duration>(2 * tolerance_, std::chrono::seconds(1)))) {
+    if (!store_) throw std::invalid_argument("tollgate::billing::plan_webhook: the plan store is null");
+    if (secret_.empty()) log_.warn("plan webhook ({}): no signing secret configured; every delivery gets 500 until one is", scheme_name());
+  }
+  /// The same, invalidating `cache` (copies share the cache) for each changed tenant.
+  plan_webhook(webhook_options options, std::shared_ptr<plan_store<Table>> store, cached_plan_lookup cache)
+      : plan_webhook(std::move(options), std::move(store)) {
+    caches_.push_back(std::move(cache));
+  }
+
+  /// Answers one delivery. Safe to call from several threads at once.
+  [[nodiscard]] reply handle(const request_ref& request) const {
+    if constexpr (!format_ok::value) {
+      return detail::detail_reply(500, "Server configuration error");  // unreachable: the type check said why
+    } else {
+      try {
+        return handle_checked(request);
+      } catch (const std::exception& e) {  // bad_alloc and the like: nothing was changed before they can happen
+        log_.error("plan webhook ({}): internal error: {}", scheme_name(), e.what());
+        return detail::detail_reply(500, "Internal error");
+      }
+    }
+  }
+
+  /// The replay memory (for tests and metrics).
+  [[nodiscard]] const webhooks::seen_event_ids& seen_events() const noexcept { return *seen_; }
+
+ private:
+  reply handle_checked(const request_ref& request) const {
+    if (request.method() != "POST") {
+      auto r = detail::detail_reply(405, "Method Not Allowed");
+      r.headers.emplace_back("Allow", "POST");
+      return r;
+    }
+    const std::string_view body = request.body();
+    if (body.size() > max_body_bytes_) return detail::detail_reply(413, "Request body too large");
+    if (secret_.empty()) return detail::detail_reply(500, "Server configuration error: no webhook secret configured");
+
+    const auto now = now_();
+    const Scheme scheme{};
+    const auto checked = scheme.verify(webhooks::signed_delivery{request, body, secret_, now, tolerance_});
+    if (!checked.ok()) {
+      // debug, as the limits endpoint logs refused tokens: anyone can send unsigned requests, and many.
+      log_.debug("plan webhook ({}): delivery refused: {}", scheme_name(), checked.message);
+      return detail::detail_reply(400, checked.message);
+    }
+
+    const auto event = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (event.is_discarded()) return detail::detail_reply(400, "Malformed body: not JSON");
+    const Format format{};
+    auto read = format.read(event);
+    using kind = plan_change_read::kind;
+    switch (read.outcome) {
+      case kind::malformed: return detail::detail_reply(400, read.message);
+      case kind::invalid:
+        log_.warn("plan webhook ({}): event {} refused: {}", scheme_name(), read.event_id, read.message);
+        return detail::detail_reply(422, read.message);
+      case kind::ignored: return status_reply("ignored", read.event_id, read.message);
+      case kind::change: break;
+    }
+    plan_change& change = read.change;
+    if (auto why = plan_store<Table>::refusal(change.assignment)) {
+      log_.warn("plan webhook ({}): event {} refused: {}", scheme_name(), change.event_id, *why);
+      return detail::detail_reply(422, *why);
+    }
+
+    switch (seen_->try_claim(change.event_id, now)) {
+      case webhooks::seen_event_ids::claim::duplicate:
+        return status_reply("duplicate", change.event_id, "Event already processed");
+      case webhooks::seen_event_ids::claim::full: {
+        log_.error("plan webhook ({}): replay memory full ({} events); refusing until some expire", scheme_name(), seen_->capacity());
+        auto r = detail::detail_reply(503, "Too many recent events; retry later");
+        r.headers.emplace_back("Retry-After", std::to_string(std::max<std::int64_t>(tolerance_.count(), 1)));
+        return r;
+      }
+      case webhooks::seen_event_ids::claim::first: break;
+    }
+
+    std::optional<std::int64_t> as_of;
+    if (change.occurred_at) as_of = change.occurred_at->time_since_epoch().count();
+    lookup_result<typename plan_store<Table>::outcome> stored = lookup_result<typename plan_store<Table>::outcome>::failure("not applied");
+    try {
+      stored = store_->assign(change.tenant, change.assignment, as_of);
+    } catch (...) {
+      seen_->forget(change.event_id);  // not applied: its retry must not count as a duplicate
+      throw;
+    }
+    if (!stored) {  // unreachable: checked by refusal() above
+      seen_->forget(change.event_id);
+      return detail::detail_reply(422, stored.error());
+    }
+    if (*stored == plan_store<Table>::outcome::outdated) {
+      log_.info("plan webhook ({}): event {} is older than the tenant's last change; ignored", scheme_name(), change.event_id);
+      return status_reply("outdated", change.event_id, "A later plan change is already applied");
+    }
+    for (const auto& cache : caches_) cache.invalidate(change.tenant);
+    log_.info("plan webhook ({}): event {}: tenant '{}' now on plan '{}' ({} custom limits)", scheme_name(), change.event_id, change.tenant,
+              change.assignment.plan, change.assignment.overrides.size());
+    nlohmann::ordered_json out;
+    out["status"] = "applied";
+    out["event_id"] = change.event_id;
+    out["tenant_id"] = change.tenant;
+    out["plan_type"] = change.assignment.plan;
+    return reply{200, {}, out.dump()};
+  }
+
+  static reply status_reply(std::string_view status, const std::string& event_id, std::string_view message) {
+    nlohmann::ordered_json out;
+    out["status"] = status;
+    if (!event_id.empty()) out["event_id"] = event_id;
+    out["detail"] = message;
+    return reply{200, {}, out.dump()};
+  }
+
+  redacted secret_;
+  std::chrono::seconds tolerance_;
+  std::size_t max_body_bytes_;
+  std::function<std::chrono::system_clock::time_point()> now_;
+  logger log_;
+  std::shared_ptr<plan_store<Table>> store_;
+  std::vector<cached_plan_lookup> caches_;
+  std::shared_ptr<webhooks::seen_event_ids> seen_;
+};
+
+/// Stripe's `customer.subscription.*` events, signed with `Stripe-Signature`.
+template <class Table = default_plans>
+using stripe_plan_webhook = plan_webhook<Table, webhooks::stripe_signature, stripe_subscription_events>;
+/// Orb's `subscription.*` events, signed with `X-Orb-Signature`.
+template <class Table = default_plans>
+using orb_plan_webhook = plan_webhook<Table, webhooks::orb_signature, orb_subscription_events>;
+
+}  // namespace tollgate::billing
+
+#endif  // TOLLGATE_BILLING_PLAN_WEBHOOK_HPP
+// ---- end tollgate/billing/plan_webhook.hpp ----
 
 #endif  // TOLLGATE_BILLING_HPP
 // ---- end tollgate/billing.hpp ----

@@ -110,6 +110,144 @@ inline constexpr bool is_limit<limit<Name, Max>> = true;
 
 #endif  // TOLLGATE_PLANS_LIMIT_HPP
 // ---- end tollgate/plans/limit.hpp ----
+// ---- begin tollgate/plans/soft_limit.hpp ----
+// soft_limit<"deployments", 5, overage_price<2.0_cr>, hard<10>>: a limit that may be passed, each unit over it charged.
+#ifndef TOLLGATE_PLANS_SOFT_LIMIT_HPP
+#define TOLLGATE_PLANS_SOFT_LIMIT_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The price of each unit used above a soft limit, charged through the credit ledger.
+template <credits Price>
+struct overage_price {
+  static constexpr credits value = Price;
+};
+
+/// The ceiling above a soft limit: no request goes past it, whatever the balance.
+template <auto Max>
+struct hard {
+  static constexpr auto value = Max;
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_overage_price = false;
+template <credits Price>
+inline constexpr bool is_overage_price<overage_price<Price>> = true;
+
+template <class T>
+inline constexpr bool is_hard_ceiling = false;
+template <auto Max>
+inline constexpr bool is_hard_ceiling<hard<Max>> = true;
+
+/// The hard<> among the terms, or hard<unlimited>.
+template <class... Terms>
+struct ceiling_of {
+  static constexpr auto value = unlimited;
+};
+template <class First, class... Rest>
+struct ceiling_of<First, Rest...> : ceiling_of<Rest...> {};
+template <auto Max, class... Rest>
+struct ceiling_of<hard<Max>, Rest...> {
+  static constexpr auto value = Max;
+};
+
+/// The overage_price<> among the terms, or zero.
+template <class... Terms>
+struct price_of {
+  static constexpr credits value{};
+};
+template <class First, class... Rest>
+struct price_of<First, Rest...> : price_of<Rest...> {};
+template <credits Price, class... Rest>
+struct price_of<overage_price<Price>, Rest...> {
+  static constexpr credits value = Price;
+};
+
+/// Whether hard<Max> sits at or above Soft (unlimited always does).
+template <auto Soft, auto Max>
+constexpr bool ceiling_reaches() {
+  if constexpr (std::same_as<std::remove_cvref_t<decltype(Max)>, unlimited_t>) return true;
+  else return static_cast<std::intmax_t>(Max) >= static_cast<std::intmax_t>(Soft);
+}
+
+/// soft_limit's rules, in order. Stops at the first broken one and returns false, so its message
+/// is the only error.
+template <fixed_string Name, auto Soft, class... Terms>
+constexpr bool check_soft_limit() {
+  constexpr bool only_terms = ((is_overage_price<Terms> || is_hard_ceiling<Terms>) && ...);
+  constexpr int prices = (0 + ... + int{is_overage_price<Terms>});
+  constexpr int ceilings = (0 + ... + int{is_hard_ceiling<Terms>});
+  constexpr bool soft_is_count = std::integral<std::remove_cvref_t<decltype(Soft)>> && !std::same_as<std::remove_cvref_t<decltype(Soft)>, bool>;
+  if constexpr (!check_limit<Name, Soft>()) {
+    return false;  // the name or the count is refused, and said why
+  } else if constexpr (!soft_is_count) {
+    static_assert(soft_is_count, "tollgate: a soft limit must be a count (an unlimited limit has nothing to go over)");
+    return false;
+  } else if constexpr (!only_terms) {
+    static_assert(only_terms, "tollgate: soft_limit<Name, N, ...> takes only tollgate::overage_price<...> and tollgate::hard<...> after its count");
+    return false;
+  } else if constexpr (prices != 1) {
+    static_assert(prices == 1, "tollgate: a soft_limit needs exactly one overage_price<...>");
+    return false;
+  } else if constexpr (ceilings > 1) {
+    static_assert(ceilings <= 1, "tollgate: a soft_limit takes at most one hard<...> ceiling");
+    return false;
+  } else if constexpr (constexpr bool priced = !price_of<Terms...>::value.is_negative(); !priced) {
+    static_assert(priced, "tollgate: an overage_price must not be negative");
+    return false;
+  } else if constexpr (!is_valid_limit_max<ceiling_of<Terms...>::value>) {
+    static_assert(is_valid_limit_max<ceiling_of<Terms...>::value>,
+                  "tollgate: a hard<...> ceiling must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
+    return false;
+  } else if constexpr (!ceiling_reaches<Soft, ceiling_of<Terms...>::value>()) {
+    static_assert(ceiling_reaches<Soft, ceiling_of<Terms...>::value>(), "tollgate: a soft_limit's hard<...> ceiling is below its soft limit");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// A limit that requests may pass: up to `Soft` units are included in the plan; each unit above
+/// costs `overage_price` (locked before the work and settled after, as `metered` does), up to an
+/// optional `hard<>` ceiling (unlimited without one). `limit<>`'s rules apply to the name and count.
+///
+///     plan<"growth", soft_limit<"deployments", 5, overage_price<2.0_cr>, hard<10>>, limit<"seats", 3>>
+template <fixed_string Name, auto Soft, class... Terms>
+struct soft_limit {
+ private:
+  using well_formed = std::bool_constant<detail::check_soft_limit<Name, Soft, Terms...>()>;
+
+ public:
+  static constexpr std::string_view name = Name.view();
+  /// The soft limit, what GET /billing/limits reports: the units the plan includes.
+  static constexpr limit_value max = well_formed::value ? limit_value(static_cast<std::int64_t>(Soft)) : limit_value(0);
+  /// What each unit above `max` costs.
+  static constexpr credits price = well_formed::value ? detail::price_of<Terms...>::value : credits{};
+  /// The ceiling no request passes (unlimited without `hard<>`).
+  static constexpr limit_value ceiling = [] {
+    if constexpr (!well_formed::value) return limit_value(0);
+    else if constexpr (std::same_as<std::remove_cvref_t<decltype(detail::ceiling_of<Terms...>::value)>, unlimited_t>) return limit_value(unlimited);
+    else return limit_value(static_cast<std::int64_t>(detail::ceiling_of<Terms...>::value));
+  }();
+};
+
+namespace detail {
+template <fixed_string Name, auto Soft, class... Terms>
+inline constexpr bool is_limit<soft_limit<Name, Soft, Terms...>> = true;
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_SOFT_LIMIT_HPP
+// ---- end tollgate/plans/soft_limit.hpp ----
 // ---- begin tollgate/plans/lookup_result.hpp ----
 // lookup_result<T>: a value, or a message saying why there is none (an unknown plan or limit name).
 #ifndef TOLLGATE_PLANS_LOOKUP_RESULT_HPP
@@ -171,12 +309,116 @@ class lookup_result {
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
 #include <boost/hana/tuple.hpp>
 #include <boost/hana/type.hpp>
 
+// ---- begin tollgate/plans/plan_limits.hpp ----
+// plan_limits: the limits in force for one tenant at run time (a plan's, possibly overridden).
+#ifndef TOLLGATE_PLANS_PLAN_LIMITS_HPP
+#define TOLLGATE_PLANS_PLAN_LIMITS_HPP
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+
+namespace tollgate {
+
+/// What a soft limit charges above its maximum: `price` per unit, and the `ceiling` no request passes.
+struct overage_terms {
+  credits price{};
+  limit_value ceiling{unlimited};
+  friend constexpr bool operator==(const overage_terms&, const overage_terms&) noexcept = default;
+};
+
+/// One limit at run time. `name` views storage owned by the plan table (static), never a request.
+struct limit_entry {
+  std::string_view name;
+  limit_value value;
+  /// Set for a soft limit: `value` is then the units included, `overage` what passing it costs.
+  std::optional<overage_terms> overage{};
+  friend bool operator==(const limit_entry&, const limit_entry&) = default;
+
+  // `for (const auto& [name, value] : limits.entries())` keeps compiling now that an entry also
+  // carries overage terms: the tuple protocol (below) binds two names, `.overage` stays a member.
+  template <std::size_t I>
+  friend constexpr const auto& get(const limit_entry& e) noexcept {
+    static_assert(I < 2, "tollgate: a limit_entry binds as [name, value]; read .overage by name");
+    if constexpr (I == 0) return e.name;
+    else return e.value;
+  }
+  template <std::size_t I>
+  friend constexpr auto& get(limit_entry& e) noexcept {
+    static_assert(I < 2, "tollgate: a limit_entry binds as [name, value]; read .overage by name");
+    if constexpr (I == 0) return e.name;
+    else return e.value;
+  }
+  template <std::size_t I>
+  friend constexpr auto&& get(limit_entry&& e) noexcept {
+    static_assert(I < 2, "tollgate: a limit_entry binds as [name, value]; read .overage by name");
+    if constexpr (I == 0) return std::move(e.name);
+    else return std::move(e.value);
+  }
+};
+
+/// A plan's name and its limits, in the table's declaration order (the order the endpoint writes).
+class plan_limits {
+ public:
+  plan_limits(std::string_view plan, std::vector<limit_entry> entries) : plan_(plan), entries_(std::move(entries)) {}
+
+  /// The plan's name, e.g. "free".
+  [[nodiscard]] std::string_view plan() const noexcept { return plan_; }
+  [[nodiscard]] const std::vector<limit_entry>& entries() const noexcept { return entries_; }
+
+  /// The maximum of limit `name`, or std::nullopt when the table has no such limit.
+  [[nodiscard]] std::optional<limit_value> find(std::string_view name) const noexcept {
+    for (const auto& e : entries_)
+      if (e.name == name) return e.value;
+    return std::nullopt;
+  }
+  /// The whole entry of limit `name` (maximum and overage terms), or nullptr.
+  [[nodiscard]] const limit_entry* entry(std::string_view name) const noexcept {
+    for (const auto& e : entries_)
+      if (e.name == name) return &e;
+    return nullptr;
+  }
+  /// Replaces the maximum of limit `name`; false (and no change) when there is no such limit.
+  bool set(std::string_view name, limit_value value) noexcept {
+    for (auto& e : entries_)
+      if (e.name == name) { e.value = value; return true; }
+    return false;
+  }
+
+  friend bool operator==(const plan_limits&, const plan_limits&) = default;
+
+ private:
+  std::string_view plan_;
+  std::vector<limit_entry> entries_;
+};
+
+}  // namespace tollgate
+
+template <>
+struct std::tuple_size<tollgate::limit_entry> : std::integral_constant<std::size_t, 2> {};
+template <>
+struct std::tuple_element<0, tollgate::limit_entry> {
+  using type = std::string_view;
+};
+template <>
+struct std::tuple_element<1, tollgate::limit_entry> {
+  using type = tollgate::limit_value;
+};
+
+#endif  // TOLLGATE_PLANS_PLAN_LIMITS_HPP
+// ---- end tollgate/plans/plan_limits.hpp ----
 
 namespace tollgate {
 
@@ -204,6 +446,15 @@ template <class Limit>
 struct is_sound_limit : std::false_type {};
 template <fixed_string Name, auto Max>
 struct is_sound_limit<limit<Name, Max>> : std::bool_constant<check_limit<Name, Max>()> {};
+template <fixed_string Name, auto Soft, class... Terms>
+struct is_sound_limit<soft_limit<Name, Soft, Terms...>> : std::bool_constant<check_soft_limit<Name, Soft, Terms...>()> {};
+
+/// A limit's overage terms: a soft_limit's price and ceiling, std::nullopt for a plain limit.
+template <class Limit>
+constexpr std::optional<overage_terms> overage_of() noexcept {
+  if constexpr (requires { Limit::price; Limit::ceiling; }) return overage_terms{Limit::price, Limit::ceiling};
+  else return std::nullopt;
+}
 
 /// Stands in for the limits of a refused plan, so code reading the plan adds no second error.
 using stand_in_limit = limit<"(not a limit)", 0>;
@@ -218,7 +469,7 @@ constexpr bool check_plan() {
     return false;
   } else if constexpr (!(is_limit<Limits> && ...)) {
     static_assert((is_limit<Limits> && ...),  // clang names the stray argument
-                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name (or tollgate::soft_limit<...>)");
     return false;
   } else if constexpr (!std::conjunction_v<is_sound_limit<Limits>...>) {
     // The first refused limit said why; conjunction stops there, so the ones after it stay quiet.
@@ -254,11 +505,19 @@ struct plan {
   static constexpr auto limit_types = boost::hana::tuple_t<limit_or_stand_in<Limits>...>;
   static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{limit_or_stand_in<Limits>::name...};
   static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{limit_or_stand_in<Limits>::max...};
+  /// Each limit's overage terms (std::nullopt but for a soft_limit), in `limit_names` order.
+  static constexpr std::array<std::optional<overage_terms>, sizeof...(Limits)> limit_overages{
+      detail::overage_of<limit_or_stand_in<Limits>>()...};
 
   /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
   [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
     const auto i = detail::find_name(limit_names, limit_name);
     return i == detail::no_index ? limit_value(0) : limit_values[i];
+  }
+  /// The overage terms of limit `limit_name` (std::nullopt unless it is a soft_limit).
+  [[nodiscard]] static constexpr std::optional<overage_terms> overage_of(std::string_view limit_name) noexcept {
+    const auto i = detail::find_name(limit_names, limit_name);
+    return i == detail::no_index ? std::nullopt : limit_overages[i];
   }
 };
 
@@ -289,59 +548,6 @@ struct unwrap_default<as_default<Plan>> { using type = Plan; static constexpr bo
 
 #endif  // TOLLGATE_PLANS_PLAN_HPP
 // ---- end tollgate/plans/plan.hpp ----
-// ---- begin tollgate/plans/plan_limits.hpp ----
-// plan_limits: the limits in force for one tenant at run time (a plan's, possibly overridden).
-#ifndef TOLLGATE_PLANS_PLAN_LIMITS_HPP
-#define TOLLGATE_PLANS_PLAN_LIMITS_HPP
-
-#include <optional>
-#include <string_view>
-#include <utility>
-#include <vector>
-
-
-namespace tollgate {
-
-/// One limit at run time. `name` views storage owned by the plan table (static), never a request.
-struct limit_entry {
-  std::string_view name;
-  limit_value value;
-  friend bool operator==(const limit_entry&, const limit_entry&) = default;
-};
-
-/// A plan's name and its limits, in the table's declaration order (the order the endpoint writes).
-class plan_limits {
- public:
-  plan_limits(std::string_view plan, std::vector<limit_entry> entries) : plan_(plan), entries_(std::move(entries)) {}
-
-  /// The plan's name, e.g. "free".
-  [[nodiscard]] std::string_view plan() const noexcept { return plan_; }
-  [[nodiscard]] const std::vector<limit_entry>& entries() const noexcept { return entries_; }
-
-  /// The maximum of limit `name`, or std::nullopt when the table has no such limit.
-  [[nodiscard]] std::optional<limit_value> find(std::string_view name) const noexcept {
-    for (const auto& e : entries_)
-      if (e.name == name) return e.value;
-    return std::nullopt;
-  }
-  /// Replaces the maximum of limit `name`; false (and no change) when there is no such limit.
-  bool set(std::string_view name, limit_value value) noexcept {
-    for (auto& e : entries_)
-      if (e.name == name) { e.value = value; return true; }
-    return false;
-  }
-
-  friend bool operator==(const plan_limits&, const plan_limits&) = default;
-
- private:
-  std::string_view plan_;
-  std::vector<limit_entry> entries_;
-};
-
-}  // namespace tollgate
-
-#endif  // TOLLGATE_PLANS_PLAN_LIMITS_HPP
-// ---- end tollgate/plans/plan_limits.hpp ----
 // ---- begin tollgate/plans/plan_table.hpp ----
 // plan_table<plan<...>...>: every plan of a product, checked at compile time, looked up by name at run time.
 #ifndef TOLLGATE_PLANS_PLAN_TABLE_HPP
@@ -536,10 +742,17 @@ class plan_table {
     return row;
   }()...};
 
+  static constexpr std::array<std::array<std::optional<overage_terms>, limit_count>, plan_count> overages_{[] {
+    using plan_type = plan_of<Entries>;
+    std::array<std::optional<overage_terms>, limit_count> row{};
+    for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::overage_of(limit_names[l]);
+    return row;
+  }()...};
+
   static plan_limits limits_at(std::size_t i) {
     std::vector<limit_entry> entries;
     entries.reserve(limit_count);
-    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l]});
+    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l], overages_[i][l]});
     return plan_limits(plan_names[i], std::move(entries));
   }
 };
@@ -591,6 +804,7 @@ using default_plans = plan_table<
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 
 namespace tollgate {
@@ -622,6 +836,26 @@ class tenant_overrides {
     if (i == detail::no_index) return lookup_result<limit_value>::failure("unknown limit '" + std::string(limit) + "': expected " + known_limits());
     store(std::move(tenant), i, max);
     return lookup_result<limit_value>::success(max);
+  }
+
+  /// Replaces all of tenant's overrides by `overrides` (limit name → maximum) in one step, so a
+  /// reader sees the old set or the new one, never a mix; none is changed when a name is unknown.
+  /// An empty list drops the tenant's overrides (a plan change that brings no custom limits).
+  lookup_result<std::size_t> replace(std::string tenant, const std::vector<std::pair<std::string, limit_value>>& overrides) {
+    std::map<std::size_t, limit_value> fresh;
+    for (const auto& [limit, max] : overrides) {
+      const auto i = detail::find_name(Table::limit_names, limit);
+      if (i == detail::no_index) return lookup_result<std::size_t>::failure("unknown limit '" + limit + "': expected " + known_limits());
+      fresh[i] = max;
+    }
+    const std::size_t count = fresh.size();
+    std::unique_lock lock(mutex_);
+    if (fresh.empty()) {
+      if (auto it = by_tenant_.find(tenant); it != by_tenant_.end()) by_tenant_.erase(it);
+    } else {
+      by_tenant_.insert_or_assign(std::move(tenant), std::move(fresh));
+    }
+    return lookup_result<std::size_t>::success(count);
   }
 
   /// Drops tenant's override of `limit`; true when there was one.
@@ -1022,6 +1256,210 @@ static_assert(plan_resolver<cached_plan_lookup>);
 
 #endif  // TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
 // ---- end tollgate/plans/cached_plan_lookup.hpp ----
+// ---- begin tollgate/plans/plan_store.hpp ----
+// plan_store<Table>: each tenant's plan and custom limits in memory, written by billing webhooks, read as a plan resolver.
+#ifndef TOLLGATE_PLANS_PLAN_STORE_HPP
+#define TOLLGATE_PLANS_PLAN_STORE_HPP
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace tollgate {
+
+/// A tenant's plan by name and the limits that replace that plan's (limit name → maximum).
+struct plan_assignment {
+  std::string plan{};
+  std::vector<std::pair<std::string, limit_value>> overrides{};
+};
+
+/// Thread-safe tenant → (plan, overrides) in memory. It is a `plan_resolver` itself, and its
+/// `plan_of` is the callable `cached_plan_lookup` wants; its overrides are a `tenant_overrides<Table>`
+/// to hand to `limits_endpoint`. `assign` checks the plan and every limit name against `Table`
+/// before changing anything. A reader racing an `assign` may, for that one request, see the new
+/// overrides with the old plan: each of the two is replaced in one step, not both together.
+///
+///     auto store = std::make_shared<tollgate::plan_store<tollgate::default_plans>>();
+///     store->assign("org-42", {"growth", {{"deployments", 8}}});
+///     tollgate::billing::limits_endpoint<tollgate::default_plans, tollgate::cached_plan_lookup> endpoint{
+///         options, tollgate::cached_plan_lookup{[store](std::string_view t) { return store->plan_of(t); }},
+///         store->overrides()};
+template <class Table>
+class plan_store {
+ public:
+  /// What `resolve` answers for a tenant the store does not know.
+  enum class unknown_tenants {
+    not_found,     ///< 404 "Tenant not found" from the endpoint
+    default_plan,  ///< the table's default plan
+  };
+  /// What an accepted `assign` did.
+  enum class outcome {
+    changed,   ///< the tenant's plan and overrides are now the given ones
+    outdated,  ///< a change dated later than `as_of` is already applied: nothing changed
+  };
+
+  explicit plan_store(unknown_tenants unknown = unknown_tenants::not_found)
+      : unknown_(unknown), overrides_(std::make_shared<tenant_overrides<Table>>()) {}
+
+  /// Sets tenant's plan and replaces all its overrides. `as_of` (e.g. the billing event's creation
+  /// time, in any fixed unit) orders changes that arrive out of order: an older one is ignored.
+  /// Fails, changing nothing, when the plan or a limit name is not in `Table`.
+  lookup_result<outcome> assign(std::string tenant, const plan_assignment& assignment, std::optional<std::int64_t> as_of = std::nullopt) {
+    if (auto why = refusal(assignment)) return lookup_result<outcome>::failure(std::move(*why));
+    std::unique_lock lock(mutex_);
+    auto it = by_tenant_.find(tenant);
+    if (it != by_tenant_.end() && as_of && it->second.as_of && *as_of < *it->second.as_of)
+      return lookup_result<outcome>::success(outcome::outdated);
+    auto replaced = overrides_->replace(tenant, assignment.overrides);
+    if (!replaced) return lookup_result<outcome>::failure(replaced.error());  // unreachable: names checked above
+    if (it == by_tenant_.end()) it = by_tenant_.emplace(std::move(tenant), entry{}).first;
+    it->second.assignment = assignment;
+    if (as_of) it->second.as_of = as_of;
+    return lookup_result<outcome>::success(outcome::changed);
+  }
+
+  /// Why `assign` would refuse `assignment` (an unknown plan or limit name), std::nullopt if it would not.
+  [[nodiscard]] static std::optional<std::string> refusal(const plan_assignment& assignment) {
+    if (auto plan = Table::lookup(assignment.plan); !plan) return plan.error();
+    for (const auto& entry : assignment.overrides) {
+      bool known = false;
+      for (auto name : Table::limit_names) known = known || name == entry.first;
+      if (known) continue;
+      std::string names;
+      for (std::size_t i = 0; i < Table::limit_count; ++i) {
+        if (i > 0) names += (i + 1 == Table::limit_count) ? " or " : ", ";
+        names += '\'';
+        names += Table::limit_names[i];
+        names += '\'';
+      }
+      return "unknown limit '" + entry.first + "': expected " + names;
+    }
+    return std::nullopt;
+  }
+
+  /// Tenant's plan name, std::nullopt when unknown: the callable for `cached_plan_lookup`.
+  [[nodiscard]] std::optional<std::string> plan_of(std::string_view tenant) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_tenant_.find(tenant);
+    if (it == by_tenant_.end()) return std::nullopt;
+    return it->second.assignment.plan;
+  }
+  /// Tenant's plan and overrides, std::nullopt when unknown.
+  [[nodiscard]] std::optional<plan_assignment> assignment_of(std::string_view tenant) const {
+    std::shared_lock lock(mutex_);
+    auto it = by_tenant_.find(tenant);
+    if (it == by_tenant_.end()) return std::nullopt;
+    return it->second.assignment;
+  }
+  /// Forgets tenant (plan and overrides).
+  void erase(std::string_view tenant) {
+    std::unique_lock lock(mutex_);
+    if (auto it = by_tenant_.find(tenant); it != by_tenant_.end()) by_tenant_.erase(it);
+    overrides_->erase(tenant);
+  }
+  [[nodiscard]] std::size_t size() const {
+    std::shared_lock lock(mutex_);
+    return by_tenant_.size();
+  }
+
+  /// The overrides, kept in step by `assign`: pass them to `limits_endpoint`.
+  [[nodiscard]] std::shared_ptr<const tenant_overrides<Table>> overrides() const noexcept { return overrides_; }
+
+  /// The `plan_resolver` interface: the tenant's stored plan.
+  [[nodiscard]] plan_resolution resolve(const request_ref& /*request*/, std::optional<std::string_view> tenant) const {
+    if (!tenant) return plan_resolution::needs_tenant();
+    if (auto plan = plan_of(*tenant)) return plan_resolution::named(std::move(*plan));
+    return unknown_ == unknown_tenants::default_plan ? plan_resolution::use_default() : plan_resolution::no_such_tenant();
+  }
+
+ private:
+  struct entry {
+    plan_assignment assignment{};
+    std::optional<std::int64_t> as_of{};
+  };
+
+  unknown_tenants unknown_;
+  mutable std::shared_mutex mutex_;
+  std::map<std::string, entry, std::less<>> by_tenant_;
+  std::shared_ptr<tenant_overrides<Table>> overrides_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_PLAN_STORE_HPP
+// ---- end tollgate/plans/plan_store.hpp ----
+// ---- begin tollgate/plans/tenant_limits.hpp ----
+// tenant_limits<Table, Resolver>: a tenant's limits in force for one request (its plan, overrides applied).
+#ifndef TOLLGATE_PLANS_TENANT_LIMITS_HPP
+#define TOLLGATE_PLANS_TENANT_LIMITS_HPP
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+
+namespace tollgate {
+
+/// What tenant_limits found: the limits, or the status and words to refuse the request with.
+struct tenant_limits_answer {
+  std::optional<plan_limits> limits;
+  int status = 200;     ///< when `limits` is empty: 422 (the caller named an unknown plan), 404, 503 or 500
+  std::string detail;   ///< when `limits` is empty: the `detail` of the refusal
+};
+
+/// A tenant's effective limits: the plan `Resolver` names for the request, looked up in `Table`,
+/// with the tenant's overrides applied. What `limited` checks usage against. Thread-safe.
+/// The default resolver trusts the caller's x-plan-type header (the contract's): to enforce limits,
+/// give it a server-side resolver such as cached_plan_lookup.
+///
+///     tollgate::tenant_limits<> limits;   // default_plans, plan from the x-plan-type header
+///     auto answer = limits.resolve(request, "org-1");
+template <class Table = default_plans, plan_resolver Resolver = plan_from_header<"x-plan-type">>
+class tenant_limits {
+ public:
+  using table = Table;
+
+  explicit tenant_limits(Resolver resolver = Resolver{}, std::shared_ptr<const tenant_overrides<Table>> overrides = nullptr)
+      : resolver_(std::move(resolver)), overrides_(std::move(overrides)) {}
+
+  [[nodiscard]] tenant_limits_answer resolve(const request_ref& request, std::string_view tenant) const {
+    const plan_resolution found = resolver_.resolve(request, tenant);
+    std::optional<plan_limits> limits;
+    switch (found.outcome) {
+      case plan_resolution::kind::plan:
+        limits = Table::find(found.plan);
+        if (!limits && !found.header.empty())
+          return {std::nullopt, 422, "Unknown plan in header " + std::string(found.header) + ": expected " + Table::expected_names()};
+        if (!limits) return {std::nullopt, 500, "Server configuration error: unknown plan"};
+        break;
+      case plan_resolution::kind::default_plan: limits = Table::default_limits(); break;
+      case plan_resolution::kind::not_applicable: return {std::nullopt, 500, "Server configuration error: no tenant for the plan lookup"};
+      case plan_resolution::kind::unknown_tenant: return {std::nullopt, 404, "Tenant not found"};
+      case plan_resolution::kind::failed: return {std::nullopt, 503, "Plan lookup failed"};
+    }
+    if (overrides_) limits = overrides_->apply(tenant, std::move(*limits));
+    return {std::move(limits), 200, {}};
+  }
+
+ private:
+  Resolver resolver_;
+  std::shared_ptr<const tenant_overrides<Table>> overrides_;
+};
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_TENANT_LIMITS_HPP
+// ---- end tollgate/plans/tenant_limits.hpp ----
 
 #endif  // TOLLGATE_PLANS_HPP
 // ---- end tollgate/plans.hpp ----

@@ -4,7 +4,7 @@
 #include "tollgate.hpp"
 // ---- begin tollgate/redis.hpp ----
 // The Redis part (opt-in: needs hiredis): the ledger several API servers share, and the settlement
-// outbox that keeps a settle made during a Redis outage until it lands.
+// outbox that keeps a settle made during a Redis outage until it lands, and the shared usage store.
 #ifndef TOLLGATE_REDIS_HPP
 #define TOLLGATE_REDIS_HPP
 
@@ -2376,6 +2376,485 @@ static_assert(ledger<redis_ledger>);
 
 #endif  // TOLLGATE_LEDGERS_REDIS_LEDGER_HPP
 // ---- end tollgate/ledgers/redis_ledger.hpp ----
+// ---- begin tollgate/usage/redis_usage_store.hpp ----
+// redis_usage_store: the usage_store concept on Redis, one Lua script per call, shared by every API server.
+#ifndef TOLLGATE_USAGE_REDIS_USAGE_STORE_HPP
+#define TOLLGATE_USAGE_REDIS_USAGE_STORE_HPP
+
+#include <array>
+#include <chrono>
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+#include <hiredis/hiredis.h>
+
+// ---- begin tollgate/plans/limit.hpp ----
+// limit<"deployments", 1>: one named maximum of a plan, a count or tollgate::unlimited.
+#ifndef TOLLGATE_PLANS_LIMIT_HPP
+#define TOLLGATE_PLANS_LIMIT_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The type of `tollgate::unlimited`; structural, so it can be a template argument.
+struct unlimited_t {
+  friend constexpr bool operator==(unlimited_t, unlimited_t) noexcept = default;
+};
+
+/// "No maximum": `limit<"self_hosted_workers", tollgate::unlimited>`. The endpoint writes it as `null`.
+inline constexpr unlimited_t unlimited{};
+
+/// A limit's maximum at run time: a non-negative count, or unlimited.
+class limit_value {
+ public:
+  /// Zero: the most restrictive maximum, so a forgotten value never grants anything.
+  constexpr limit_value() noexcept : max_(0) {}
+  constexpr limit_value(unlimited_t) noexcept {}  // NOLINT: implicit, reads like the marker
+  constexpr limit_value(std::int64_t max) noexcept : max_(max < 0 ? 0 : max) {}  // NOLINT: implicit, `= 5` reads well
+
+  [[nodiscard]] constexpr bool is_unlimited() const noexcept { return !max_.has_value(); }
+  /// The maximum; only meaningful when `!is_unlimited()`.
+  [[nodiscard]] constexpr std::int64_t max() const noexcept { return max_.value_or(0); }
+  /// The maximum, or `std::nullopt` for unlimited (the JSON `null`).
+  [[nodiscard]] constexpr std::optional<std::int64_t> to_optional() const noexcept { return max_; }
+
+  friend constexpr bool operator==(const limit_value&, const limit_value&) noexcept = default;
+
+ private:
+  std::optional<std::int64_t> max_;
+};
+
+namespace detail {
+template <auto Max>
+inline constexpr bool is_valid_limit_max = [] {
+  using type = std::remove_cvref_t<decltype(Max)>;
+  if constexpr (std::same_as<type, unlimited_t>) return true;
+  else if constexpr (std::integral<type> && !std::same_as<type, bool>)
+    return Max >= 0 && static_cast<std::uintmax_t>(Max) <= static_cast<std::uintmax_t>(INT64_MAX);
+  else return false;
+}();
+
+/// limit<Name, Max>'s rules, in order. Stops at the first broken one and returns false, so its
+/// message is the only error.
+template <fixed_string Name, auto Max>
+constexpr bool check_limit() {
+  constexpr bool named = Name.size() > 0;
+  if constexpr (!named) {
+    static_assert(named, "tollgate: a limit's name must not be empty");
+    return false;
+  } else if constexpr (!is_valid_limit_max<Max>) {
+    static_assert(is_valid_limit_max<Max>,
+                  "tollgate: a limit's maximum must be a non-negative integer (at most INT64_MAX) or tollgate::unlimited");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// One limit of a plan: a name and a maximum, `limit<"deployments", 1>` or
+/// `limit<"self_hosted_workers", tollgate::unlimited>`.
+template <fixed_string Name, auto Max>
+struct limit {
+ private:
+  // A type rather than a value, so the rules are checked as soon as the limit is named.
+  using well_formed = std::bool_constant<detail::check_limit<Name, Max>()>;
+
+ public:
+  static constexpr std::string_view name = Name.view();
+  static constexpr limit_value max = [] {
+    using type = std::remove_cvref_t<decltype(Max)>;
+    if constexpr (std::same_as<type, unlimited_t>) return limit_value(unlimited);
+    else if constexpr (well_formed::value) return limit_value(static_cast<std::int64_t>(Max));
+    // Refused above: the nearest maximum a limit can hold stands in, so code reading it adds no
+    // second error (above INT64_MAX is as good as unlimited; below zero, or not a number, is zero).
+    else if constexpr (std::integral<type> && !std::same_as<type, bool>) return Max > 0 ? limit_value(unlimited) : limit_value(0);
+    else return limit_value(0);
+  }();
+};
+
+namespace detail {
+template <class T>
+inline constexpr bool is_limit = false;
+template <fixed_string Name, auto Max>
+inline constexpr bool is_limit<limit<Name, Max>> = true;
+}  // namespace detail
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_PLANS_LIMIT_HPP
+// ---- end tollgate/plans/limit.hpp ----
+// ---- begin tollgate/usage/usage_store.hpp ----
+// The usage_store concept: how many units of each limit a tenant uses, acquired and released atomically.
+#ifndef TOLLGATE_USAGE_USAGE_STORE_HPP
+#define TOLLGATE_USAGE_USAGE_STORE_HPP
+
+#include <concepts>
+#include <cstdint>
+#include <string_view>
+#include <type_traits>
+
+
+namespace tollgate {
+
+/// The tag a usage store opts in with: `using usage_store_concept = tollgate::usage_store_t;`.
+struct usage_store_t {};
+
+/// The answer of try_acquire.
+struct acquisition {
+  /// True when the units are the tenant's now (by this call, or by the first call with this key).
+  bool granted = false;
+  /// True when an earlier call with the same idempotency key acquired them: nothing was added now.
+  bool replayed = false;
+  /// The tenant's usage of the limit after the call (before it, when refused).
+  std::int64_t used = 0;
+  friend bool operator==(const acquisition&, const acquisition&) = default;
+};
+
+/// The answer of release and cancel.
+struct usage_release {
+  /// True when nothing changed now: the key was released already (release), or acquired nothing (cancel).
+  bool replayed = false;
+  /// The tenant's usage of the limit after the call.
+  std::int64_t used = 0;
+  friend bool operator==(const usage_release&, const usage_release&) = default;
+};
+
+/// A usage store: per tenant and limit, a count of units in use. Requirements, for `S& s`,
+/// `std::string_view t, l, k`, `std::int64_t n`, `limit_value max`:
+///   1. `typename S::usage_store_concept` is `tollgate::usage_store_t` (explicit opt-in).
+///   2. `s.try_acquire(t, l, n, max, k)` → `result<acquisition>`: in ONE atomic step, adds `n`
+///      units to tenant `t`'s usage of limit `l` if the sum stays within `max`, else changes nothing
+///      (`granted == false`). Never exceeds `max`, whatever the concurrency (no check-then-act).
+///      `max` is the tenant's effective maximum, resolved by the caller (plan, overrides, a soft
+///      limit's hard ceiling): the store knows no plans. Idempotent: a second call with key `k`
+///      (per tenant and limit) adds nothing and answers `granted` and `replayed`.
+///   3. `s.release(t, l, n, k)` → `result<usage_release>`: subtracts `n` (never below zero).
+///      Idempotent by `k` too (release keys are apart from acquire keys): a retried delete
+///      releases once.
+///   4. `s.cancel(t, l, k)` → `result<usage_release>`: undoes the acquisition made with key `k`
+///      (the work it was for failed) and forgets `k`, so a retry with `k` counts afresh. A key that
+///      acquired nothing is a no-op (`replayed`).
+///   5. `s.usage(t, l)` → `result<std::int64_t>`: the units in use now (0 for an unknown tenant).
+///   6. `n` must be in [0, INT64_MAX]; arithmetic is overflow-checked (invalid_amount, never a wrap).
+///      Failures are ledger_errors: unavailable (store down), invalid_amount, misconfigured.
+///   7. All are safe to call concurrently from many threads. Idempotency keys are remembered for a
+///      bounded time and number (the store's options say how long).
+template <class S>
+concept usage_store = requires { typename S::usage_store_concept; } &&
+                      std::same_as<typename S::usage_store_concept, usage_store_t> &&
+                      requires(S& s, std::string_view v, std::int64_t n, limit_value max) {
+                        { s.try_acquire(v, v, n, max, v) } -> std::same_as<result<acquisition>>;
+                        { s.release(v, v, n, v) } -> std::same_as<result<usage_release>>;
+                        { s.cancel(v, v, v) } -> std::same_as<result<usage_release>>;
+                        { s.usage(v, v) } -> std::same_as<result<std::int64_t>>;
+                      };
+
+namespace detail {
+/// Each requirement of `usage_store` on its own, so a failure names the missing piece (one message).
+template <class S>
+constexpr bool check_usage_store() {
+  constexpr bool opts_in = requires { requires std::same_as<typename S::usage_store_concept, usage_store_t>; };
+  constexpr bool has_acquire = requires(S& s, std::string_view v, std::int64_t n, limit_value max) {
+    { s.try_acquire(v, v, n, max, v) } -> std::same_as<result<acquisition>>;
+  };
+  constexpr bool has_release = requires(S& s, std::string_view v, std::int64_t n) { { s.release(v, v, n, v) } -> std::same_as<result<usage_release>>; };
+  constexpr bool has_cancel = requires(S& s, std::string_view v) { { s.cancel(v, v, v) } -> std::same_as<result<usage_release>>; };
+  constexpr bool has_usage = requires(S& s, std::string_view v) { { s.usage(v, v) } -> std::same_as<result<std::int64_t>>; };
+  if constexpr (!opts_in) {
+    static_assert(opts_in, "tollgate: this usage store does not opt in: add `using usage_store_concept = tollgate::usage_store_t;`");
+    return false;
+  } else if constexpr (!has_acquire) {
+    static_assert(has_acquire, "tollgate: this usage store is missing `try_acquire(tenant, limit, n, max, key)` returning tollgate::result<tollgate::acquisition>");
+    return false;
+  } else if constexpr (!has_release) {
+    static_assert(has_release, "tollgate: this usage store is missing `release(tenant, limit, n, key)` returning tollgate::result<tollgate::usage_release>");
+    return false;
+  } else if constexpr (!has_cancel) {
+    static_assert(has_cancel, "tollgate: this usage store is missing `cancel(tenant, limit, key)` returning tollgate::result<tollgate::usage_release>");
+    return false;
+  } else if constexpr (!has_usage) {
+    static_assert(has_usage, "tollgate: this usage store is missing `usage(tenant, limit)` returning tollgate::result<std::int64_t>");
+    return false;
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+/// A non-owning, type-erased reference to any usage store (what `limited` and the usage endpoint
+/// hold). The store must outlive every reference to it.
+class usage_store_ref {
+ public:
+  using usage_store_concept = usage_store_t;
+
+  template <class S>
+    requires(!std::same_as<std::remove_cvref_t<S>, usage_store_ref>)
+  usage_store_ref(S& s) noexcept : object_(&s), vtable_(vtable_of<S>()) {}  // NOLINT: implicit by design
+
+  result<acquisition> try_acquire(std::string_view tenant, std::string_view limit, std::int64_t n, limit_value max,
+                                  std::string_view key) const {
+    return vtable_->try_acquire(object_, tenant, limit, n, max, key);
+  }
+  result<usage_release> release(std::string_view tenant, std::string_view limit, std::int64_t n, std::string_view key) const {
+    return vtable_->release(object_, tenant, limit, n, key);
+  }
+  result<usage_release> cancel(std::string_view tenant, std::string_view limit, std::string_view key) const {
+    return vtable_->cancel(object_, tenant, limit, key);
+  }
+  result<std::int64_t> usage(std::string_view tenant, std::string_view limit) const { return vtable_->usage(object_, tenant, limit); }
+
+ private:
+  struct vtable {
+    result<acquisition> (*try_acquire)(void*, std::string_view, std::string_view, std::int64_t, limit_value, std::string_view);
+    result<usage_release> (*release)(void*, std::string_view, std::string_view, std::int64_t, std::string_view);
+    result<usage_release> (*cancel)(void*, std::string_view, std::string_view, std::string_view);
+    result<std::int64_t> (*usage)(void*, std::string_view, std::string_view);
+  };
+  template <class S>
+  static constexpr vtable vtable_for{
+      [](void* o, std::string_view t, std::string_view l, std::int64_t n, limit_value m, std::string_view k) {
+        return static_cast<S*>(o)->try_acquire(t, l, n, m, k);
+      },
+      [](void* o, std::string_view t, std::string_view l, std::int64_t n, std::string_view k) { return static_cast<S*>(o)->release(t, l, n, k); },
+      [](void* o, std::string_view t, std::string_view l, std::string_view k) { return static_cast<S*>(o)->cancel(t, l, k); },
+      [](void* o, std::string_view t, std::string_view l) { return static_cast<S*>(o)->usage(t, l); },
+  };
+  template <class S>
+  static constexpr const vtable* vtable_of() noexcept {
+    if constexpr (detail::check_usage_store<S>()) return &vtable_for<S>;
+    else return nullptr;
+  }
+
+  void* object_;
+  const vtable* vtable_;
+};
+static_assert(usage_store<usage_store_ref>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_USAGE_STORE_HPP
+// ---- end tollgate/usage/usage_store.hpp ----
+
+namespace tollgate {
+
+/// Settings of a redis_usage_store.
+struct redis_usage_store_options {
+  /// `redis://[user:password@]host:port[/db]`; any node of a Redis Cluster works too.
+  std::string url = "redis://127.0.0.1:6379";
+  /// Every key starts with this (no glob characters or braces): `<prefix>:{<tenant digest>}:usage`.
+  std::string key_prefix = "tg";
+  /// How long an idempotency key is remembered (Redis's clock: PX on the key).
+  std::chrono::milliseconds key_ttl = std::chrono::hours(24);
+  std::chrono::milliseconds connect_timeout{1'000};
+  std::chrono::milliseconds command_timeout{1'000};  ///< bounds a hung Redis
+  std::size_t max_idle_connections = 64;
+  std::size_t breaker_failures = 5;                   ///< consecutive failures that open the circuit
+  std::chrono::milliseconds breaker_open_for{1'000};  ///< the longest the circuit stays open
+};
+
+namespace detail {
+// Each script reads and writes one tenant's keys, which share a hash tag: one node, one atomic step.
+// Counts are integers below 2^53 (Lua's numbers are doubles, exact up to there); HINCRBY keeps them
+// integers in Redis.
+inline const redis::script& usage_acquire_script() {
+  // KEYS: counters hash, acquire key. ARGV: limit, n, max (-1: unlimited), key TTL in ms.
+  static const redis::script s(R"lua(
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if redis.call('EXISTS', KEYS[2]) == 1 then return {1, 1, used} end
+local n = tonumber(ARGV[2])
+local max = tonumber(ARGV[3])
+local after = used + n
+if after > 9007199254740991 then return {0, 0, used} end
+if max >= 0 and after > max then return {0, 0, used} end
+if n == 0 then return {1, 0, used} end
+redis.call('HINCRBY', KEYS[1], ARGV[1], n)
+redis.call('SET', KEYS[2], n, 'PX', ARGV[4])
+return {1, 0, after}
+)lua");
+  return s;
+}
+inline const redis::script& usage_release_script() {
+  // KEYS: counters hash, release key. ARGV: limit, n, key TTL in ms.
+  static const redis::script s(R"lua(
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if redis.call('EXISTS', KEYS[2]) == 1 then return {1, used} end
+local after = used - tonumber(ARGV[2])
+if after <= 0 then
+  after = 0
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HINCRBY', KEYS[1], ARGV[1], after - used)
+end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return {0, after}
+)lua");
+  return s;
+}
+inline const redis::script& usage_cancel_script() {
+  // KEYS: counters hash, acquire key. ARGV: limit.
+  static const redis::script s(R"lua(
+local used = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+local units = redis.call('GET', KEYS[2])
+if not units then return {1, used} end
+redis.call('DEL', KEYS[2])
+local after = used - tonumber(units)
+if after <= 0 then
+  after = 0
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HINCRBY', KEYS[1], ARGV[1], after - used)
+end
+return {0, after}
+)lua");
+  return s;
+}
+}  // namespace detail
+
+/// Usage counts on Redis, shared by every API server pointing at it. Each call is one Lua script
+/// over one tenant's keys (they share a hash tag), so the check and the change are one atomic step
+/// on one node: concurrent creates on any number of servers never pass the maximum. Tenants and
+/// limits appear in keys only as digests (a tenant id may hold any byte, braces included).
+/// It uses tollgate's Redis client (connection pool, Cluster routing, circuit breaker): its own,
+/// or one shared with other Redis components.
+///
+///     tollgate::redis_usage_store store{{.url = "redis://127.0.0.1:6379", .key_prefix = "app"}};
+///     auto got = store.try_acquire("org-1", "deployments", 1, /*max=*/5, "create-42");
+class redis_usage_store {
+ public:
+  using usage_store_concept = usage_store_t;
+  /// The largest count it keeps exactly (2^53 - 1).
+  static constexpr std::int64_t max_units = (std::int64_t{1} << 53) - 1;
+
+  explicit redis_usage_store(redis_usage_store_options options = {})
+      : redis_usage_store(options, std::make_shared<redis::client>(redis::endpoint::parse(options.url), client_options(options))) {}
+  /// Shares `client` (its connections and breaker) with other Redis components.
+  redis_usage_store(redis_usage_store_options options, std::shared_ptr<redis::client> client)
+      : options_(std::move(options)), client_(std::move(client)), ttl_text_(std::to_string(options_.key_ttl.count())) {
+    if (options_.key_prefix.find_first_of("*?[]\\{}") != std::string::npos)
+      throw redis::url_error("the Redis key prefix must not contain glob characters or braces");
+    if (options_.key_ttl.count() <= 0) throw redis::url_error("the usage store's key TTL must be above 0");
+  }
+
+  result<acquisition> try_acquire(std::string_view tenant, std::string_view limit, std::int64_t n, limit_value max, std::string_view key) {
+    if (auto bad = check_units(n)) return *std::move(bad);
+    const keys k(options_.key_prefix, tenant, limit, 'a', key);
+    const std::string n_text = std::to_string(n);
+    // A maximum past what Lua counts exactly cannot be reached anyway: the same as none.
+    const std::string max_text = max.is_unlimited() || max.max() > max_units ? "-1" : std::to_string(max.max());
+    const std::array<std::string_view, 4> args{limit, n_text, max_text, ttl_text_};
+    auto answer = client_->eval(detail::usage_acquire_script(), k.all(), args, true);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (!is_int_array(r, 3)) return unexpected(r);
+    return acquisition{r.element[0]->integer == 1, r.element[1]->integer == 1, r.element[2]->integer};
+  }
+
+  result<usage_release> release(std::string_view tenant, std::string_view limit, std::int64_t n, std::string_view key) {
+    if (auto bad = check_units(n)) return *std::move(bad);
+    const keys k(options_.key_prefix, tenant, limit, 'r', key);
+    const std::string n_text = std::to_string(n);
+    const std::array<std::string_view, 3> args{limit, n_text, ttl_text_};
+    return change(detail::usage_release_script(), k, args);
+  }
+
+  result<usage_release> cancel(std::string_view tenant, std::string_view limit, std::string_view key) {
+    const keys k(options_.key_prefix, tenant, limit, 'a', key);
+    const std::array<std::string_view, 1> args{limit};
+    return change(detail::usage_cancel_script(), k, args);
+  }
+
+  result<std::int64_t> usage(std::string_view tenant, std::string_view limit) {
+    const std::string counters = counters_key(options_.key_prefix, tenant);
+    const std::array<std::string_view, 3> argv{"HGET", counters, limit};
+    auto answer = client_->run(argv, counters, true);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (r.type == REDIS_REPLY_NIL) return std::int64_t{0};
+    std::int64_t value = 0;
+    const std::string_view text = r.type == REDIS_REPLY_STRING ? std::string_view(r.str, r.len) : std::string_view{};
+    if (text.empty() || std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) return unexpected(r);
+    return value;
+  }
+
+  /// True when Redis answers PING in time.
+  [[nodiscard]] bool health() {
+    static constexpr std::array<std::string_view, 1> ping{"PING"};
+    auto answer = client_->run(ping, {}, true);
+    return answer && !redis::is_error(**answer);
+  }
+
+ private:
+  // A tenant's counters (a hash: limit → units) and one idempotency key, under one hash tag.
+  struct keys {
+    keys(std::string_view prefix, std::string_view tenant, std::string_view limit, char kind, std::string_view key)
+        : counters(counters_key(prefix, tenant)),
+          idempotency(fmt::format("{}:{}:{}", counters, kind,
+                                  detail::sha256_hex(fmt::format("{}:{}{}", limit.size(), limit, key)))) {}
+    std::string counters;
+    std::string idempotency;
+    [[nodiscard]] std::array<std::string_view, 2> all() const { return {counters, idempotency}; }
+  };
+
+  static std::string counters_key(std::string_view prefix, std::string_view tenant) {
+    return fmt::format("{}:{{{}}}:usage", prefix, detail::sha256_hex(tenant));
+  }
+
+  template <std::size_t N>
+  result<usage_release> change(const redis::script& script, const keys& k, const std::array<std::string_view, N>& args) {
+    auto answer = client_->eval(script, k.all(), args, true);
+    if (!answer) return answer.error();
+    const redisReply& r = **answer;
+    if (!is_int_array(r, 2)) return unexpected(r);
+    return usage_release{r.element[0]->integer == 1, r.element[1]->integer};
+  }
+
+  static std::optional<ledger_error> check_units(std::int64_t n) {
+    if (n >= 0 && n <= max_units) return std::nullopt;
+    return ledger_error{ledger_errc::invalid_amount, fmt::format("a number of units must be between 0 and {} (got {})", max_units, n)};
+  }
+  static bool is_int_array(const redisReply& r, std::size_t size) {
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != size) return false;
+    for (std::size_t i = 0; i < size; ++i)
+      if (r.element[i]->type != REDIS_REPLY_INTEGER) return false;
+    return true;
+  }
+  static ledger_error unexpected(const redisReply& r) {
+    if (redis::is_error(r)) return ledger_error{ledger_errc::misconfigured, fmt::format("Redis refused a usage script: {}", redis::text_of(r))};
+    return ledger_error{ledger_errc::misconfigured, "unexpected reply from Redis to a usage call"};
+  }
+  static redis::client_options client_options(const redis_usage_store_options& o) {
+    redis::client_options c;
+    c.connections.connect_timeout = o.connect_timeout;
+    c.connections.command_timeout = o.command_timeout;
+    c.connections.max_idle = o.max_idle_connections;
+    c.breaker_failures = o.breaker_failures;
+    c.breaker_open_for = o.breaker_open_for;
+    return c;
+  }
+
+  redis_usage_store_options options_;
+  std::shared_ptr<redis::client> client_;
+  std::string ttl_text_;
+};
+static_assert(usage_store<redis_usage_store>);
+
+}  // namespace tollgate
+
+#endif  // TOLLGATE_USAGE_REDIS_USAGE_STORE_HPP
+// ---- end tollgate/usage/redis_usage_store.hpp ----
 
 #endif  // TOLLGATE_REDIS_HPP
 // ---- end tollgate/redis.hpp ----

@@ -160,3 +160,46 @@ TEST_CASE("billing example: bad arguments exit with status 2") {
   CHECK(p.first_line().empty());
   CHECK(p.wait_exit() == 2);
 }
+
+TEST_CASE("billing example: POST /deployments until refused, GET /billing/usage, DELETE frees a slot") {
+  example_process p({"--port", "0", "--secret", secret}, {});
+  httplib::Client client("127.0.0.1", port_of(p));
+  const httplib::Headers auth{{"Authorization", "Bearer " + token(secret)}, {"tenant-id", "org-demo"}};
+  // The demo endpoints take the same token as /billing/*.
+  const auto anonymous = client.Post("/deployments", {{"tenant-id", "org-demo"}}, "", "application/json");
+  REQUIRE(anonymous);
+  CHECK(anonymous->status == 401);
+  const auto first = client.Post("/deployments", auth, "", "application/json");
+  REQUIRE(first);
+  CHECK(first->status == 201);
+  CHECK(first->body == R"({"id":"dep-1"})");
+  const auto second = client.Post("/deployments", auth, "", "application/json");
+  REQUIRE(second);
+  CHECK(second->status == 403);
+  CHECK(second->body == R"({"detail":"Plan limit reached: plan 'free' allows 1 deployments (1 in use); delete one or upgrade the plan"})");
+  const auto usage = client.Get("/billing/usage", auth);
+  REQUIRE(usage);
+  CHECK(usage->status == 200);
+  CHECK(usage->body ==
+        R"({"tenant_id":"org-demo","usage":{"deployments":{"used":1,"limit":1,"remaining":0},"self_hosted_workers":{"used":0,"limit":5,"remaining":5}},"plan_type":"free"})");
+  const auto no_token = client.Get("/billing/usage", {{"tenant-id", "org-demo"}});
+  REQUIRE(no_token);
+  CHECK(no_token->status == 401);
+  CHECK(no_token->body == R"({"detail":"Missing authorization header"})");
+  const auto removed = client.Delete("/deployments/dep-1", auth);
+  REQUIRE(removed);
+  CHECK(removed->status == 204);
+  const auto gone = client.Delete("/deployments/dep-1", auth);
+  REQUIRE(gone);
+  CHECK(gone->status == 404);
+  const auto again = client.Post("/deployments", auth, "", "application/json");
+  REQUIRE(again);
+  CHECK(again->status == 201);
+  // growth allows 5: the tenant's plan (here from x-plan-type) decides, not a constant.
+  httplib::Headers growth = auth;
+  growth.emplace("x-plan-type", "growth");
+  for (int i = 0; i < 4; ++i) CHECK(client.Post("/deployments", growth, "", "application/json")->status == 201);
+  CHECK(client.Post("/deployments", growth, "", "application/json")->status == 403);
+  CHECK(p.stop() == 0);
+  CHECK(p.stderr_text().find(secret) == std::string::npos);
+}

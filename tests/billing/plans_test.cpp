@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -113,4 +114,14 @@ TEST_CASE("plans: limit_value clamps negatives to zero and defaults to zero") {
   CHECK(limit_value().max() == 0);
   CHECK_FALSE(limit_value().is_unlimited());
   CHECK(limit_value(tollgate::unlimited) != limit_value(0));
+}
+
+TEST_CASE("plans: a limit entry still binds as [name, value] now that it carries overage terms") {
+  const auto free_plan = tollgate::default_plans::lookup("free");
+  REQUIRE(free_plan);
+  std::vector<std::string> seen;
+  for (const auto& [name, value] : free_plan->entries()) seen.push_back(std::string(name) + "=" + std::to_string(value.max()));
+  CHECK(seen == std::vector<std::string>{"deployments=1", "self_hosted_workers=5"});
+  for (auto [name, value] : free_plan->entries()) CHECK_FALSE(name.empty());  // by copy too
+  CHECK_FALSE(free_plan->entries().front().overage.has_value());  // a hard limit: no overage terms
 }

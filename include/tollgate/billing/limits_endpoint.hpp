@@ -120,37 +120,16 @@ class limits_endpoint {
 
   /// Answers one request. Safe to call from several threads at once.
   [[nodiscard]] reply handle(const request_ref& request) const {
-    reply r = answer(request);
+    reply r = respond(request, [](std::string_view tenant, const plan_limits& limits) { return render_limits(tenant, limits); });
     if (answers_[0] != nullptr) answers_[status_index(r.status)]->inc();
     return r;
   }
 
-  [[nodiscard]] bool auth_enabled() const noexcept { return !disable_auth_; }
-
- private:
-  static constexpr std::string_view statuses[] = {"200", "401", "404", "405", "422", "500", "503", "other"};
-  static constexpr std::string_view lookup_outcomes[] = {"plan", "default_plan", "not_applicable", "unknown_tenant", "failed"};
-
-  static std::size_t status_index(int status) noexcept {
-    constexpr int codes[] = {200, 401, 404, 405, 422, 500, 503};
-    for (std::size_t i = 0; i < std::size(codes); ++i)
-      if (codes[i] == status) return i;
-    return std::size(statuses) - 1;
-  }
-  static jwt::verify_options with_metrics(jwt::verify_options o, metrics::registry* r) {
-    if (r != nullptr && o.metrics == nullptr) o.metrics = r;
-    return o;
-  }
-  void register_metrics(metrics::registry& r) {
-    auto& answers = r.counter("tollgate_billing_limits_requests_total", "Answers of GET /billing/limits by status.", {"status"});
-    for (std::size_t i = 0; i < std::size(statuses); ++i) answers_[i] = &answers.with({statuses[i]});
-    auto& lookups = r.counter("tollgate_plan_lookups_total",
-                              "Plan resolutions of the limits endpoint by outcome (failed: the plan resolver errored or timed out).",
-                              {"outcome"});
-    for (std::size_t i = 0; i < std::size(lookup_outcomes); ++i) lookups_[i] = &lookups.with({lookup_outcomes[i]});
-  }
-
-  [[nodiscard]] reply answer(const request_ref& request) const {
+  /// Authenticates the request and resolves its tenant's limits exactly as `handle` does (the same
+  /// 401/405/422/500 answers), then lets `render(tenant, limits)` → `reply` write the answer: for
+  /// endpoints that say more about the same tenant (GET /billing/usage).
+  template <class Render>
+  [[nodiscard]] reply respond(const request_ref& request, Render&& render) const {
     const std::string_view method = request.method();
     if (method != "GET" && method != "HEAD") {
       auto r = detail::detail_reply(405, "Method Not Allowed");
@@ -200,16 +179,46 @@ class limits_endpoint {
     if (!limits) return detail::detail_reply(500, "Server configuration error: no plan resolved");
 
     if (overrides_) limits = overrides_->apply(*tenant, std::move(*limits));
+    return render(*tenant, *limits);
+  }
+
+  /// The contract's 200 body: `{"tenant_id":…,"limits":{<limits in table order>…,"plan_type":…}}`.
+  [[nodiscard]] static reply render_limits(std::string_view tenant, const plan_limits& limits) {
     nlohmann::ordered_json body_limits = nlohmann::ordered_json::object();
-    for (const auto& entry : limits->entries()) {
+    for (const auto& entry : limits.entries()) {
       if (entry.value.is_unlimited()) body_limits[std::string(entry.name)] = nullptr;
       else body_limits[std::string(entry.name)] = entry.value.max();
     }
-    body_limits["plan_type"] = std::string(limits->plan());
+    body_limits["plan_type"] = std::string(limits.plan());
     nlohmann::ordered_json body;
-    body["tenant_id"] = detail::latin1_to_utf8(*tenant);
+    body["tenant_id"] = detail::latin1_to_utf8(tenant);
     body["limits"] = std::move(body_limits);
     return reply{200, {}, body.dump()};
+  }
+
+  [[nodiscard]] bool auth_enabled() const noexcept { return !disable_auth_; }
+
+ private:
+  static constexpr std::string_view statuses[] = {"200", "401", "404", "405", "422", "500", "503", "other"};
+  static constexpr std::string_view lookup_outcomes[] = {"plan", "default_plan", "not_applicable", "unknown_tenant", "failed"};
+
+  static std::size_t status_index(int status) noexcept {
+    constexpr int codes[] = {200, 401, 404, 405, 422, 500, 503};
+    for (std::size_t i = 0; i < std::size(codes); ++i)
+      if (codes[i] == status) return i;
+    return std::size(statuses) - 1;
+  }
+  static jwt::verify_options with_metrics(jwt::verify_options o, metrics::registry* r) {
+    if (r != nullptr && o.metrics == nullptr) o.metrics = r;
+    return o;
+  }
+  void register_metrics(metrics::registry& r) {
+    auto& answers = r.counter("tollgate_billing_limits_requests_total", "Answers of GET /billing/limits by status.", {"status"});
+    for (std::size_t i = 0; i < std::size(statuses); ++i) answers_[i] = &answers.with({statuses[i]});
+    auto& lookups = r.counter("tollgate_plan_lookups_total",
+                              "Plan resolutions of the billing endpoints by outcome (failed: the plan resolver errored or timed out).",
+                              {"outcome"});
+    for (std::size_t i = 0; i < std::size(lookup_outcomes); ++i) lookups_[i] = &lookups.with({lookup_outcomes[i]});
   }
 
   // The contract's authentication steps, in its order; std::nullopt when the request may proceed.
@@ -237,7 +246,7 @@ class limits_endpoint {
   logger log_;
   Resolver resolver_;
   std::shared_ptr<const tenant_overrides<Table>> overrides_;
-  metrics::counter* answers_[std::size(statuses)]{};       // null unless options.metrics was set
+  metrics::counter* answers_[std::size(statuses)]{};  // null unless options.metrics was set
   metrics::counter* lookups_[std::size(lookup_outcomes)]{};
 };
 

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstddef>
+#include <optional>
 #include <string_view>
 #include <type_traits>
 
@@ -13,6 +14,8 @@
 
 #include <tollgate/detail/fixed_string.hpp>
 #include <tollgate/plans/limit.hpp>
+#include <tollgate/plans/plan_limits.hpp>
+#include <tollgate/plans/soft_limit.hpp>
 
 namespace tollgate {
 
@@ -40,6 +43,15 @@ template <class Limit>
 struct is_sound_limit : std::false_type {};
 template <fixed_string Name, auto Max>
 struct is_sound_limit<limit<Name, Max>> : std::bool_constant<check_limit<Name, Max>()> {};
+template <fixed_string Name, auto Soft, class... Terms>
+struct is_sound_limit<soft_limit<Name, Soft, Terms...>> : std::bool_constant<check_soft_limit<Name, Soft, Terms...>()> {};
+
+/// A limit's overage terms: a soft_limit's price and ceiling, std::nullopt for a plain limit.
+template <class Limit>
+constexpr std::optional<overage_terms> overage_of() noexcept {
+  if constexpr (requires { Limit::price; Limit::ceiling; }) return overage_terms{Limit::price, Limit::ceiling};
+  else return std::nullopt;
+}
 
 /// Stands in for the limits of a refused plan, so code reading the plan adds no second error.
 using stand_in_limit = limit<"(not a limit)", 0>;
@@ -54,7 +66,7 @@ constexpr bool check_plan() {
     return false;
   } else if constexpr (!(is_limit<Limits> && ...)) {
     static_assert((is_limit<Limits> && ...),  // clang names the stray argument
-                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name");
+                  "tollgate: plan<Name, ...> takes only tollgate::limit<\"name\", max> arguments after its name (or tollgate::soft_limit<...>)");
     return false;
   } else if constexpr (!std::conjunction_v<is_sound_limit<Limits>...>) {
     // The first refused limit said why; conjunction stops there, so the ones after it stay quiet.
@@ -90,11 +102,19 @@ struct plan {
   static constexpr auto limit_types = boost::hana::tuple_t<limit_or_stand_in<Limits>...>;
   static constexpr std::array<std::string_view, sizeof...(Limits)> limit_names{limit_or_stand_in<Limits>::name...};
   static constexpr std::array<limit_value, sizeof...(Limits)> limit_values{limit_or_stand_in<Limits>::max...};
+  /// Each limit's overage terms (std::nullopt but for a soft_limit), in `limit_names` order.
+  static constexpr std::array<std::optional<overage_terms>, sizeof...(Limits)> limit_overages{
+      detail::overage_of<limit_or_stand_in<Limits>>()...};
 
   /// The maximum of limit `limit_name`; `limit_name` must be one of `limit_names`.
   [[nodiscard]] static constexpr limit_value max_of(std::string_view limit_name) noexcept {
     const auto i = detail::find_name(limit_names, limit_name);
     return i == detail::no_index ? limit_value(0) : limit_values[i];
+  }
+  /// The overage terms of limit `limit_name` (std::nullopt unless it is a soft_limit).
+  [[nodiscard]] static constexpr std::optional<overage_terms> overage_of(std::string_view limit_name) noexcept {
+    const auto i = detail::find_name(limit_names, limit_name);
+    return i == detail::no_index ? std::nullopt : limit_overages[i];
   }
 };
 

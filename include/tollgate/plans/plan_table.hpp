@@ -197,10 +197,17 @@ class plan_table {
     return row;
   }()...};
 
+  static constexpr std::array<std::array<std::optional<overage_terms>, limit_count>, plan_count> overages_{[] {
+    using plan_type = plan_of<Entries>;
+    std::array<std::optional<overage_terms>, limit_count> row{};
+    for (std::size_t l = 0; l < limit_count; ++l) row[l] = plan_type::overage_of(limit_names[l]);
+    return row;
+  }()...};
+
   static plan_limits limits_at(std::size_t i) {
     std::vector<limit_entry> entries;
     entries.reserve(limit_count);
-    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l]});
+    for (std::size_t l = 0; l < limit_count; ++l) entries.push_back({limit_names[l], values_[i][l], overages_[i][l]});
     return plan_limits(plan_names[i], std::move(entries));
   }
 };

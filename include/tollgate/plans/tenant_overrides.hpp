@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <tollgate/detail/fixed_string.hpp>
 #include <tollgate/plans/limit.hpp>
@@ -47,6 +48,26 @@ class tenant_overrides {
     if (i == detail::no_index) return lookup_result<limit_value>::failure("unknown limit '" + std::string(limit) + "': expected " + known_limits());
     store(std::move(tenant), i, max);
     return lookup_result<limit_value>::success(max);
+  }
+
+  /// Replaces all of tenant's overrides by `overrides` (limit name → maximum) in one step, so a
+  /// reader sees the old set or the new one, never a mix; none is changed when a name is unknown.
+  /// An empty list drops the tenant's overrides (a plan change that brings no custom limits).
+  lookup_result<std::size_t> replace(std::string tenant, const std::vector<std::pair<std::string, limit_value>>& overrides) {
+    std::map<std::size_t, limit_value> fresh;
+    for (const auto& [limit, max] : overrides) {
+      const auto i = detail::find_name(Table::limit_names, limit);
+      if (i == detail::no_index) return lookup_result<std::size_t>::failure("unknown limit '" + limit + "': expected " + known_limits());
+      fresh[i] = max;
+    }
+    const std::size_t count = fresh.size();
+    std::unique_lock lock(mutex_);
+    if (fresh.empty()) {
+      if (auto it = by_tenant_.find(tenant); it != by_tenant_.end()) by_tenant_.erase(it);
+    } else {
+      by_tenant_.insert_or_assign(std::move(tenant), std::move(fresh));
+    }
+    return lookup_result<std::size_t>::success(count);
   }
 
   /// Drops tenant's override of `limit`; true when there was one.
