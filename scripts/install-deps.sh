@@ -6,6 +6,7 @@ packages=(
   g++ clang libclang-rt-14-dev cmake ninja-build meson pkg-config python3 curl
   libboost-dev libfmt-dev libcpp-httplib-dev nlohmann-json3-dev doctest-dev libssl-dev
   libbenchmark-dev wrk libhiredis-dev redis-server openssl
+  prometheus  # promtool and a real server for the metrics tests (they start their own; its service plays no part)
 )
 
 missing=()

@@ -38,6 +38,7 @@
 #include <tollgate/jwt/verifier.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
+#include <tollgate/metrics/httplib.hpp>
 #include <tollgate/plans/cached_plan_lookup.hpp>
 #include <tollgate/plans/plan_from_header.hpp>
 #include <tollgate/plans/plan_store.hpp>
@@ -224,11 +225,13 @@ int main(int argc, char** argv) {
                                     : tollgate::billing::endpoint_options::with_secret(secret);
   // Only that a secret is set and its length: even a fingerprint would let a log reader test guesses.
   if (!args->disable_auth && !secret.empty()) log.info("billing limits: HS256 secret configured ({} bytes)", secret.reveal().size());
+  tollgate::metrics::registry metrics;  // GET /metrics: answers, plan lookups and cache, JWT refusals by reason
   // Plans and custom limits set by webhooks live in the store; the cache in front of it is invalidated per tenant on each change.
   auto plans = std::make_shared<tollgate::plan_store<tollgate::default_plans>>();
   const tollgate::cached_plan_lookup plan_cache{[plans](std::string_view tenant) { return plans->plan_of(tenant); }};
+  plan_cache.export_metrics(metrics);
   auto endpoint = std::make_shared<const tollgate::billing::limits_endpoint<tollgate::default_plans, store_then_header>>(
-      std::move(options).with_logger(log), store_then_header{plan_cache}, plans->overrides());
+      std::move(options).with_logger(log).with_metrics(metrics), store_then_header{plan_cache}, plans->overrides());
 
   httplib::Server server;
   tollgate::tune(server);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
@@ -238,6 +241,7 @@ int main(int argc, char** argv) {
   deployments_demo demo{store_then_header{plan_cache}, plans->overrides()};
   mount_usage_demo(server, demo, args->disable_auth ? tollgate::billing::endpoint_options::auth_disabled().with_logger(log)
                                                     : tollgate::billing::endpoint_options::with_secret(secret).with_logger(log));
+  tollgate::metrics::mount(server, metrics);
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");
   });

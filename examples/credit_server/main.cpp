@@ -5,6 +5,7 @@
 //                          [--compact-after BYTES] [--lock-ttl SECONDS] [--log-level LEVEL] [--log-file FILE]
 //   (the token may come from CREDIT_API_TOKEN instead; 0 = any free port; the first stdout line is
 //    "listening on 127.0.0.1:PORT")
+// GET /metrics serves Prometheus metrics: requests by endpoint and status (README "Metrics").
 #include <pthread.h>
 #include <signal.h>
 
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +35,8 @@
 #include <tollgate/adapters/httplib_tuning.hpp>
 #include <tollgate/ledgers/memory_ledger.hpp>
 #include <tollgate/logging/logger.hpp>
+#include <tollgate/metrics.hpp>
+#include <tollgate/metrics/httplib.hpp>
 #include <tollgate/service/credit_service.hpp>
 #include <tollgate/service/state_file.hpp>
 #if TOLLGATE_CREDIT_SERVER_WITH_REDIS
@@ -53,6 +57,37 @@ struct settings {
   std::chrono::milliseconds lock_ttl = std::chrono::minutes(5);
   tollgate::log_level level = tollgate::log_level::info;
   std::string log_file;
+};
+
+// tollgate_credit_service_requests_total{endpoint, code}: every child made at start, so a request
+// formats no label. A user id in a path (/v1/users/<id>) is never a label: it is counted under its pattern.
+class request_metrics {
+ public:
+  static constexpr std::string_view endpoints[] = {"/health", "/v1/health", "/v1/balance/lock/private", "/v1/balance/lock/public",
+                                                   "/v1/balance/unlock", "/v1/summary", "/v1/users/topup", "/v1/users",
+                                                   "/v1/users/{id}", "/v1/credential", "/metrics", "other"};
+  static constexpr int codes[] = {200, 201, 204, 400, 401, 402, 404, 405, 409, 413, 422, 429, 500, 503, 0};
+
+  explicit request_metrics(tollgate::metrics::registry& r) {
+    auto& family = r.counter("tollgate_credit_service_requests_total",
+                             "Requests to the credit server by endpoint and status code (0: any other code).", {"endpoint", "code"});
+    for (std::size_t e = 0; e < std::size(endpoints); ++e)
+      for (std::size_t c = 0; c < std::size(codes); ++c) children_[e][c] = &family.with({endpoints[e], std::to_string(codes[c])});
+  }
+
+  void count(std::string_view path, int status) noexcept {
+    std::size_t e = std::size(endpoints) - 1;
+    for (std::size_t i = 0; i + 1 < std::size(endpoints); ++i)
+      if (path == endpoints[i]) e = i;
+    if (e == std::size(endpoints) - 1 && path.substr(0, 10) == "/v1/users/") e = 8;  // /v1/users/{id}
+    std::size_t c = std::size(codes) - 1;
+    for (std::size_t i = 0; i + 1 < std::size(codes); ++i)
+      if (status == codes[i]) c = i;
+    children_[e][c]->inc();
+  }
+
+ private:
+  tollgate::metrics::counter* children_[std::size(endpoints)][std::size(codes)]{};
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -211,9 +246,13 @@ int main(int argc, char** argv) {
     }
   }
 
+  tollgate::metrics::registry metrics;
+  request_metrics requests(metrics);
   httplib::Server server;
   tollgate::tune(server);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
   service->mount(server);
+  tollgate::metrics::mount(server, metrics);  // GET /metrics, the Prometheus text format
+  server.set_logger([&requests](const httplib::Request& req, const httplib::Response& res) { requests.count(req.path, res.status); });
   const int port = config.port == 0 ? server.bind_to_any_port("127.0.0.1")
                                     : (server.bind_to_port("127.0.0.1", config.port) ? config.port : -1);
   if (port <= 0) {

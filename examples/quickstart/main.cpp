@@ -9,6 +9,7 @@
 // With CREDIT_SERVICE_URL set it uses that credit service instead (CREDIT_API_TOKEN, CREDIT_TIMEOUT),
 // sending the X-User-ID value as the lock's credential. On Redis and on the credit service, failed
 // settlements are kept in an outbox (`--outbox FILE` makes it survive a restart).
+// GET /metrics serves Prometheus metrics (README "Metrics").
 #include <csignal>
 #include <functional>
 #include <memory>
@@ -28,6 +29,8 @@
 #include <tollgate/json/credits.hpp>
 #include <tollgate/ledgers/credit_service_ledger.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
+#include <tollgate/metrics.hpp>
+#include <tollgate/metrics/httplib.hpp>
 #if TOLLGATE_QUICKSTART_WITH_REDIS
 #include <tollgate/ledgers/redis_ledger.hpp>
 #endif
@@ -76,15 +79,19 @@ std::optional<double> duration_param(const httplib::Request& req) {
 // The available balance of a user, from whichever ledger is in use.
 using balance_lookup = std::function<tollgate::result<tollgate::credits>(const std::string&)>;
 
-void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_lookup balance_of) {
-  // Debug level shows every lock and settlement; ids print as «redacted:…» fingerprints.
-  const tollgate::metered_config config{tollgate::logger(tollgate::log_level::debug), {}};
+void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_lookup balance_of,
+                     tollgate::metrics::registry& metrics) {
+  // Debug level shows every lock and settlement; ids print as «redacted:…» fingerprints. Each
+  // route reports to `metrics` under its own route label.
+  const auto config = [&metrics](std::string route) {
+    return tollgate::metered_config{tollgate::logger(tollgate::log_level::debug), {}, &metrics, std::move(route)};
+  };
 
   svr.Get("/api/simple",
           tollgate::metered<user_id, tollgate::estimate<1.0_cr>, tollgate::fixed_cost<1.0_cr>>{
               ledger, [](const httplib::Request&, httplib::Response& res) {
                 reply(res, 200, {{"message", "Fixed cost endpoint"}});
-              }, config});
+              }, config("/api/simple")});
 
   svr.Post("/api/data",
            tollgate::metered<user_id, tollgate::estimate<5.0_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>>{
@@ -96,7 +103,7 @@ void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_
                    return reply(res, 400, {{"detail", "body must be {\"size\": n} with 0 <= n <= 10000000"}});
                  }
                  reply(res, 200, {{"data", std::string(body["size"].get<std::size_t>(), 'x')}});
-               }, config});
+               }, config("/api/data")});
 
   svr.Post("/api/process",
            tollgate::metered<user_id, tollgate::estimate<10.0_cr>, tollgate::by_processing_time<1.0_cr, 2.0_cr>>{
@@ -108,7 +115,7 @@ void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_
                  }
                  std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
                  reply(res, 200, {{"result", "done"}, {"duration", *duration}});
-               }, config});
+               }, config("/api/process")});
 
   svr.Post("/api/advanced",
            tollgate::metered<user_id, tollgate::estimate<15.0_cr>, advanced_cost>{
@@ -117,7 +124,7 @@ void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_
                  if (!duration || req.has_param("fail")) return reply(res, 400, {{"detail", "processing failed"}});
                  std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
                  reply(res, 200, {{"result", "processed"}});
-               }, config});
+               }, config("/api/advanced")});
 
   // An LLM-style stream priced per token, as a production API prices it: 0.15 credits per million
   // prompt tokens, 0.45 per million completion tokens. Tokens are reported as they are delivered,
@@ -146,7 +153,7 @@ void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_
                   std::this_thread::sleep_for(std::chrono::milliseconds(10));
                   return true;
                 });
-              }, config});
+              }, config("/api/stream")});
 
   // Not metered: lets the walkthrough and the tests see the available balance.
   svr.Get("/api/test/balance", [balance_of](const httplib::Request& req, httplib::Response& res) {
@@ -161,6 +168,7 @@ void register_routes(httplib::Server& svr, tollgate::ledger_ref ledger, balance_
   });
 
   svr.Get("/health", [](const httplib::Request&, httplib::Response& res) { reply(res, 200, {{"status", "ok"}}); });
+  tollgate::metrics::mount(svr, metrics);  // GET /metrics, the Prometheus text format
 }
 
 struct arguments {
@@ -216,7 +224,8 @@ int serve(httplib::Server& svr, int requested_port) {
 
 // Every quickstart on one Redis spends the same balances. Settles that meet an outage wait in
 // the outbox and land when Redis is back.
-int serve_on_redis([[maybe_unused]] httplib::Server& svr, [[maybe_unused]] const arguments& args) {
+int serve_on_redis([[maybe_unused]] httplib::Server& svr, [[maybe_unused]] const arguments& args,
+                   [[maybe_unused]] tollgate::metrics::registry& metrics) {
 #if TOLLGATE_QUICKSTART_WITH_REDIS
   std::optional<tollgate::redis_ledger> redis;
   try {
@@ -238,7 +247,8 @@ int serve_on_redis([[maybe_unused]] httplib::Server& svr, [[maybe_unused]] const
   tollgate::durable_ledger_options outbox;
   outbox.journal_path = args.outbox;
   tollgate::durable_ledger ledger(*redis, outbox);
-  register_routes(svr, ledger, [&](const std::string& user) { return redis->balance(user); });
+  tollgate::metrics::watch_outbox(metrics, ledger);
+  register_routes(svr, ledger, [&](const std::string& user) { return redis->balance(user); }, metrics);
   fmt::print(stderr, "quickstart: using the Redis ledger at {}\n", redis->client().seed().address());
   return serve(svr, args.port);
 #else
@@ -251,9 +261,10 @@ int serve_on_redis([[maybe_unused]] httplib::Server& svr, [[maybe_unused]] const
 
 int main(int argc, char** argv) {
   const arguments args = parse_arguments(argc, argv);
+  tollgate::metrics::registry metrics;  // first: it outlives the ledgers its gauges read
   httplib::Server svr;
   tollgate::tune(svr);  // TCP_NODELAY, long keep-alive, backlog 1024, a worker per connection
-  if (args.redis_url) return serve_on_redis(svr, args);
+  if (args.redis_url) return serve_on_redis(svr, args, metrics);
 
   if (const char* url = std::getenv("CREDIT_SERVICE_URL"); url != nullptr && *url != '\0') {
     std::optional<tollgate::credit_service_ledger> service;
@@ -266,7 +277,9 @@ int main(int argc, char** argv) {
     tollgate::durable_ledger_options outbox;
     outbox.journal_path = args.outbox;
     tollgate::durable_ledger ledger(*service, outbox);
-    register_routes(svr, ledger, [&](const std::string& user) { return service->balance(user); });
+    tollgate::metrics::watch_outbox(metrics, ledger);
+    tollgate::metrics::watch_circuit(metrics, *service);
+    register_routes(svr, ledger, [&](const std::string& user) { return service->balance(user); }, metrics);
     fmt::print(stderr, "quickstart: using the credit service at {}\n", service->options().base_url);
     return serve(svr, args.port);  // on SIGTERM the durable ledger flushes or journals what is owed
   }
@@ -279,6 +292,6 @@ int main(int argc, char** argv) {
   register_routes(svr, ledger, [&](const std::string& user) -> tollgate::result<tollgate::credits> {
     if (auto b = ledger.balance(user)) return *b;
     return tollgate::ledger_error{tollgate::ledger_errc::unknown_credential, "user not found"};
-  });
+  }, metrics);
   return serve(svr, args.port);
 }

@@ -30,6 +30,8 @@
 #include <tollgate/adapters/beast/credit_transport.hpp>
 #include <tollgate/json/credits.hpp>
 #include <tollgate/ledgers/durable_ledger.hpp>
+#include <tollgate/metrics.hpp>
+#include <tollgate/metrics/beast.hpp>
 #if TOLLGATE_QUICKSTART_WITH_REDIS
 #include <tollgate/adapters/asio/redis_ledger.hpp>
 #endif
@@ -82,16 +84,25 @@ void answer_balance(response& res, const std::string& user, const tollgate::resu
 
 using balance_reply = tollgate::unique_function<void(tollgate::result<tollgate::credits>)>;
 
+// What GET /metrics serves. A function-local static: it outlives every ledger its gauges read.
+tollgate::metrics::registry& metrics_registry() {
+  static tollgate::metrics::registry registry;
+  return registry;
+}
+
 // `balance_of` is `result<credits>(const std::string&)` when the lookup is quick (in process), or
 // `void(const std::string&, balance_reply)` when it goes over the network and must not hold the loop.
 template <class Ledger, class BalanceLookup>
 tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
-  const tollgate::metered_config config{tollgate::logger(tollgate::log_level::debug), {}};
+  // Each route reports to the registry under its own route label.
+  const auto config = [](std::string route) {
+    return tollgate::metered_config{tollgate::logger(tollgate::log_level::debug), {}, &metrics_registry(), std::move(route)};
+  };
   tollgate::beast::router routes;
 
   routes.get("/api/simple", tollgate::metered<user_id, tollgate::estimate<1.0_cr>, tollgate::fixed_cost<1.0_cr>>{
                                 ledger, [](const request&, response& res) { reply(res, 200, {{"message", "Fixed cost endpoint"}}); },
-                                config});
+                                config("/api/simple")});
 
   routes.post("/api/data",
               tollgate::metered<user_id, tollgate::estimate<5.0_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>>{
@@ -103,7 +114,7 @@ tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
                       return reply(res, 400, {{"detail", "body must be {\"size\": n} with 0 <= n <= 10000000"}});
                     }
                     reply(res, 200, {{"data", std::string(body["size"].get<std::size_t>(), 'x')}});
-                  }, config});
+                  }, config("/api/data")});
 
   // The seed simulates processing by sleeping: a handler that works this long holds its loop
   // thread, as CPU-bound work would (run with --threads N to serve others meanwhile).
@@ -117,7 +128,7 @@ tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
                     }
                     std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
                     reply(res, 200, {{"result", "done"}, {"duration", *duration}});
-                  }, config});
+                  }, config("/api/process")});
 
   routes.post("/api/advanced", tollgate::metered<user_id, tollgate::estimate<15.0_cr>, advanced_cost>{
                                    ledger, [](const request& req, response& res) {
@@ -125,7 +136,7 @@ tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
                                      if (!duration || req.query("fail")) return reply(res, 400, {{"detail", "processing failed"}});
                                      std::this_thread::sleep_for(std::chrono::duration<double>(*duration));
                                      reply(res, 200, {{"result", "processed"}});
-                                   }, config});
+                                   }, config("/api/advanced")});
 
   // Priced per token as they are delivered; a client that hangs up pays for what it received.
   routes.get("/api/stream", tollgate::metered<user_id, tollgate::estimate<0.5_cr>, tollgate::per_token<0.15_cr, 0.45_cr>>{
@@ -150,7 +161,7 @@ tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
                                     sink.write(fmt::format("token{} ", sent++));
                                     return true;
                                   });
-                                }, config});
+                                }, config("/api/stream")});
 
   routes.get("/api/test/balance", [balance_of](const request& req, response& res, const boost::asio::any_io_executor& executor,
                                                tollgate::unique_task done) mutable {
@@ -174,6 +185,7 @@ tollgate::beast::router make_routes(Ledger& ledger, BalanceLookup balance_of) {
   });
 
   routes.get("/health", [](const request&, response& res) { reply(res, 200, {{"status", "ok"}}); });
+  tollgate::metrics::mount(routes, metrics_registry());  // GET /metrics, the Prometheus text format
   return routes;
 }
 
@@ -264,6 +276,7 @@ int serve_on_redis([[maybe_unused]] boost::asio::io_context& io, [[maybe_unused]
   tollgate::durable_ledger_options outbox;
   outbox.journal_path = args.outbox;
   tollgate::durable_ledger ledger(*redis, outbox);  // async over an async ledger: the loop never waits
+  tollgate::metrics::watch_outbox(metrics_registry(), ledger);
   fmt::print(stderr, "quickstart: using the Redis ledger at {} (asynchronous, on the loop)\n", admin.client().seed().address());
   const int code = serve(io, make_routes(ledger, [&](const std::string& user) { return admin.balance(user); }), args);
   redis->close();  // the loop has stopped: calls still in flight fail now, while the outbox they reach exists
@@ -294,6 +307,8 @@ int main(int argc, char** argv) {
     tollgate::durable_ledger_options outbox;
     outbox.journal_path = args.outbox;
     tollgate::durable_ledger ledger(*service, outbox);
+    tollgate::metrics::watch_outbox(metrics_registry(), ledger);
+    tollgate::metrics::watch_circuit(metrics_registry(), *service);
     fmt::print(stderr, "quickstart: using the credit service at {}\n", service->options().base_url);
     return serve(io, make_routes(ledger, [&](const std::string& user, balance_reply answer) { service->async_balance(user, std::move(answer)); }),
                  args);

@@ -1094,6 +1094,7 @@ class offloading_ledger {
 
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "offloading";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
   static constexpr bool in_process = in_process_ledger<Inner>;  // a worker thread answers every call it takes
 

@@ -1219,6 +1219,12 @@ class circuit_breaker {
     return next_open_for_;
   }
 
+  /// 0 closed, 1 open, 2 half-open (a probe may be in flight): the value of the state gauge.
+  [[nodiscard]] int state_code() const {
+    std::lock_guard guard(mutex_);
+    return static_cast<int>(state_);
+  }
+
   [[nodiscard]] bool is_open() const {
     std::lock_guard guard(mutex_);
     return state_ != state::closed;
@@ -1337,6 +1343,7 @@ class basic_credit_service_ledger {
 
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "credit_service";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
   using transport_type = Transport;
 
@@ -1433,6 +1440,8 @@ class basic_credit_service_ledger {
   }
 
   [[nodiscard]] bool circuit_open() const { return shared_->breaker.is_open(); }
+  /// The breaker's state: 0 closed, 1 open, 2 half-open (what `metrics::watch_circuit` exports).
+  [[nodiscard]] int circuit_state() const { return shared_->breaker.state_code(); }
   [[nodiscard]] const credit_service_ledger_options& options() const noexcept { return shared_->options; }
   [[nodiscard]] Transport& transport() noexcept { return shared_->transport; }
 
@@ -1921,6 +1930,7 @@ template <ledger Inner>
 class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "durable";  ///< the `ledger` label of its metrics
   static constexpr bool in_process = in_process_ledger<Inner>;
 
   durable_ledger(Inner& inner, durable_ledger_options options) : inner_(inner), options_(std::move(options)) {
@@ -2001,6 +2011,16 @@ class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
     return queue_.size();
   }
 
+  /// How long the oldest settlement still owed has been waiting (zero when none is): an outbox that
+  /// only grows older means the ledger behind it is not taking settlements.
+  [[nodiscard]] std::chrono::steady_clock::duration oldest_pending_age() const {
+    std::lock_guard guard(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    auto oldest = now;
+    for (const auto& [_, e] : queue_) oldest = std::min(oldest, e.queued_at);
+    return now - oldest;
+  }
+
   /// Locks whose answer was lost, still to be looked up and released.
   [[nodiscard]] std::size_t unanswered_locks() const {
     std::lock_guard guard(mutex_);
@@ -2063,6 +2083,7 @@ class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
     int attempts;
     clock::time_point next_at;
     std::chrono::milliseconds backoff;
+    clock::time_point queued_at = clock::now();  ///< when it entered the outbox (this process's start, if recovered)
   };
 
   // A lock whose answer was lost: its key, to look it up again and release it.

@@ -191,6 +191,7 @@ namespace tollgate::jwt {
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -213,7 +214,28 @@ struct verify_options {
   std::chrono::seconds leeway{0};
   /// The current Unix time in seconds; empty means the system clock. Injectable for tests.
   std::function<std::int64_t()> now{};
+  /// Counts refusals in `tollgate_jwt_refusals_total{reason}` there (README "Metrics"); null: not counted.
+  metrics::registry* metrics = nullptr;
 };
+
+/// The `reason` label of a refusal: a small fixed set, never the refusal's own words (a version
+/// claim's value would otherwise become a label).
+inline constexpr std::string_view refusal_reasons[] = {"no_secret", "malformed", "algorithm", "signature", "invalid_claim",
+                                                       "not_yet_valid", "expired", "audience", "version"};
+
+/// Which of `refusal_reasons` a refusal (verify_result::error) is.
+[[nodiscard]] inline std::size_t refusal_reason_index(std::string_view error) noexcept {
+  const auto starts = [&](std::string_view p) { return error.substr(0, p.size()) == p; };
+  if (starts("No secret")) return 0;
+  if (starts("The specified alg") || starts("Unsupported critical")) return 2;
+  if (starts("Signature verification")) return 3;
+  if (starts("The token is not yet valid")) return 5;
+  if (starts("Signature has expired")) return 6;
+  if (starts("Token is missing the \"aud\"") || starts("Audience")) return 7;
+  if (starts("Unsupported token version")) return 8;
+  if (error.find("claim") != std::string_view::npos) return 4;  // "... claim (iat) must be an integer.", "Invalid claim format"
+  return 1;  // segments, padding, JSON
+}
 
 /// The outcome of `verifier::verify`: the claims, or the reason the token was refused.
 struct verify_result {
@@ -332,6 +354,10 @@ class verifier {
       : secret_(std::move(secret)), options_(std::move(options)) {
     if (options_.leeway < std::chrono::seconds::zero())
       throw std::invalid_argument("tollgate::jwt::verifier: the leeway must not be negative");
+    if (options_.metrics) {
+      auto& family = options_.metrics->counter("tollgate_jwt_refusals_total", "JWTs refused, by reason.", {"reason"});
+      for (std::size_t i = 0; i < std::size(refusal_reasons); ++i) refusals_[i] = &family.with({refusal_reasons[i]});
+    }
   }
 
   /// False when the secret is empty: such a verifier refuses every token.
@@ -341,6 +367,13 @@ class verifier {
 
   /// Verifies `token` (the part after `Bearer `). Reasons are PyJWT's words (see the contract).
   [[nodiscard]] verify_result verify(std::string_view token) const {
+    verify_result r = check(token);
+    if (!r && refusals_[0] != nullptr) refusals_[refusal_reason_index(r.error)]->inc();
+    return r;
+  }
+
+ private:
+  [[nodiscard]] verify_result check(std::string_view token) const {
     auto fail = [](std::string reason) { return verify_result{nullptr, std::move(reason)}; };
     if (!has_secret()) return fail("No secret configured");
 
@@ -426,9 +459,9 @@ class verifier {
     return verify_result{std::move(claims), {}};
   }
 
- private:
   redacted secret_;
   verify_options options_;
+  metrics::counter* refusals_[std::size(refusal_reasons)]{};  // null unless options.metrics was set
 };
 
 }  // namespace tollgate::jwt

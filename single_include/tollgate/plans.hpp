@@ -1076,6 +1076,7 @@ static_assert(plan_resolver<plan_from_header<"x-plan-type">>);
 #define TOLLGATE_PLANS_CACHED_PLAN_LOOKUP_HPP
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -1143,7 +1144,9 @@ class cached_plan_lookup {
       auto it = state_->entries.find(tenant);
       if (it != state_->entries.end() && (!it->second.expires || now < *it->second.expires)) {
         answer = it->second.answer;  // fresh, or being fetched by another thread
+        state_->count(state_->hits);
       } else {
+        state_->count(state_->misses);
         state_->sweep(now);
         answer = mine.get_future().share();
         ticket = ++state_->tickets;
@@ -1159,6 +1162,7 @@ class cached_plan_lookup {
           it->second.expires = state_->now() + state_->ttl;
         mine.set_value(std::move(plan));
       } catch (...) {
+        state_->count(state_->errors);
         {
           std::lock_guard lock(state_->mutex);
           if (auto it = state_->entries.find(tenant); it != state_->entries.end() && it->second.ticket == ticket)
@@ -1197,6 +1201,18 @@ class cached_plan_lookup {
   }
   [[nodiscard]] clock::duration ttl() const noexcept { return state_->ttl; }
 
+  /// Counts lookups in `tollgate_plan_cache_lookups_total{result="hit"|"miss"}` and lookup
+  /// functions that threw in `tollgate_plan_resolver_errors_total` (README "Metrics"). Copies share it.
+  void export_metrics(metrics::registry& r) const {
+    auto& lookups = r.counter("tollgate_plan_cache_lookups_total", "Plan cache lookups by result (a miss calls the lookup function).",
+                              {"result"});
+    state_->hits.store(&lookups.with({"hit"}), std::memory_order_relaxed);
+    state_->misses.store(&lookups.with({"miss"}), std::memory_order_relaxed);
+    state_->errors.store(&r.counter("tollgate_plan_resolver_errors_total", "Plan lookup functions that threw (the request gets a 503).")
+                              .with({}),
+                         std::memory_order_relaxed);
+  }
+
  private:
   struct entry {
     std::shared_future<std::optional<std::string>> answer;
@@ -1225,6 +1241,11 @@ class cached_plan_lookup {
     std::map<std::string, entry, std::less<>> entries;
     std::size_t sweep_at = 1024;
     std::uint64_t tickets = 0;
+    std::atomic<metrics::counter*> hits{nullptr}, misses{nullptr}, errors{nullptr};  // set by export_metrics
+
+    static void count(const std::atomic<metrics::counter*>& which) noexcept {
+      if (auto* c = which.load(std::memory_order_relaxed)) c->inc();
+    }
   };
 
   std::shared_ptr<state> state_;

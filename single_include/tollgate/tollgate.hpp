@@ -1743,6 +1743,15 @@ constexpr bool check_ledger() {
 }
 }  // namespace detail
 
+namespace detail {
+/// The `ledger` label of a ledger type's metrics: its `metrics_kind` member, or "custom".
+template <class L>
+[[nodiscard]] constexpr std::string_view ledger_kind_of() noexcept {
+  if constexpr (requires { { L::metrics_kind } -> std::convertible_to<std::string_view>; }) return L::metrics_kind;
+  else return "custom";
+}
+}  // namespace detail
+
 /// A non-owning, type-erased reference to any ledger: what metered holds, so one metered type
 /// serves every ledger. The ledger must outlive every reference to it.
 class ledger_ref {
@@ -1759,6 +1768,8 @@ class ledger_ref {
   result<settlement> settle(std::string_view lock_id, credits real_cost) const { return vtable_->settle(object_, lock_id, real_cost); }
   result<settlement> release(std::string_view lock_id) const { return vtable_->release(object_, lock_id); }
   [[nodiscard]] bool health() const { return vtable_->health(object_); }
+  /// The kind of the ledger referred to ("memory", "redis"…), for the `ledger` label of metrics.
+  [[nodiscard]] std::string_view kind() const noexcept { return vtable_->kind; }
 
  private:
   struct vtable {
@@ -1766,6 +1777,7 @@ class ledger_ref {
     result<settlement> (*settle)(void*, std::string_view, credits);
     result<settlement> (*release)(void*, std::string_view);
     bool (*health)(void*);
+    std::string_view kind;
   };
   template <class L>
   static constexpr vtable vtable_for{
@@ -1773,6 +1785,7 @@ class ledger_ref {
       [](void* o, std::string_view id, credits c) { return static_cast<L*>(o)->settle(id, c); },
       [](void* o, std::string_view id) { return static_cast<L*>(o)->release(id); },
       [](void* o) { return static_cast<L*>(o)->health(); },
+      detail::ledger_kind_of<L>(),
   };
 
   // Diagnoses a non-ledger with one readable message, and then instantiates nothing that uses it:
@@ -2450,6 +2463,7 @@ struct memory_ledger_state {
 class memory_ledger {
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "memory";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
   static constexpr bool in_process = true;  // see in_process_ledger: metered locks without a key
   using time_point = std::chrono::steady_clock::time_point;
@@ -3281,6 +3295,7 @@ class bad_request : public std::runtime_error {
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <exception>
@@ -3630,6 +3645,7 @@ template <class Table> class tenant_overrides;
 #ifndef TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 #define TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <string>
@@ -3758,6 +3774,808 @@ class settlement_guard {
 
 #endif  // TOLLGATE_METERING_SETTLEMENT_GUARD_HPP
 // ---- end tollgate/metering/settlement_guard.hpp ----
+// ---- begin tollgate/metrics/metering_metrics.hpp ----
+// What a metered route exports: requests by outcome, credits locked/charged/refunded, ledger latency.
+#ifndef TOLLGATE_METRICS_METERING_METRICS_HPP
+#define TOLLGATE_METRICS_METERING_METRICS_HPP
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// ---- begin tollgate/metrics/registry.hpp ----
+// metrics::registry: the families a program exports, registered once, rendered at each scrape.
+#ifndef TOLLGATE_METRICS_REGISTRY_HPP
+#define TOLLGATE_METRICS_REGISTRY_HPP
+
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// ---- begin tollgate/metrics/callback_gauge.hpp ----
+// metrics::callback_gauge: a gauge whose value is asked for at scrape time (outbox depth, breaker state).
+#ifndef TOLLGATE_METRICS_CALLBACK_GAUGE_HPP
+#define TOLLGATE_METRICS_CALLBACK_GAUGE_HPP
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// ---- begin tollgate/metrics/text_format.hpp ----
+// The Prometheus text format 0.0.4, piece by piece: names, escaping, numbers and sample lines.
+#ifndef TOLLGATE_METRICS_TEXT_FORMAT_HPP
+#define TOLLGATE_METRICS_TEXT_FORMAT_HPP
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace tollgate::metrics {
+
+/// The Content-Type of a text-format scrape.
+inline constexpr std::string_view text_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Whether `name` is a valid metric name: `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+[[nodiscard]] constexpr bool is_metric_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+/// Whether `name` is a label name a program may use: `[a-zA-Z_][a-zA-Z0-9_]*`, not `__`-prefixed
+/// (reserved for Prometheus itself).
+[[nodiscard]] constexpr bool is_label_name(std::string_view name) noexcept {
+  if (name.empty() || name.substr(0, 2) == "__") return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!letter && !(i > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+/// A label value as it goes between the quotes: `\` → `\\`, `"` → `\"`, line feed → `\n`.
+inline void append_label_value(std::string& out, std::string_view value) {
+  for (char c : value) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '"': out += "\\\""; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+/// HELP text: `\` → `\\`, line feed → `\n` (quotes stay as they are there).
+inline void append_help(std::string& out, std::string_view help) {
+  for (char c : help) {
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      default: out += c;
+    }
+  }
+}
+
+/// A sample value: integers exactly, floats in the shortest form that reads back the same,
+/// and the format's spellings of the infinities and NaN. (std::to_chars: the core stays off
+/// <fmt/format.h>, whose parse time the metering umbrella does not pay.)
+template <class Number>
+void append_number(std::string& out, Number v) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, v);
+  if (ec == std::errc{}) out.append(buffer, end);
+}
+inline void append_value(std::string& out, std::uint64_t v) { append_number(out, v); }
+inline void append_value(std::string& out, std::int64_t v) { append_number(out, v); }
+inline void append_value(std::string& out, double v) {
+  if (std::isnan(v)) out += "NaN";
+  else if (std::isinf(v)) out += v > 0 ? "+Inf" : "-Inf";
+  else append_number(out, v);
+}
+
+/// One line: `name<suffix>{labels} value`. `labels` is already rendered (`a="1",b="2"`), or empty.
+template <class Value>
+void write_sample(std::string& out, std::string_view name, std::string_view suffix, std::string_view labels, Value v) {
+  out += name;
+  out += suffix;
+  if (!labels.empty()) {
+    out += '{';
+    out += labels;
+    out += '}';
+  }
+  out += ' ';
+  append_value(out, v);
+  out += '\n';
+}
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_TEXT_FORMAT_HPP
+// ---- end tollgate/metrics/text_format.hpp ----
+
+namespace tollgate::metrics {
+
+/// A gauge that costs nothing between scrapes: the callback runs once per scrape, on the scraping
+/// thread. What it reads must outlive the registry (or the registry must stop being scraped first).
+/// A callback that throws is skipped for that scrape, so one broken gauge never hides the others.
+class callback_gauge {
+ public:
+  struct options {};
+  static constexpr std::string_view type_name = "gauge";
+
+  explicit callback_gauge(const options&) {}
+
+  void bind(std::function<double()> read) { read_ = std::move(read); }
+
+  void write_samples(std::string& out, std::string_view name, std::string_view labels) const {
+    if (!read_) return;
+    double v = 0;
+    try {
+      v = read_();
+    } catch (...) {
+      return;
+    }
+    write_sample(out, name, "", labels, v);
+  }
+
+ private:
+  std::function<double()> read_;
+};
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_CALLBACK_GAUGE_HPP
+// ---- end tollgate/metrics/callback_gauge.hpp ----
+// ---- begin tollgate/metrics/counter.hpp ----
+// metrics::counter: a monotonic integer count, incremented with one relaxed atomic add.
+#ifndef TOLLGATE_METRICS_COUNTER_HPP
+#define TOLLGATE_METRICS_COUNTER_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+
+namespace tollgate::metrics {
+
+/// A counter: only goes up. Integer, so counts of micro-credits stay exact. `inc` is one relaxed
+/// atomic add (no lock, no allocation); on its own cache line so two hot counters never share one.
+class alignas(64) counter {
+ public:
+  struct options {};
+  static constexpr std::string_view type_name = "counter";
+
+  counter() = default;
+  explicit counter(const options&) noexcept {}
+
+  void inc(std::uint64_t n = 1) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+  /// Appends this counter's sample in the text format.
+  void write_samples(std::string& out, std::string_view name, std::string_view labels) const {
+    write_sample(out, name, "", labels, value());
+  }
+
+ private:
+  std::atomic<std::uint64_t> value_{0};
+};
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_COUNTER_HPP
+// ---- end tollgate/metrics/counter.hpp ----
+// ---- begin tollgate/metrics/family.hpp ----
+// metrics::family: one metric name with fixed label names; each label combination is a child made once.
+#ifndef TOLLGATE_METRICS_FAMILY_HPP
+#define TOLLGATE_METRICS_FAMILY_HPP
+
+#include <cstddef>
+#include <deque>
+#include <initializer_list>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace tollgate::metrics {
+
+/// What the registry knows of every family: its name, help, type and how to render its samples.
+class family_base {
+ public:
+  family_base(std::string name, std::string help, std::string_view type, std::vector<std::string> label_names)
+      : name_(std::move(name)), help_(std::move(help)), type_(type), label_names_(std::move(label_names)) {
+    if (!is_metric_name(name_)) throw std::invalid_argument(std::string("tollgate::metrics: not a valid metric name: ") += name_);
+    for (const auto& l : label_names_)
+      if (!is_label_name(l) || (type_ == "histogram" && l == "le"))
+        throw std::invalid_argument((std::string("tollgate::metrics: not a valid label name for ") += name_) += ": " + l);
+  }
+  family_base(const family_base&) = delete;
+  family_base& operator=(const family_base&) = delete;
+  virtual ~family_base() = default;
+
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  [[nodiscard]] const std::string& help() const noexcept { return help_; }
+  [[nodiscard]] std::string_view type() const noexcept { return type_; }
+  [[nodiscard]] const std::vector<std::string>& label_names() const noexcept { return label_names_; }
+
+  /// Appends the samples of every child (no HELP/TYPE lines).
+  virtual void write_samples(std::string& out) const = 0;
+
+ protected:
+  // `a="x",b="y"`, rendered once when the child is made, so a scrape formats no label.
+  [[nodiscard]] std::string render_labels(const std::vector<std::string>& values) const {
+    std::string out;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      if (i) out += ',';
+      out += label_names_[i];
+      out += "=\"";
+      append_label_value(out, values[i]);
+      out += '"';
+    }
+    return out;
+  }
+
+ private:
+  std::string name_;
+  std::string help_;
+  std::string_view type_;
+  std::vector<std::string> label_names_;
+};
+
+/// The children of one metric name, one per label combination. `with(values)` finds or makes a
+/// child: call it at setup and keep the reference (children never move and live as long as the
+/// registry), so serving a request formats no label and takes no lock.
+///
+///     auto& served = registry.counter("app_requests_total", "Requests.", {"route", "outcome"})
+///                        .with({"/api/simple", "served"});
+///     served.inc();   // per request: one relaxed atomic add
+template <class Metric>
+class family final : public family_base {
+ public:
+  using options = typename Metric::options;
+
+  family(std::string name, std::string help, std::vector<std::string> label_names, options o = {})
+      : family_base(std::move(name), std::move(help), Metric::type_name, std::move(label_names)), options_(std::move(o)) {}
+
+  /// The child with these label values (in label-name order), made on first use.
+  Metric& with(std::initializer_list<std::string_view> values) { return with(std::vector<std::string>(values.begin(), values.end())); }
+  Metric& with(std::vector<std::string> values) {
+    return with(std::move(values), [](Metric&) {});
+  }
+  /// The same, running `configure(child)` under the family's lock (a callback gauge binds its reader so).
+  template <class Configure>
+  Metric& with(std::vector<std::string> values, Configure&& configure) {
+    if (values.size() != label_names().size())
+      throw std::invalid_argument(std::string("tollgate::metrics: wrong number of label values for ") += name());
+    std::lock_guard guard(mutex_);
+    for (auto& c : children_) {
+      if (c.values == values) {
+        configure(c.metric);
+        return c.metric;
+      }
+    }
+    std::string labels = render_labels(values);
+    auto& c = children_.emplace_back(std::move(values), std::move(labels), options_);
+    configure(c.metric);
+    return c.metric;
+  }
+
+  [[nodiscard]] const options& metric_options() const noexcept { return options_; }
+
+  void write_samples(std::string& out) const override {
+    std::lock_guard guard(mutex_);
+    for (const auto& c : children_) c.metric.write_samples(out, name(), c.labels);
+  }
+
+ private:
+  struct child {
+    child(std::vector<std::string> v, std::string l, const options& o) : values(std::move(v)), labels(std::move(l)), metric(o) {}
+    std::vector<std::string> values;
+    std::string labels;
+    Metric metric;
+  };
+  options options_;
+  mutable std::mutex mutex_;   // taken when a child is made and when a scrape renders, never per request
+  std::deque<child> children_;  // a deque: children stay where they are as more are added
+};
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_FAMILY_HPP
+// ---- end tollgate/metrics/family.hpp ----
+// ---- begin tollgate/metrics/gauge.hpp ----
+// metrics::gauge: an integer that goes up and down (requests in flight), one relaxed atomic per update.
+#ifndef TOLLGATE_METRICS_GAUGE_HPP
+#define TOLLGATE_METRICS_GAUGE_HPP
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+
+namespace tollgate::metrics {
+
+/// A gauge set or moved by the program. For a value read from somewhere else at scrape time (an
+/// outbox's depth, a breaker's state) register a `callback_gauge` instead: nothing to keep in sync.
+class alignas(64) gauge {
+ public:
+  struct options {};
+  static constexpr std::string_view type_name = "gauge";
+
+  gauge() = default;
+  explicit gauge(const options&) noexcept {}
+
+  void set(std::int64_t v) noexcept { value_.store(v, std::memory_order_relaxed); }
+  void add(std::int64_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
+  void sub(std::int64_t n) noexcept { value_.fetch_sub(n, std::memory_order_relaxed); }
+  [[nodiscard]] std::int64_t value() const noexcept { return value_.load(std::memory_order_relaxed); }
+
+  void write_samples(std::string& out, std::string_view name, std::string_view labels) const {
+    write_sample(out, name, "", labels, value());
+  }
+
+ private:
+  std::atomic<std::int64_t> value_{0};
+};
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_GAUGE_HPP
+// ---- end tollgate/metrics/gauge.hpp ----
+// ---- begin tollgate/metrics/histogram.hpp ----
+// metrics::histogram: fixed buckets chosen at registration; an observation is two relaxed atomic adds.
+#ifndef TOLLGATE_METRICS_HISTOGRAM_HPP
+#define TOLLGATE_METRICS_HISTOGRAM_HPP
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace tollgate::metrics {
+
+/// A histogram of integer observations (nanoseconds, bytes) with fixed upper bounds. Observing
+/// finds the bucket and adds to it and to the sum: two relaxed atomic adds, no lock, no allocation.
+/// Buckets are stored per bucket and made cumulative when rendered; the count is their total, so
+/// `_count` always equals the `+Inf` bucket. Values render divided by `scale` (1e9 for nanoseconds
+/// exposed as seconds, the Prometheus base unit).
+class histogram {
+ public:
+  struct options {
+    std::vector<std::int64_t> bounds{};  ///< strictly increasing upper bounds, in observation units
+    double scale = 1;                    ///< what one exposed unit is in observation units
+  };
+  static constexpr std::string_view type_name = "histogram";
+
+  /// Latency buckets from 100 µs to 10 s, in nanoseconds, exposed as seconds.
+  [[nodiscard]] static options latency_seconds() {
+    using namespace std::chrono;
+    std::vector<std::int64_t> b;
+    for (const std::int64_t us : {100, 250, 500, 1'000, 2'500, 5'000, 10'000, 25'000, 50'000, 100'000, 250'000, 500'000,
+                                  1'000'000, 2'500'000, 5'000'000, 10'000'000})
+      b.push_back(duration_cast<nanoseconds>(microseconds(us)).count());
+    return options{std::move(b), 1e9};
+  }
+
+  explicit histogram(const options& o)
+      : bounds_(o.bounds), scale_(o.scale > 0 ? o.scale : 1), buckets_(std::make_unique<slot[]>(o.bounds.size() + 1)) {
+    if (!std::is_sorted(bounds_.begin(), bounds_.end()) || std::adjacent_find(bounds_.begin(), bounds_.end()) != bounds_.end())
+      throw std::invalid_argument("tollgate::metrics::histogram: bucket bounds must be strictly increasing");
+  }
+
+  void observe(std::int64_t v) noexcept {
+    // The first bound not below v (`le` is "less than or equal"). A scan from the bottom: most
+    // observations land in the first buckets, where it stops after a compare or two.
+    std::size_t i = 0;
+    while (i < bounds_.size() && bounds_[i] < v) ++i;
+    buckets_[i].n.fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(v, std::memory_order_relaxed);
+  }
+  template <class Rep, class Period>
+  void observe(std::chrono::duration<Rep, Period> d) noexcept {
+    observe(static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
+  }
+
+  [[nodiscard]] std::uint64_t count() const noexcept {
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i <= bounds_.size(); ++i) total += buckets_[i].n.load(std::memory_order_relaxed);
+    return total;
+  }
+  [[nodiscard]] std::int64_t sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
+  [[nodiscard]] const std::vector<std::int64_t>& bounds() const noexcept { return bounds_; }
+
+  /// `_bucket{…,le="…"}` cumulative, `+Inf` last, then `_sum` and `_count`.
+  void write_samples(std::string& out, std::string_view name, std::string_view labels) const {
+    std::uint64_t cumulative = 0;
+    std::string with_le;
+    for (std::size_t i = 0; i <= bounds_.size(); ++i) {
+      cumulative += buckets_[i].n.load(std::memory_order_relaxed);
+      with_le.assign(labels);
+      if (!with_le.empty()) with_le += ',';
+      with_le += "le=\"";
+      if (i < bounds_.size()) append_value(with_le, static_cast<double>(bounds_[i]) / scale_);
+      else with_le += "+Inf";
+      with_le += '"';
+      write_sample(out, name, "_bucket", with_le, cumulative);
+    }
+    write_sample(out, name, "_sum", labels, static_cast<double>(sum()) / scale_);
+    write_sample(out, name, "_count", labels, cumulative);
+  }
+
+ private:
+  struct slot {
+    std::atomic<std::uint64_t> n{0};
+  };
+  std::vector<std::int64_t> bounds_;
+  double scale_;
+  std::unique_ptr<slot[]> buckets_;  // one per bound, and one for +Inf
+  std::atomic<std::int64_t> sum_{0};
+};
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_HISTOGRAM_HPP
+// ---- end tollgate/metrics/histogram.hpp ----
+
+namespace tollgate::metrics {
+
+using counter_family = family<counter>;
+using gauge_family = family<gauge>;
+using histogram_family = family<histogram>;
+using callback_gauge_family = family<callback_gauge>;
+
+/// The metrics a program exports. Registering a name again returns the same family (so every
+/// metered route shares `tollgate_requests_total`); registering it with another type or other label
+/// names throws. Families live as long as the registry; references to them and their children stay
+/// valid. Registration and scrapes take a lock; updating a metric never does.
+///
+///     tollgate::metrics::registry registry;
+///     auto& hits = registry.counter("app_cache_hits_total", "Cache hits.").with({});
+///     std::string text = tollgate::metrics::render(registry);  // the text format 0.0.4
+///
+/// Labels are for small fixed sets (route, outcome, reason). Never a user id, credential or tenant
+/// id: each distinct value is a time series kept forever, and a label is visible to whoever scrapes.
+class registry {
+ public:
+  registry() = default;
+  registry(const registry&) = delete;
+  registry& operator=(const registry&) = delete;
+
+  counter_family& counter(std::string_view name, std::string_view help, std::initializer_list<std::string_view> labels = {}) {
+    return add<metrics::counter>(name, help, labels, {});
+  }
+  gauge_family& gauge(std::string_view name, std::string_view help, std::initializer_list<std::string_view> labels = {}) {
+    return add<metrics::gauge>(name, help, labels, {});
+  }
+  histogram_family& histogram(std::string_view name, std::string_view help, std::initializer_list<std::string_view> labels,
+                              histogram::options buckets) {
+    auto& f = add<metrics::histogram>(name, help, labels, buckets);
+    if (f.metric_options().bounds != buckets.bounds)
+      throw std::logic_error((std::string("tollgate::metrics: registered again with other buckets: ") += name));
+    return f;
+  }
+  callback_gauge_family& callback_gauge(std::string_view name, std::string_view help, std::initializer_list<std::string_view> labels = {}) {
+    return add<metrics::callback_gauge>(name, help, labels, {});
+  }
+
+  /// Registers (or rebinds) the child of a callback gauge: `read()` is called at each scrape.
+  void watch(std::string_view name, std::string_view help, std::initializer_list<std::string_view> labels,
+             std::vector<std::string> values, std::function<double()> read) {
+    callback_gauge(name, help, labels).with(std::move(values), [&](metrics::callback_gauge& g) { g.bind(std::move(read)); });
+  }
+
+  /// Keeps `object` alive as long as the registry: what reports into it from answers that may
+  /// come late (a metered route's cached children). Called at setup, once per route.
+  void keep(std::shared_ptr<const void> object) {
+    std::lock_guard guard(mutex_);
+    kept_.push_back(std::move(object));
+  }
+
+  /// Calls `visit(const family_base&)` for each family, in registration order, under the lock.
+  template <class Visit>
+  void for_each(Visit&& visit) const {
+    std::lock_guard guard(mutex_);
+    for (const auto& f : families_) visit(*f);
+  }
+
+ private:
+  template <class Metric>
+  family<Metric>& add(std::string_view name, std::string_view help, std::initializer_list<std::string_view> labels,
+                      typename Metric::options o) {
+    std::vector<std::string> label_names(labels.begin(), labels.end());
+    std::lock_guard guard(mutex_);
+    for (const auto& f : families_) {
+      if (f->name() != name) continue;
+      auto* same = dynamic_cast<family<Metric>*>(f.get());
+      if (!same || same->label_names() != label_names)
+        throw std::logic_error((std::string("tollgate::metrics: registered already with another type or other labels: ") += name));
+      return *same;
+    }
+    auto made = std::make_unique<family<Metric>>(std::string(name), std::string(help), std::move(label_names), std::move(o));
+    auto& out = *made;
+    families_.push_back(std::move(made));
+    return out;
+  }
+
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<family_base>> families_;
+  std::vector<std::shared_ptr<const void>> kept_;
+};
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_REGISTRY_HPP
+// ---- end tollgate/metrics/registry.hpp ----
+
+namespace tollgate::metrics {
+
+/// The `ledger` label of a ledger: its type's `metrics_kind` member ("memory", "redis", "durable",
+/// "credit_service", "offloading"), the kind a `ledger_ref` refers to, or "custom".
+template <class Ledger>
+[[nodiscard]] constexpr std::string_view ledger_kind(const Ledger& l) noexcept {
+  if constexpr (std::same_as<Ledger, ledger_ref>) return l.kind();
+  else return tollgate::detail::ledger_kind_of<Ledger>();
+}
+
+/// One metered route's metrics, every child made at construction: serving a request formats no
+/// label and takes no lock, each update is one relaxed atomic add.
+class route_metrics {
+ public:
+  /// The `outcome` label values of `tollgate_requests_total`.
+  static constexpr std::array<std::string_view, 8> outcomes{"served", "400", "401", "402", "404", "500", "503", "other"};
+
+  route_metrics(registry& r, std::string_view route, std::string_view ledger) {
+    auto& requests = r.counter("tollgate_requests_total",
+                               "Requests to metered routes by outcome: served (the handler ran and the lock was settled) "
+                               "or the status tollgate answered instead.",
+                               {"route", "outcome"});
+    for (std::size_t i = 0; i < outcomes.size(); ++i) requests_[i] = &requests.with({route, outcomes[i]});
+    locked_ = &r.counter("tollgate_credits_locked_micros_total", "Micro-credits held by granted locks (1 credit = 1000000).",
+                         {"route"}).with({route});
+    charged_ = &r.counter("tollgate_credits_charged_micros_total", "Micro-credits charged by settled locks (1 credit = 1000000).",
+                          {"route"}).with({route});
+    refunded_ = &r.counter("tollgate_credits_refunded_micros_total",
+                           "Micro-credits returned to payers: the hold minus the charge, when a lock is settled or released.",
+                           {"route"}).with({route});
+    auto& latency = r.histogram("tollgate_ledger_call_duration_seconds", "Ledger call latency by operation and ledger kind.",
+                                {"operation", "ledger"}, histogram::latency_seconds());
+    lock_latency_ = &latency.with({"lock", ledger});
+    settle_latency_ = &latency.with({"settle", ledger});
+    release_latency_ = &latency.with({"release", ledger});
+    settle_failures_ = &r.counter("tollgate_settle_failures_total",
+                                  "Settle or release calls the ledger did not accept (each is logged and handed to on_settle_failure).",
+                                  {"ledger"}).with({ledger});
+  }
+
+  void served() noexcept { requests_[0]->inc(); }
+  /// A request tollgate answered itself with `status` (the handler did not run, or its answer was withheld).
+  void answered(int status) noexcept {
+    std::size_t i = 7;
+    switch (status) {
+      case 400: i = 1; break;
+      case 401: i = 2; break;
+      case 402: i = 3; break;
+      case 404: i = 4; break;
+      case 500: i = 5; break;
+      case 503: i = 6; break;
+      default: break;
+    }
+    requests_[i]->inc();
+  }
+
+  counter* locked_;
+  counter* charged_;
+  counter* refunded_;
+  counter* settle_failures_;
+  metrics::histogram* lock_latency_;
+  metrics::histogram* settle_latency_;
+  metrics::histogram* release_latency_;
+
+ private:
+  std::array<counter*, outcomes.size()> requests_{};
+};
+
+namespace detail {
+[[nodiscard]] inline std::uint64_t micros_of(credits c) noexcept { return c.micros() > 0 ? static_cast<std::uint64_t>(c.micros()) : 0; }
+}  // namespace detail
+
+/// A ledger decorator metered puts in front of a route's ledger when its metrics are on: each
+/// call is counted, a refused lock under the status it is answered with. Off, metered holds the
+/// ledger itself and none of this runs.
+///
+/// Latency is sampled: the ledger calls of one request in `time_one_in` (per thread) are timed,
+/// the others read no clock. A timed request reads the clock before its lock and after its settle;
+/// the lock's end and the settle's start are the reads metered makes around the handler (which a
+/// calculator reading elapsed() needs anyway). `time_one_in` 1 times every request.
+class observed_ledger {
+ public:
+  using ledger_concept = ledger_t;
+  using clock = std::chrono::steady_clock;
+
+  /// `m` must live as long as any answer may come: the registry keeps it (`registry::keep`).
+  observed_ledger(ledger_ref inner, route_metrics* m, int (*status_for)(ledger_errc), std::uint32_t time_one_in) noexcept
+      : inner_(inner), m_(m), status_for_(status_for), time_one_in_(time_one_in) {}
+
+  [[nodiscard]] route_metrics& metrics() const noexcept { return *m_; }
+
+  /// Whether this request's calls are timed: one in `time_one_in`, counted per thread (no atomic).
+  [[nodiscard]] bool sample() const noexcept {
+    if (time_one_in_ == 0) return false;
+    thread_local std::uint32_t tick = 0;
+    if (++tick < time_one_in_) return false;
+    tick = 0;
+    return true;
+  }
+
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) {
+    const auto t0 = sample() ? clock::now() : clock::time_point{};
+    lock_started() = {};
+    try {
+      auto grant = inner_.lock(credential, amount, key);
+      if (t0 != clock::time_point{}) {
+        if (grant) lock_started() = t0;  // the lock's timing ends at metered's next read: lock_finished
+        else m_->lock_latency_->observe(clock::now() - t0);
+      }
+      locked(*m_, status_for_, grant);
+      return grant;
+    } catch (...) {
+      if (t0 != clock::time_point{}) m_->lock_latency_->observe(clock::now() - t0);
+      m_->answered(status_for_(ledger_errc::unavailable));  // metered answers a throwing ledger as unavailable
+      throw;
+    }
+  }
+  /// Whether this thread's last granted lock is being timed (the request was sampled).
+  [[nodiscard]] static bool timing_this_request() noexcept { return lock_started() != clock::time_point{}; }
+  /// Ends the timing of this thread's last granted lock at `at` (a read the caller made anyway).
+  void lock_finished(clock::time_point at) const noexcept {
+    if (timing_this_request()) m_->lock_latency_->observe(at - lock_started());
+  }
+
+  /// `started`: a read made just before, to time the call from (zero: not timed).
+  result<settlement> settle(std::string_view lock_id, credits cost, clock::time_point started = {}) {
+    return timed(*m_->settle_latency_, started, [&] { return inner_.settle(lock_id, cost); });
+  }
+  result<settlement> release(std::string_view lock_id, clock::time_point started = {}) {
+    return timed(*m_->release_latency_, started, [&] { return inner_.release(lock_id); });
+  }
+  [[nodiscard]] bool health() { return inner_.health(); }
+
+  /// The non-blocking path's lock answer, asked at `asked_at` (zero: not timed). No handler is
+  /// wrapped, so no allocation is added.
+  void async_lock_answered(clock::time_point asked_at, const result<lock_grant>& grant) const noexcept {
+    if (asked_at != clock::time_point{}) m_->lock_latency_->observe(clock::now() - asked_at);
+    locked(*m_, status_for_, grant);
+  }
+  /// The non-blocking path's settle (or release) answer, sent at `sent_at` (zero: not timed).
+  void async_settled(clock::time_point sent_at, bool release, const result<settlement>& outcome, credits hold) const noexcept {
+    if (sent_at != clock::time_point{}) (release ? m_->release_latency_ : m_->settle_latency_)->observe(clock::now() - sent_at);
+    if (!outcome) m_->settle_failures_->inc();
+    settled(outcome, hold);
+  }
+
+  /// Counts what a settle of a lock holding `hold` charged and refunded (a replay counts nothing).
+  void settled(const result<settlement>& outcome, credits hold) const noexcept {
+    if (!outcome || outcome->replayed) return;
+    m_->charged_->inc(detail::micros_of(outcome->charged));
+    if (outcome->charged < hold) m_->refunded_->inc(detail::micros_of(hold - outcome->charged));
+  }
+
+ private:
+  static void locked(route_metrics& m, int (*status_for)(ledger_errc), const result<lock_grant>& grant) noexcept {
+    if (grant) m.locked_->inc(detail::micros_of(grant->amount));
+    else m.answered(status_for(grant.error().code));
+  }
+  static clock::time_point& lock_started() noexcept {
+    thread_local clock::time_point t{};
+    return t;
+  }
+  template <class Call>
+  result<settlement> timed(metrics::histogram& h, clock::time_point started, Call&& call) {
+    try {
+      auto outcome = call();
+      if (started != clock::time_point{}) h.observe(clock::now() - started);
+      if (!outcome) m_->settle_failures_->inc();
+      return outcome;
+    } catch (...) {
+      if (started != clock::time_point{}) h.observe(clock::now() - started);
+      m_->settle_failures_->inc();
+      throw;
+    }
+  }
+  ledger_ref inner_;
+  route_metrics* m_;  // kept by the registry
+  int (*status_for_)(ledger_errc);
+  std::uint32_t time_one_in_;
+};
+
+/// What one charge settles through on the blocking path when its route is observed: the route's
+/// observed ledger, plus the hold, so the refund (hold minus charge) is counted exactly. It lives in
+/// the charge, next to the settlement_guard that borrows it.
+class charge_meter {
+ public:
+  using ledger_concept = ledger_t;
+
+  charge_meter(observed_ledger* route, credits hold) noexcept : route_(route), hold_(hold) {}
+
+  /// The next settle's timing starts at `at`, a clock read the caller made anyway.
+  void start_settle(std::chrono::steady_clock::time_point at) noexcept { settle_from_ = at; }
+
+  result<lock_grant> lock(std::string_view credential, credits amount, std::string_view key) { return route_->lock(credential, amount, key); }
+  result<settlement> settle(std::string_view lock_id, credits cost) {
+    auto outcome = route_->settle(lock_id, cost, std::exchange(settle_from_, {}));
+    route_->settled(outcome, hold_);
+    return outcome;
+  }
+  result<settlement> release(std::string_view lock_id) {
+    auto outcome = route_->release(lock_id, std::exchange(settle_from_, {}));
+    route_->settled(outcome, hold_);
+    return outcome;
+  }
+  [[nodiscard]] bool health() { return route_->health(); }
+
+ private:
+  observed_ledger* route_;
+  credits hold_;
+  std::chrono::steady_clock::time_point settle_from_{};
+};
+
+/// The registry a metered route reports to when its own config names none: set it once at
+/// startup to turn metrics on for every route ("globally"). Null (the default): off.
+inline std::atomic<registry*>& global_registry() noexcept {
+  static std::atomic<registry*> r{nullptr};
+  return r;
+}
+
+/// The observed ledger for a route, or null when metrics are off for it.
+template <class Ledger>
+std::unique_ptr<observed_ledger> observe_route(registry* r, std::string_view route, Ledger& ledger, int (*status_for)(ledger_errc),
+                                               std::uint32_t time_one_in) {
+  if (r == nullptr) r = global_registry().load(std::memory_order_acquire);
+  if (r == nullptr) return nullptr;
+  auto m = std::make_shared<route_metrics>(*r, route.empty() ? "unnamed" : route, ledger_kind(ledger));
+  r->keep(m);
+  return std::make_unique<observed_ledger>(ledger_ref(ledger), m.get(), status_for, time_one_in);
+}
+
+}  // namespace tollgate::metrics
+
+#endif  // TOLLGATE_METRICS_METERING_METRICS_HPP
+// ---- end tollgate/metrics/metering_metrics.hpp ----
 
 namespace tollgate {
 
@@ -3769,11 +4587,12 @@ namespace tollgate {
 /// own copies of what reporting needs; the ledger must outlive every answer.
 class async_settlement {
  public:
+  /// `observer`: the route's metrics (null: none), told of each answer; it must outlive them.
   async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
-                   settle_failure_handler on_failure)
+                   settle_failure_handler on_failure, const metrics::observed_ledger* observer = nullptr)
       : ledger_(ledger),
         parts_(std::allocate_shared<parts>(detail::recycling_allocator<parts>{}, std::move(lock_id), hold, std::move(user),
-                                                 std::move(log), std::move(on_failure))) {}
+                                                 std::move(log), std::move(on_failure), observer)) {}
   async_settlement(const async_settlement&) = delete;
   async_settlement& operator=(const async_settlement&) = delete;
   ~async_settlement() {
@@ -3784,8 +4603,11 @@ class async_settlement {
   void settle(credits cost) noexcept {
     if (settled_) return;
     settled_ = true;
-    send(ledger_, parts_, cost);
+    send(ledger_, parts_, cost, std::exchange(settle_from_, {}));
   }
+
+  /// With metrics on, the next settle's timing starts at `at`, a clock read the caller made anyway.
+  void start_settle(std::chrono::steady_clock::time_point at) noexcept { settle_from_ = at; }
 
   /// The charge_actual overage: tries `cost`; a refusal that is not transient (no allowance, a
   /// balance that does not cover it) settles `fallback` (the hold) instead and reports only that;
@@ -3813,18 +4635,25 @@ class async_settlement {
 
  private:
   struct parts {
-    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_)
-        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)) {}
+    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_,
+          const metrics::observed_ledger* observer_)
+        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)),
+          observer(observer_) {}
     std::string lock_id;
     credits hold;
     redacted user;
     logger log;
     settle_failure_handler on_failure;
+    const metrics::observed_ledger* observer;
   };
 
-  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost) noexcept {
+  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost,
+                   std::chrono::steady_clock::time_point started = {}) noexcept {
     try {
-      auto done = [p, cost](result<settlement> outcome) { report(*p, cost, outcome); };
+      // Timed from `started` when the route's metrics sample this request; the capture still fits
+      // unique_function's inline buffer.
+      const auto sent_at = p->observer ? started : std::chrono::steady_clock::time_point{};
+      auto done = [p, cost, sent_at](result<settlement> outcome) { report(*p, cost, outcome, sent_at); };
       if (cost == credits{})
         ledger.async_release(p->lock_id, std::move(done));
       else
@@ -3836,7 +4665,9 @@ class async_settlement {
     }
   }
 
-  static void report(const parts& p, credits cost, const result<settlement>& outcome) noexcept {
+  static void report(const parts& p, credits cost, const result<settlement>& outcome,
+                     std::chrono::steady_clock::time_point sent_at = {}) noexcept {
+    if (p.observer) p.observer->async_settled(sent_at, cost == credits{}, outcome, p.hold);
     try {
       if (outcome) {
         if (outcome->deferred)
@@ -3857,6 +4688,7 @@ class async_settlement {
 
   async_ledger_ref ledger_;
   std::shared_ptr<const parts> parts_;
+  std::chrono::steady_clock::time_point settle_from_{};
   bool settled_ = false;
 };
 
@@ -3947,6 +4779,13 @@ namespace tollgate {
 struct metered_config {
   logger log{};                                ///< where refusals, settle failures and calculator errors go
   settle_failure_handler on_settle_failure{};  ///< called after a failed settle is logged
+  /// Where this route's metrics go (README "Metrics"); null: `metrics::global_registry()` if set,
+  /// else none, and metering runs exactly as without metrics.
+  metrics::registry* metrics = nullptr;
+  std::string route{};  ///< the `route` label: a name or pattern, never a path carrying ids ("unnamed" if empty)
+  /// With metrics on, the ledger calls of one request in this many (per thread) are timed for
+  /// `tollgate_ledger_call_duration_seconds`; the others read no clock. 1: every request; 0: none.
+  std::uint32_t time_one_request_in = 16;
 };
 
 namespace detail {
@@ -4172,6 +5011,15 @@ class metered {
     // A fresh key per request: a transport's own retries of this lock, or a lookup after its answer
     // was lost, reuse it.
     [[nodiscard]] std::string lock_key() const { return keyed_locks ? detail::request_key() : std::string(); }
+
+    std::unique_ptr<metrics::observed_ledger> observed{};  // null when metrics are off: `ledger` is the ledger itself
+
+    void answered(int status) const noexcept {
+      if (observed) observed->metrics().answered(status);
+    }
+    void served(bool withheld) const noexcept {
+      if (observed) withheld ? observed->metrics().answered(402) : observed->metrics().served();
+    }
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
@@ -4187,7 +5035,7 @@ class metered {
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
         : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(make_guard(owner_, ctx)), amount(amount_) {}
+          meter(owner_.observed.get(), amount_), guard(make_guard(owner_, ctx, meter)), amount(amount_) {}
     ~basic_charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
     }
@@ -4216,11 +5064,17 @@ class metered {
       }
     }
 
-    static guard_type make_guard(const state& o, const metering_context& c) {
+    void start_settle(std::chrono::steady_clock::time_point at) noexcept {
+      if constexpr (Async) guard.start_settle(at); else meter.start_settle(at);
+    }
+
+    static guard_type make_guard(const state& o, const metering_context& c, metrics::charge_meter& m) {
       if constexpr (Async)
-        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
-      else
-        return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
+        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure,
+                                o.observed.get());
+      else  // an observed route settles through the charge's meter, which knows the hold and counts the refund
+        return settlement_guard(o.observed ? ledger_ref(m) : o.ledger, c.lock_id(), c.user_id(), o.config.log,
+                                o.config.on_settle_failure, settlement_guard::borrow);
     }
 
     const state* owner;
@@ -4228,16 +5082,24 @@ class metered {
     request_ref req;
     response_ref res;
     metering_context ctx;
+    metrics::charge_meter meter;  // before the guard, which may settle through it as it is destroyed
     guard_type guard;
     credits amount;
-    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed).
+    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed); with the
+    // route's metrics on, the same read starts the settle's timing (and `started` ends the lock's).
     void stop_clock() noexcept {
-      if constexpr (timed) ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+      if (!timed && !sampled) return;
+      const auto ended = std::chrono::steady_clock::now();
+      if constexpr (timed) ctx.record_elapsed(ended - started);
+      if (sampled) start_settle(ended);
     }
-    std::chrono::steady_clock::time_point started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    // Whether the route's metrics time this request's ledger calls (set by after_lock on the non-blocking path).
+    bool sampled = !Async && owner->observed && metrics::observed_ledger::timing_this_request();
+    std::chrono::steady_clock::time_point started = timed || sampled ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
+    bool withheld = false;  // answered 402 by overage::reject instead of the handler's response
     std::mutex failure_mutex;
     std::string failure;
   };
@@ -4260,14 +5122,17 @@ class metered {
       user = s.extractor.extract(req);
     } catch (const bad_request& e) {
       detail::write_error(res, 400, e.what());
+      s.answered(400);
       return std::nullopt;
     } catch (const std::exception& e) {
       log.error("user-id extractor failed on {} {}: {}", req.method(), req.path(), e.what());
       detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      s.answered(500);
       return std::nullopt;
     }
     if (!user) {
       detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      s.answered(401);
       return std::nullopt;
     }
 
@@ -4277,15 +5142,18 @@ class metered {
       amount = s.estimate(req);
     } catch (const bad_request& e) {
       detail::write_error(res, 400, e.what());
+      s.answered(400);
       return std::nullopt;
     } catch (const std::exception& e) {
       log.error("estimate failed on {} {}: {}", req.method(), req.path(), e.what());
       detail::write_error(res, 500, "Could not estimate the cost of this request");
+      s.answered(500);
       return std::nullopt;
     }
     if (amount.is_negative()) {
       log.error("estimate for {} {} is negative ({}); refusing the request", req.method(), req.path(), amount);
       detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      s.answered(500);
       return std::nullopt;
     }
     return payer{redacted(std::move(*user)), amount};
@@ -4320,12 +5188,14 @@ class metered {
       }
       throw;
     }
+    if (s.observed) s.observed->lock_finished(held->started);  // the lock's timing ends at the charge's first read
 
     // 4. Serve.
     try {
       s.handler(req, res, held->ctx);
     } catch (...) {
       res.abandon_stream();  // a stream set before the throw must not be sent after the refund
+      s.answered(500);       // the framework answers the exception
       throw;
     }
 
@@ -4333,6 +5203,7 @@ class metered {
     held->streaming = true;
     if (res.observe_stream(held)) {
       held->keep_alive = state_;  // `held` is ours until we return, so the route cannot go first
+      s.served(false);
       return;
     }
     held->streaming = false;
@@ -4341,6 +5212,7 @@ class metered {
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
+    s.served(held->withheld);
   }
 
   // --- the non-blocking path ---------------------------------------------------------------------
@@ -4361,6 +5233,7 @@ class metered {
     task done;
     std::atomic<bool> answered{false};
     std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
+    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics time this request
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -4369,12 +5242,14 @@ class metered {
     if (!s.async_ledger) {
       s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
       detail::write_error(res, 500, "Metering misconfigured: the ledger has no non-blocking form");
+      s.answered(500);
       return std::move(done)();
     }
     std::optional<payer> asked = identify(s, req, res);
     if (!asked) return std::move(done)();
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
+    if (s.observed && s.observed->sample()) pending->asked_at = std::chrono::steady_clock::now();
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
@@ -4393,6 +5268,7 @@ class metered {
   static void after_lock(pending_request& p, result<lock_grant> grant) {
     const state& s = *p.owner;
     const logger& log = s.config.log;
+    if (s.observed) s.observed->async_lock_answered(p.asked_at, grant);
     if (!grant) {
       refuse(p.res, grant.error(), p.who, log);
       return std::move(p.done)();
@@ -4404,9 +5280,11 @@ class metered {
     } catch (...) {  // out of memory before a settlement owned the lock: release it here
       async_settlement(*s.async_ledger, grant->lock_id, p.amount, p.who, log, s.config.on_settle_failure).settle(credits{});
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
+    held->sampled = p.asked_at != std::chrono::steady_clock::time_point{};
 
     // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
     // there is no framework frame to rethrow into, so it is answered here.
@@ -4417,23 +5295,29 @@ class metered {
       log.error("lock {}: handler threw ({}); the hold is released in full", held->ctx.lock_id(), e.what());
       held.reset();
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     } catch (...) {
       p.res.abandon_stream();
       log.error("lock {}: handler threw; the hold is released in full", held->ctx.lock_id());
       held.reset();
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     }
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
-    if (p.res.observe_stream(held)) return std::move(p.done)();
+    if (p.res.observe_stream(held)) {
+      s.served(false);
+      return std::move(p.done)();
+    }
     held->streaming = false;
     held->finished_once = true;
     held->stop_clock();
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
+    s.served(held->withheld);
     std::move(p.done)();
   }
 
@@ -4451,6 +5335,7 @@ class metered {
         if (can_withhold) {
           log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
           detail::write_error(c.res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
+          c.withheld = true;
           c.guard.settle(credits{});
           return;
         }
@@ -4557,9 +5442,13 @@ class metered {
     } else {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
-      return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
-                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler)),
-                                                 std::move(async), !in_process_ledger<Ledger>});
+      // Metrics on: the route's calls go through an observed ledger in front of the real one.
+      auto observed =
+          metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for, config.time_one_request_in);
+      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
+      return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
+                                                 std::move(config), make_invoker(std::move(handler)), std::move(async),
+                                                 !in_process_ledger<Ledger>, std::move(observed)});
     }
   }
 

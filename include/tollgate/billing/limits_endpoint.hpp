@@ -18,6 +18,7 @@
 #include <tollgate/jwt/verifier.hpp>
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
+#include <tollgate/metrics/registry.hpp>
 #include <tollgate/plans/default_plans.hpp>
 #include <tollgate/plans/plan_from_header.hpp>
 #include <tollgate/plans/plan_limits.hpp>
@@ -37,6 +38,9 @@ struct endpoint_options {
   jwt::verify_options jwt{};
   /// Where warnings go. Tokens and the secret never do.
   logger log{log_level::info};
+  /// Where the endpoint's metrics go (README "Metrics"): answers by status, plan lookups by
+  /// outcome, JWT refusals by reason. Null: none. Must outlive the endpoint.
+  metrics::registry* metrics = nullptr;
 
   /// Authentication on, with this HS256 secret (an empty one answers 500, see `secret`).
   [[nodiscard]] static endpoint_options with_secret(redacted secret) {
@@ -53,6 +57,11 @@ struct endpoint_options {
   /// Replaces the logger.
   [[nodiscard]] endpoint_options with_logger(logger l) && {
     log = std::move(l);
+    return std::move(*this);
+  }
+  /// Exports the endpoint's metrics to `r`.
+  [[nodiscard]] endpoint_options with_metrics(metrics::registry& r) && {
+    metrics = &r;
     return std::move(*this);
   }
   /// Replaces the token rules (audience, version, leeway, clock).
@@ -97,11 +106,12 @@ class limits_endpoint {
  public:
   explicit limits_endpoint(endpoint_options options, Resolver resolver = Resolver{},
                            std::shared_ptr<const tenant_overrides<Table>> overrides = nullptr)
-      : verifier_(options.secret, options.jwt),
+      : verifier_(options.secret, with_metrics(options.jwt, options.metrics)),
         disable_auth_(options.disable_auth),
         log_(std::move(options.log)),
         resolver_(std::move(resolver)),
         overrides_(std::move(overrides)) {
+    if (options.metrics) register_metrics(*options.metrics);
     if (disable_auth_)
       log_.warn("billing limits: authentication is disabled; anyone can read plan limits");
     else if (!verifier_.has_secret())
@@ -110,7 +120,9 @@ class limits_endpoint {
 
   /// Answers one request. Safe to call from several threads at once.
   [[nodiscard]] reply handle(const request_ref& request) const {
-    return respond(request, [](std::string_view tenant, const plan_limits& limits) { return render_limits(tenant, limits); });
+    reply r = respond(request, [](std::string_view tenant, const plan_limits& limits) { return render_limits(tenant, limits); });
+    if (answers_[0] != nullptr) answers_[status_index(r.status)]->inc();
+    return r;
   }
 
   /// Authenticates the request and resolves its tenant's limits exactly as `handle` does (the same
@@ -135,6 +147,7 @@ class limits_endpoint {
       errors.push_back({{"type", "missing"}, {"loc", {"header", "tenant-id"}}, {"msg", "Field required"}, {"input", nullptr}});
 
     const plan_resolution resolution = resolver_.resolve(request, tenant);
+    if (lookups_[0] != nullptr) lookups_[static_cast<std::size_t>(resolution.outcome)]->inc();
     std::optional<plan_limits> limits;
     std::optional<reply> server_side;  // an answer that is not the caller's fault, sent only without 422s
     switch (resolution.outcome) {
@@ -186,6 +199,28 @@ class limits_endpoint {
   [[nodiscard]] bool auth_enabled() const noexcept { return !disable_auth_; }
 
  private:
+  static constexpr std::string_view statuses[] = {"200", "401", "404", "405", "422", "500", "503", "other"};
+  static constexpr std::string_view lookup_outcomes[] = {"plan", "default_plan", "not_applicable", "unknown_tenant", "failed"};
+
+  static std::size_t status_index(int status) noexcept {
+    constexpr int codes[] = {200, 401, 404, 405, 422, 500, 503};
+    for (std::size_t i = 0; i < std::size(codes); ++i)
+      if (codes[i] == status) return i;
+    return std::size(statuses) - 1;
+  }
+  static jwt::verify_options with_metrics(jwt::verify_options o, metrics::registry* r) {
+    if (r != nullptr && o.metrics == nullptr) o.metrics = r;
+    return o;
+  }
+  void register_metrics(metrics::registry& r) {
+    auto& answers = r.counter("tollgate_billing_limits_requests_total", "Answers of GET /billing/limits by status.", {"status"});
+    for (std::size_t i = 0; i < std::size(statuses); ++i) answers_[i] = &answers.with({statuses[i]});
+    auto& lookups = r.counter("tollgate_plan_lookups_total",
+                              "Plan resolutions of the billing endpoints by outcome (failed: the plan resolver errored or timed out).",
+                              {"outcome"});
+    for (std::size_t i = 0; i < std::size(lookup_outcomes); ++i) lookups_[i] = &lookups.with({lookup_outcomes[i]});
+  }
+
   // The contract's authentication steps, in its order; std::nullopt when the request may proceed.
   [[nodiscard]] std::optional<reply> authenticate(const request_ref& request) const {
     auto unauthorized = [](std::string_view message) {
@@ -211,6 +246,8 @@ class limits_endpoint {
   logger log_;
   Resolver resolver_;
   std::shared_ptr<const tenant_overrides<Table>> overrides_;
+  metrics::counter* answers_[std::size(statuses)]{};  // null unless options.metrics was set
+  metrics::counter* lookups_[std::size(lookup_outcomes)]{};
 };
 
 }  // namespace tollgate::billing

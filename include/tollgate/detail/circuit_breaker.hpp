@@ -71,6 +71,12 @@ class circuit_breaker {
     return next_open_for_;
   }
 
+  /// 0 closed, 1 open, 2 half-open (a probe may be in flight): the value of the state gauge.
+  [[nodiscard]] int state_code() const {
+    std::lock_guard guard(mutex_);
+    return static_cast<int>(state_);
+  }
+
   [[nodiscard]] bool is_open() const {
     std::lock_guard guard(mutex_);
     return state_ != state::closed;

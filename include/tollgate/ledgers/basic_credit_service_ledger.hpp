@@ -124,6 +124,7 @@ class basic_credit_service_ledger {
 
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "credit_service";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
   using transport_type = Transport;
 
@@ -220,6 +221,8 @@ class basic_credit_service_ledger {
   }
 
   [[nodiscard]] bool circuit_open() const { return shared_->breaker.is_open(); }
+  /// The breaker's state: 0 closed, 1 open, 2 half-open (what `metrics::watch_circuit` exports).
+  [[nodiscard]] int circuit_state() const { return shared_->breaker.state_code(); }
   [[nodiscard]] const credit_service_ledger_options& options() const noexcept { return shared_->options; }
   [[nodiscard]] Transport& transport() noexcept { return shared_->transport; }
 

@@ -62,6 +62,7 @@ template <ledger Inner>
 class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "durable";  ///< the `ledger` label of its metrics
   static constexpr bool in_process = in_process_ledger<Inner>;
 
   durable_ledger(Inner& inner, durable_ledger_options options) : inner_(inner), options_(std::move(options)) {
@@ -142,6 +143,16 @@ class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
     return queue_.size();
   }
 
+  /// How long the oldest settlement still owed has been waiting (zero when none is): an outbox that
+  /// only grows older means the ledger behind it is not taking settlements.
+  [[nodiscard]] std::chrono::steady_clock::duration oldest_pending_age() const {
+    std::lock_guard guard(mutex_);
+    const auto now = std::chrono::steady_clock::now();
+    auto oldest = now;
+    for (const auto& [_, e] : queue_) oldest = std::min(oldest, e.queued_at);
+    return now - oldest;
+  }
+
   /// Locks whose answer was lost, still to be looked up and released.
   [[nodiscard]] std::size_t unanswered_locks() const {
     std::lock_guard guard(mutex_);
@@ -204,6 +215,7 @@ class durable_ledger : public detail::async_ledger_opt_in<async_ledger<Inner>> {
     int attempts;
     clock::time_point next_at;
     std::chrono::milliseconds backoff;
+    clock::time_point queued_at = clock::now();  ///< when it entered the outbox (this process's start, if recovered)
   };
 
   // A lock whose answer was lost: its key, to look it up again and release it.

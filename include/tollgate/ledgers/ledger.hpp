@@ -105,6 +105,15 @@ constexpr bool check_ledger() {
 }
 }  // namespace detail
 
+namespace detail {
+/// The `ledger` label of a ledger type's metrics: its `metrics_kind` member, or "custom".
+template <class L>
+[[nodiscard]] constexpr std::string_view ledger_kind_of() noexcept {
+  if constexpr (requires { { L::metrics_kind } -> std::convertible_to<std::string_view>; }) return L::metrics_kind;
+  else return "custom";
+}
+}  // namespace detail
+
 /// A non-owning, type-erased reference to any ledger: what metered holds, so one metered type
 /// serves every ledger. The ledger must outlive every reference to it.
 class ledger_ref {
@@ -121,6 +130,8 @@ class ledger_ref {
   result<settlement> settle(std::string_view lock_id, credits real_cost) const { return vtable_->settle(object_, lock_id, real_cost); }
   result<settlement> release(std::string_view lock_id) const { return vtable_->release(object_, lock_id); }
   [[nodiscard]] bool health() const { return vtable_->health(object_); }
+  /// The kind of the ledger referred to ("memory", "redis"…), for the `ledger` label of metrics.
+  [[nodiscard]] std::string_view kind() const noexcept { return vtable_->kind; }
 
  private:
   struct vtable {
@@ -128,6 +139,7 @@ class ledger_ref {
     result<settlement> (*settle)(void*, std::string_view, credits);
     result<settlement> (*release)(void*, std::string_view);
     bool (*health)(void*);
+    std::string_view kind;
   };
   template <class L>
   static constexpr vtable vtable_for{
@@ -135,6 +147,7 @@ class ledger_ref {
       [](void* o, std::string_view id, credits c) { return static_cast<L*>(o)->settle(id, c); },
       [](void* o, std::string_view id) { return static_cast<L*>(o)->release(id); },
       [](void* o) { return static_cast<L*>(o)->health(); },
+      detail::ledger_kind_of<L>(),
   };
 
   // Diagnoses a non-ledger with one readable message, and then instantiates nothing that uses it:

@@ -121,6 +121,7 @@ struct memory_ledger_state {
 class memory_ledger {
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "memory";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
   static constexpr bool in_process = true;  // see in_process_ledger: metered locks without a key
   using time_point = std::chrono::steady_clock::time_point;

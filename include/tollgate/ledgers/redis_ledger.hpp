@@ -103,6 +103,7 @@ struct credential_registration {
 class redis_ledger {
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "redis";  ///< the `ledger` label of its metrics
   static constexpr credits max_amount = redis::max_ledger_amount;
 
   explicit redis_ledger(redis_ledger_options options = {})

@@ -3,6 +3,7 @@
 #ifndef TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 #define TOLLGATE_METERING_ASYNC_SETTLEMENT_HPP
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <string>
@@ -15,6 +16,7 @@
 #include <tollgate/logging/logger.hpp>
 #include <tollgate/logging/redacted.hpp>
 #include <tollgate/metering/settlement_guard.hpp>
+#include <tollgate/metrics/metering_metrics.hpp>
 
 namespace tollgate {
 
@@ -26,11 +28,12 @@ namespace tollgate {
 /// own copies of what reporting needs; the ledger must outlive every answer.
 class async_settlement {
  public:
+  /// `observer`: the route's metrics (null: none), told of each answer; it must outlive them.
   async_settlement(async_ledger_ref ledger, std::string lock_id, credits hold, redacted user, logger log,
-                   settle_failure_handler on_failure)
+                   settle_failure_handler on_failure, const metrics::observed_ledger* observer = nullptr)
       : ledger_(ledger),
         parts_(std::allocate_shared<parts>(detail::recycling_allocator<parts>{}, std::move(lock_id), hold, std::move(user),
-                                                 std::move(log), std::move(on_failure))) {}
+                                                 std::move(log), std::move(on_failure), observer)) {}
   async_settlement(const async_settlement&) = delete;
   async_settlement& operator=(const async_settlement&) = delete;
   ~async_settlement() {
@@ -41,8 +44,11 @@ class async_settlement {
   void settle(credits cost) noexcept {
     if (settled_) return;
     settled_ = true;
-    send(ledger_, parts_, cost);
+    send(ledger_, parts_, cost, std::exchange(settle_from_, {}));
   }
+
+  /// With metrics on, the next settle's timing starts at `at`, a clock read the caller made anyway.
+  void start_settle(std::chrono::steady_clock::time_point at) noexcept { settle_from_ = at; }
 
   /// The charge_actual overage: tries `cost`; a refusal that is not transient (no allowance, a
   /// balance that does not cover it) settles `fallback` (the hold) instead and reports only that;
@@ -70,18 +76,25 @@ class async_settlement {
 
  private:
   struct parts {
-    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_)
-        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)) {}
+    parts(std::string lock_id_, credits hold_, redacted user_, logger log_, settle_failure_handler on_failure_,
+          const metrics::observed_ledger* observer_)
+        : lock_id(std::move(lock_id_)), hold(hold_), user(std::move(user_)), log(std::move(log_)), on_failure(std::move(on_failure_)),
+          observer(observer_) {}
     std::string lock_id;
     credits hold;
     redacted user;
     logger log;
     settle_failure_handler on_failure;
+    const metrics::observed_ledger* observer;
   };
 
-  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost) noexcept {
+  static void send(const async_ledger_ref& ledger, const std::shared_ptr<const parts>& p, credits cost,
+                   std::chrono::steady_clock::time_point started = {}) noexcept {
     try {
-      auto done = [p, cost](result<settlement> outcome) { report(*p, cost, outcome); };
+      // Timed from `started` when the route's metrics sample this request; the capture still fits
+      // unique_function's inline buffer.
+      const auto sent_at = p->observer ? started : std::chrono::steady_clock::time_point{};
+      auto done = [p, cost, sent_at](result<settlement> outcome) { report(*p, cost, outcome, sent_at); };
       if (cost == credits{})
         ledger.async_release(p->lock_id, std::move(done));
       else
@@ -93,7 +106,9 @@ class async_settlement {
     }
   }
 
-  static void report(const parts& p, credits cost, const result<settlement>& outcome) noexcept {
+  static void report(const parts& p, credits cost, const result<settlement>& outcome,
+                     std::chrono::steady_clock::time_point sent_at = {}) noexcept {
+    if (p.observer) p.observer->async_settled(sent_at, cost == credits{}, outcome, p.hold);
     try {
       if (outcome) {
         if (outcome->deferred)
@@ -114,6 +129,7 @@ class async_settlement {
 
   async_ledger_ref ledger_;
   std::shared_ptr<const parts> parts_;
+  std::chrono::steady_clock::time_point settle_from_{};
   bool settled_ = false;
 };
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <exception>
@@ -41,6 +42,7 @@
 #include <tollgate/metering/context.hpp>
 #include <tollgate/metering/options.hpp>
 #include <tollgate/metering/settlement_guard.hpp>
+#include <tollgate/metrics/metering_metrics.hpp>
 
 namespace tollgate {
 
@@ -48,6 +50,13 @@ namespace tollgate {
 struct metered_config {
   logger log{};                                ///< where refusals, settle failures and calculator errors go
   settle_failure_handler on_settle_failure{};  ///< called after a failed settle is logged
+  /// Where this route's metrics go (README "Metrics"); null: `metrics::global_registry()` if set,
+  /// else none, and metering runs exactly as without metrics.
+  metrics::registry* metrics = nullptr;
+  std::string route{};  ///< the `route` label: a name or pattern, never a path carrying ids ("unnamed" if empty)
+  /// With metrics on, the ledger calls of one request in this many (per thread) are timed for
+  /// `tollgate_ledger_call_duration_seconds`; the others read no clock. 1: every request; 0: none.
+  std::uint32_t time_one_request_in = 16;
 };
 
 namespace detail {
@@ -273,6 +282,15 @@ class metered {
     // A fresh key per request: a transport's own retries of this lock, or a lookup after its answer
     // was lost, reuse it.
     [[nodiscard]] std::string lock_key() const { return keyed_locks ? detail::request_key() : std::string(); }
+
+    std::unique_ptr<metrics::observed_ledger> observed{};  // null when metrics are off: `ledger` is the ledger itself
+
+    void answered(int status) const noexcept {
+      if (observed) observed->metrics().answered(status);
+    }
+    void served(bool withheld) const noexcept {
+      if (observed) withheld ? observed->metrics().answered(402) : observed->metrics().served();
+    }
   };
 
   // One request's charge: the context and the guard, kept alive past the handler while a
@@ -288,7 +306,7 @@ class metered {
     basic_charge(const state& owner_, const request_ref& req_, const response_ref& res_, redacted who, std::string lock_id,
                  credits amount_)
         : owner(&owner_), req(req_), res(res_), ctx(std::move(who), std::move(lock_id), amount_),
-          guard(make_guard(owner_, ctx)), amount(amount_) {}
+          meter(owner_.observed.get(), amount_), guard(make_guard(owner_, ctx, meter)), amount(amount_) {}
     ~basic_charge() override {
       if (streaming) finished(false);  // the framework dropped the stream without reporting its end
     }
@@ -317,11 +335,17 @@ class metered {
       }
     }
 
-    static guard_type make_guard(const state& o, const metering_context& c) {
+    void start_settle(std::chrono::steady_clock::time_point at) noexcept {
+      if constexpr (Async) guard.start_settle(at); else meter.start_settle(at);
+    }
+
+    static guard_type make_guard(const state& o, const metering_context& c, metrics::charge_meter& m) {
       if constexpr (Async)
-        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure);
-      else
-        return settlement_guard(o.ledger, c.lock_id(), c.user_id(), o.config.log, o.config.on_settle_failure, settlement_guard::borrow);
+        return async_settlement(*o.async_ledger, c.lock_id(), c.estimate(), c.user_id(), o.config.log, o.config.on_settle_failure,
+                                o.observed.get());
+      else  // an observed route settles through the charge's meter, which knows the hold and counts the refund
+        return settlement_guard(o.observed ? ledger_ref(m) : o.ledger, c.lock_id(), c.user_id(), o.config.log,
+                                o.config.on_settle_failure, settlement_guard::borrow);
     }
 
     const state* owner;
@@ -329,16 +353,24 @@ class metered {
     request_ref req;
     response_ref res;
     metering_context ctx;
+    metrics::charge_meter meter;  // before the guard, which may settle through it as it is destroyed
     guard_type guard;
     credits amount;
-    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed).
+    // The handler's run time, for a calculator that reads it (calculator_reads_elapsed); with the
+    // route's metrics on, the same read starts the settle's timing (and `started` ends the lock's).
     void stop_clock() noexcept {
-      if constexpr (timed) ctx.record_elapsed(std::chrono::steady_clock::now() - started);
+      if (!timed && !sampled) return;
+      const auto ended = std::chrono::steady_clock::now();
+      if constexpr (timed) ctx.record_elapsed(ended - started);
+      if (sampled) start_settle(ended);
     }
-    std::chrono::steady_clock::time_point started = timed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    // Whether the route's metrics time this request's ledger calls (set by after_lock on the non-blocking path).
+    bool sampled = !Async && owner->observed && metrics::observed_ledger::timing_this_request();
+    std::chrono::steady_clock::time_point started = timed || sampled ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     std::atomic<std::size_t> delivered_bytes{0};
     std::atomic<bool> finished_once{false};
     bool streaming = false;
+    bool withheld = false;  // answered 402 by overage::reject instead of the handler's response
     std::mutex failure_mutex;
     std::string failure;
   };
@@ -361,14 +393,17 @@ class metered {
       user = s.extractor.extract(req);
     } catch (const bad_request& e) {
       detail::write_error(res, 400, e.what());
+      s.answered(400);
       return std::nullopt;
     } catch (const std::exception& e) {
       log.error("user-id extractor failed on {} {}: {}", req.method(), req.path(), e.what());
       detail::write_error(res, 500, "Could not identify the caller (extractor failed)");
+      s.answered(500);
       return std::nullopt;
     }
     if (!user) {
       detail::write_error(res, 401, fmt::format("Missing user id: expected {}", std::string_view(s.extractor.source())));
+      s.answered(401);
       return std::nullopt;
     }
 
@@ -378,15 +413,18 @@ class metered {
       amount = s.estimate(req);
     } catch (const bad_request& e) {
       detail::write_error(res, 400, e.what());
+      s.answered(400);
       return std::nullopt;
     } catch (const std::exception& e) {
       log.error("estimate failed on {} {}: {}", req.method(), req.path(), e.what());
       detail::write_error(res, 500, "Could not estimate the cost of this request");
+      s.answered(500);
       return std::nullopt;
     }
     if (amount.is_negative()) {
       log.error("estimate for {} {} is negative ({}); refusing the request", req.method(), req.path(), amount);
       detail::write_error(res, 500, "Metering misconfigured: negative estimate");
+      s.answered(500);
       return std::nullopt;
     }
     return payer{redacted(std::move(*user)), amount};
@@ -421,12 +459,14 @@ class metered {
       }
       throw;
     }
+    if (s.observed) s.observed->lock_finished(held->started);  // the lock's timing ends at the charge's first read
 
     // 4. Serve.
     try {
       s.handler(req, res, held->ctx);
     } catch (...) {
       res.abandon_stream();  // a stream set before the throw must not be sent after the refund
+      s.answered(500);       // the framework answers the exception
       throw;
     }
 
@@ -434,6 +474,7 @@ class metered {
     held->streaming = true;
     if (res.observe_stream(held)) {
       held->keep_alive = state_;  // `held` is ours until we return, so the route cannot go first
+      s.served(false);
       return;
     }
     held->streaming = false;
@@ -442,6 +483,7 @@ class metered {
     // A HEAD response carries no body on the wire: nothing of it is delivered to be priced.
     held->ctx.record_response_bytes(req.method() == "HEAD" ? 0 : res.body_size());
     settle_actual(*held, /*can_withhold=*/true);
+    s.served(held->withheld);
   }
 
   // --- the non-blocking path ---------------------------------------------------------------------
@@ -462,6 +504,7 @@ class metered {
     task done;
     std::atomic<bool> answered{false};
     std::optional<result<lock_grant>> grant;  // kept here, so the task that resumes fits unique_task's inline buffer
+    std::chrono::steady_clock::time_point asked_at{};  // read only when the route's metrics time this request
   };
 
   static void async_run(const std::shared_ptr<const state>& owner, const request_ref& req, const response_ref& res,
@@ -470,12 +513,14 @@ class metered {
     if (!s.async_ledger) {
       s.config.log.error("metered::async_call on a ledger without async_lock: wrap it in tollgate::offloading_ledger");
       detail::write_error(res, 500, "Metering misconfigured: the ledger has no non-blocking form");
+      s.answered(500);
       return std::move(done)();
     }
     std::optional<payer> asked = identify(s, req, res);
     if (!asked) return std::move(done)();
     auto pending = std::allocate_shared<pending_request>(detail::recycling_allocator<pending_request>{}, owner, req, res,
                                                          std::move(asked->who), asked->amount, std::move(resume), std::move(done));
+    if (s.observed && s.observed->sample()) pending->asked_at = std::chrono::steady_clock::now();
     try {
       s.async_ledger->async_lock(pending->who.reveal(), pending->amount, s.lock_key(), [pending](result<lock_grant> grant) {
         if (pending->answered.exchange(true)) return;  // a ledger that both threw and answered: once only
@@ -494,6 +539,7 @@ class metered {
   static void after_lock(pending_request& p, result<lock_grant> grant) {
     const state& s = *p.owner;
     const logger& log = s.config.log;
+    if (s.observed) s.observed->async_lock_answered(p.asked_at, grant);
     if (!grant) {
       refuse(p.res, grant.error(), p.who, log);
       return std::move(p.done)();
@@ -505,9 +551,11 @@ class metered {
     } catch (...) {  // out of memory before a settlement owned the lock: release it here
       async_settlement(*s.async_ledger, grant->lock_id, p.amount, p.who, log, s.config.on_settle_failure).settle(credits{});
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     }
     held->keep_alive = p.owner;
+    held->sampled = p.asked_at != std::chrono::steady_clock::time_point{};
 
     // 4. Serve. A throwing handler is refunded in full (the charge's destructor releases the lock);
     // there is no framework frame to rethrow into, so it is answered here.
@@ -518,23 +566,29 @@ class metered {
       log.error("lock {}: handler threw ({}); the hold is released in full", held->ctx.lock_id(), e.what());
       held.reset();
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     } catch (...) {
       p.res.abandon_stream();
       log.error("lock {}: handler threw; the hold is released in full", held->ctx.lock_id());
       held.reset();
       detail::write_error(p.res, 500, "Internal server error");
+      s.answered(500);
       return std::move(p.done)();
     }
 
     // 5. A streamed body is priced and settled when the stream ends; anything else now.
     held->streaming = true;
-    if (p.res.observe_stream(held)) return std::move(p.done)();
+    if (p.res.observe_stream(held)) {
+      s.served(false);
+      return std::move(p.done)();
+    }
     held->streaming = false;
     held->finished_once = true;
     held->stop_clock();
     held->ctx.record_response_bytes(p.req.method() == "HEAD" ? 0 : p.res.body_size());
     settle_actual(*held, /*can_withhold=*/true);  // may still answer 402 (overage::reject), so before done
+    s.served(held->withheld);
     std::move(p.done)();
   }
 
@@ -552,6 +606,7 @@ class metered {
         if (can_withhold) {
           log.warn("lock {}: cost {} above the estimate {}; response withheld, nothing charged", ctx.lock_id(), cost, amount);
           detail::write_error(c.res, 402, fmt::format("The actual cost {} exceeds the {} held for this request", cost, amount));
+          c.withheld = true;
           c.guard.settle(credits{});
           return;
         }
@@ -658,9 +713,13 @@ class metered {
     } else {
       std::optional<async_ledger_ref> async;
       if constexpr (async_ledger<Ledger>) async.emplace(ledger);
-      return std::make_shared<const state>(state{ledger_ref(ledger), std::move(extractor), std::move(estimate),
-                                                 std::move(calculator), std::move(config), make_invoker(std::move(handler)),
-                                                 std::move(async), !in_process_ledger<Ledger>});
+      // Metrics on: the route's calls go through an observed ledger in front of the real one.
+      auto observed =
+          metrics::observe_route(config.metrics, config.route, ledger, &status_policy::status_for, config.time_one_request_in);
+      const ledger_ref used = observed ? ledger_ref(*observed) : ledger_ref(ledger);  // the non-blocking path reports itself
+      return std::make_shared<const state>(state{used, std::move(extractor), std::move(estimate), std::move(calculator),
+                                                 std::move(config), make_invoker(std::move(handler)), std::move(async),
+                                                 !in_process_ledger<Ledger>, std::move(observed)});
     }
   }
 

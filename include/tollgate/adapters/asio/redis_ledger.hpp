@@ -60,6 +60,7 @@ struct redis_async_options {
 class redis_ledger {
  public:
   using ledger_concept = ledger_t;
+  static constexpr std::string_view metrics_kind = "redis";  ///< the `ledger` label of its metrics
   using async_ledger_concept = async_ledger_t;
   using lock_handler = unique_function<void(result<lock_grant>)>;
   using settle_handler = unique_function<void(result<settlement>)>;
