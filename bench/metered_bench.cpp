@@ -2,7 +2,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -42,14 +44,13 @@ void add_bench_user(tollgate::memory_ledger& ledger) {
   ledger.add_credential("bench-user", "bench-user");
 }
 
-bench_metered metered_route(tollgate::memory_ledger& ledger) {
+bench_metered metered_route(tollgate::memory_ledger& ledger, tollgate::metered_config config = {tollgate::logger(tollgate::log_level::info), {}}) {
   add_bench_user(ledger);
-  return bench_metered{ledger, handler, {tollgate::logger(tollgate::log_level::info), {}}};
+  return bench_metered{ledger, handler, std::move(config)};
 }
 
-void BM_metered_memory_ledger(benchmark::State& state) {
-  tollgate::memory_ledger ledger;
-  const auto m = metered_route(ledger);
+// One request a loop iteration, on the blocking path.
+void serve_blocking(benchmark::State& state, const bench_metered& m) {
   const auto req = make_request();
   for (auto _ : state) {
     tollgate::basic_response res;
@@ -57,13 +58,10 @@ void BM_metered_memory_ledger(benchmark::State& state) {
     benchmark::DoNotOptimize(res);
   }
 }
-BENCHMARK(BM_metered_memory_ledger);
 
-// The non-blocking path on the same ledger, as an event loop runs it: the ledger answers inline,
-// so `resume` runs the rest at once.
-void BM_metered_async_memory_ledger(benchmark::State& state) {
-  tollgate::memory_ledger ledger;
-  const auto m = metered_route(ledger);
+// The same on the non-blocking path, as an event loop runs it: the ledger answers inline, so
+// `resume` runs the rest at once.
+void serve_async(benchmark::State& state, const bench_metered& m) {
   const auto req = make_request();
   for (auto _ : state) {
     tollgate::basic_response res;
@@ -72,57 +70,44 @@ void BM_metered_async_memory_ledger(benchmark::State& state) {
     benchmark::DoNotOptimize(done);
   }
 }
+
+void BM_metered_memory_ledger(benchmark::State& state) {
+  tollgate::memory_ledger ledger;
+  serve_blocking(state, metered_route(ledger));
+}
+BENCHMARK(BM_metered_memory_ledger);
+
+void BM_metered_async_memory_ledger(benchmark::State& state) {
+  tollgate::memory_ledger ledger;
+  serve_async(state, metered_route(ledger));
+}
 BENCHMARK(BM_metered_async_memory_ledger);
 
 // The two above with metrics on (README "Metrics"), as shipped: outcome and credit counters for
 // every request, ledger latency timed for one request in 16. The difference is what metrics cost.
+tollgate::metered_config with_metrics(tollgate::metrics::registry& registry, std::uint32_t time_one_request_in = 16) {
+  return {tollgate::logger(tollgate::log_level::info), {}, &registry, "/api/simple", time_one_request_in};
+}
+
 void BM_metered_memory_ledger_metrics(benchmark::State& state) {
   tollgate::memory_ledger ledger;
-  ledger.add_user("bench-user", tollgate::credits::whole(1'000'000'000));
-  ledger.add_credential("bench-user", "bench-user");
   tollgate::metrics::registry registry;
-  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>> m{
-      ledger, handler, {tollgate::logger(tollgate::log_level::info), {}, &registry, "/api/simple"}};
-  const auto req = make_request();
-  for (auto _ : state) {
-    tollgate::basic_response res;
-    m(req, res);
-    benchmark::DoNotOptimize(res);
-  }
+  serve_blocking(state, metered_route(ledger, with_metrics(registry)));
 }
 BENCHMARK(BM_metered_memory_ledger_metrics);
 
 // The same timing every request's ledger calls (time_one_request_in = 1): four clock reads a request.
 void BM_metered_memory_ledger_metrics_timed(benchmark::State& state) {
   tollgate::memory_ledger ledger;
-  ledger.add_user("bench-user", tollgate::credits::whole(1'000'000'000));
-  ledger.add_credential("bench-user", "bench-user");
   tollgate::metrics::registry registry;
-  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>> m{
-      ledger, handler, {tollgate::logger(tollgate::log_level::info), {}, &registry, "/api/simple", 1}};
-  const auto req = make_request();
-  for (auto _ : state) {
-    tollgate::basic_response res;
-    m(req, res);
-    benchmark::DoNotOptimize(res);
-  }
+  serve_blocking(state, metered_route(ledger, with_metrics(registry, 1)));
 }
 BENCHMARK(BM_metered_memory_ledger_metrics_timed);
 
 void BM_metered_async_memory_ledger_metrics(benchmark::State& state) {
   tollgate::memory_ledger ledger;
-  ledger.add_user("bench-user", tollgate::credits::whole(1'000'000'000));
-  ledger.add_credential("bench-user", "bench-user");
   tollgate::metrics::registry registry;
-  tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::by_response_size<0.5_cr, 0.1_cr>> m{
-      ledger, handler, {tollgate::logger(tollgate::log_level::info), {}, &registry, "/api/simple"}};
-  const auto req = make_request();
-  for (auto _ : state) {
-    tollgate::basic_response res;
-    bool done = false;
-    m.async_call(req, res, [](tollgate::unique_task task) { std::move(task)(); }, [&done] { done = true; });
-    benchmark::DoNotOptimize(done);
-  }
+  serve_async(state, metered_route(ledger, with_metrics(registry)));
 }
 BENCHMARK(BM_metered_async_memory_ledger_metrics);
 
