@@ -1,6 +1,7 @@
-// An HTTP server for wrk: the same handler bare (/plain) and metered (/metered), on the memory
-// ledger, or with `--redis URL` on the Redis ledger (bench-user created there if absent). With
-// `--beast`, the same routes on tollgate's Beast server, one loop thread, default options.
+// An HTTP server for wrk: the same handler bare (/plain), metered (/metered) and metered with metrics
+// on (/metered-metrics: README "Metrics", the shipped defaults), on the memory ledger, or with
+// `--redis URL` on the Redis ledger (bench-user created there if absent). With `--beast`, the same
+// routes on tollgate's Beast server, one loop thread, default options.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,7 @@
 #include <tollgate/adapters/beast.hpp>
 #include <tollgate/adapters/httplib.hpp>
 #include <tollgate/adapters/httplib_tuning.hpp>
+#include <tollgate/metrics.hpp>
 #include <tollgate/tollgate.hpp>
 #if TOLLGATE_BENCH_WITH_REDIS
 #include <tollgate/ledgers/redis_ledger.hpp>
@@ -29,13 +31,25 @@ void on_signal(int) {
 }
 void handler(const httplib::Request&, httplib::Response& res) { res.set_content("{\"ok\":true}", "application/json"); }
 
+using namespace tollgate::literals;
+using bench_metered = tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.001_cr>>;
+
+// The route's settings: warnings only; with a registry, the route's metrics go there.
+tollgate::metered_config route_config(tollgate::metrics::registry* metrics = nullptr) {
+  tollgate::metered_config config{tollgate::logger(tollgate::log_level::warn), {}};
+  config.metrics = metrics;
+  if (metrics != nullptr) config.route = "/metered-metrics";
+  return config;
+}
+
+tollgate::metrics::registry bench_metrics;  // what /metered-metrics records, as a service would export it
+
 int serve(tollgate::ledger_ref ledger, const std::function<std::string()>& balance) {
-  using namespace tollgate::literals;
   httplib::Server svr;
   tollgate::tune(svr);  // the shipped defaults, exactly as the examples use them: nothing bench-only
   svr.Get("/plain", handler);
-  svr.Get("/metered", tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.001_cr>>{
-                          ledger, handler, {tollgate::logger(tollgate::log_level::warn), {}}});
+  svr.Get("/metered", bench_metered{ledger, handler, route_config()});
+  svr.Get("/metered-metrics", bench_metered{ledger, handler, route_config(&bench_metrics)});
   svr.Get("/balance", [&](const httplib::Request&, httplib::Response& res) { res.set_content(balance(), "text/plain"); });
   const int port = svr.bind_to_any_port("127.0.0.1");
   running = &svr;
@@ -48,7 +62,6 @@ int serve(tollgate::ledger_ref ledger, const std::function<std::string()>& balan
 
 // The same routes and handler on the asynchronous Beast server: metered through its non-blocking path.
 int serve_beast(tollgate::memory_ledger& ledger) {
-  using namespace tollgate::literals;
   using tollgate::beast::request;
   using tollgate::beast::response;
   const auto beast_handler = [](const request&, response& res) {
@@ -57,8 +70,8 @@ int serve_beast(tollgate::memory_ledger& ledger) {
   };
   tollgate::beast::router routes;
   routes.get("/plain", beast_handler);
-  routes.get("/metered", tollgate::metered<tollgate::from_header<"X-User-ID">, tollgate::estimate<1_cr>, tollgate::fixed_cost<0.001_cr>>{
-                             ledger, beast_handler, {tollgate::logger(tollgate::log_level::warn), {}}});
+  routes.get("/metered", bench_metered{ledger, beast_handler, route_config()});
+  routes.get("/metered-metrics", bench_metered{ledger, beast_handler, route_config(&bench_metrics)});
   routes.get("/balance", [&](const request&, response& res) { res.body() = ledger.balance("bench-user")->to_string(); });
   boost::asio::io_context io(1);
   tollgate::beast::server server(io, std::move(routes));
