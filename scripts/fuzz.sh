@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 seconds=${1:-30}
 shift $(( $# > 0 ? 1 : 0 ))
-all_targets=(jwt_verifier base64url credits extractors credit_service state_file journal settlement_journal redis_ids)
+all_targets=(jwt_verifier base64url credits extractors credit_service state_file journal settlement_journal plan_webhook redis_ids)
 targets=("${@:-${all_targets[@]}}")
 build=build/fuzz
 

@@ -173,3 +173,21 @@ write("redis_ids", "url", "redis://127.0.0.1:6379")
 write("redis_ids", "url_login", "redis://api:p%40ss@cache.internal:7000/3")
 write("redis_ids", "url_ipv6", "redis://[::1]:6390/0")
 write("redis_ids", "url_bad", "redis://u:%zz@host:99999/x")
+
+# plan_webhook: mode byte 0 = "Stripe-Signature\nbody", 1 = "X-Orb-Timestamp\nX-Orb-Signature\nbody"
+# (as anyone could send them), 2 = a body signed for Stripe, 3 = a body signed for Orb.
+STRIPE_EVENT = {"id": "evt_1", "created": 1_700_000_000, "type": "customer.subscription.updated",
+                "data": {"object": {"metadata": {"tenant_id": "org-1", "plan": "growth", "limit.deployments": "8"}}}}
+ORB_EVENT = {"id": "evt_orb", "created_at": "2023-11-14T22:13:20.000", "type": "subscription.plan_changed",
+             "subscription": {"customer": {"external_customer_id": "org-1"}, "plan": {"external_plan_id": "enterprise"},
+                              "metadata": {"limit.self_hosted_workers": "unlimited"}}}
+write("plan_webhook", "stripe_unsigned", b"\x00t=1700000000,v1=00ff,v0=ab\n" + json.dumps(STRIPE_EVENT).encode())
+write("plan_webhook", "stripe_no_t", b"\x00v1=,t=,=,,\n{}")
+write("plan_webhook", "orb_unsigned", b"\x012023-11-14T22:13:20Z\nv1=abc v1=\n" + json.dumps(ORB_EVENT).encode())
+write("plan_webhook", "orb_bad_time", b"\x012023-02-30T25:61:61.9999999+99:99\nv1=00\n{}")
+write("plan_webhook", "stripe_signed", b"\x02" + json.dumps(STRIPE_EVENT).encode())
+write("plan_webhook", "stripe_signed_unknown_plan", b"\x02" + json.dumps({**STRIPE_EVENT, "data": {"object": {"metadata": {"tenant_id": "t", "plan": "platinum"}}}}).encode())
+write("plan_webhook", "stripe_signed_other_type", b"\x02" + json.dumps({**STRIPE_EVENT, "type": "invoice.paid"}).encode())
+write("plan_webhook", "stripe_signed_not_json", b"\x02{\"id\": [1, {\"a\": ")
+write("plan_webhook", "orb_signed", b"\x03" + json.dumps(ORB_EVENT).encode())
+write("plan_webhook", "orb_signed_bad_limit", b"\x03" + json.dumps({**ORB_EVENT, "subscription": {**ORB_EVENT["subscription"], "metadata": {"limit.deployments": "-1"}}}).encode())
