@@ -163,10 +163,12 @@ httplib::Server::Handler authenticated(std::shared_ptr<const tollgate::jwt::veri
   };
 }
 
-void mount_usage_demo(httplib::Server& server, deployments_demo& demo, tollgate::billing::endpoint_options options) {
+void mount_usage_demo(httplib::Server& server, deployments_demo& demo, tollgate::billing::endpoint_options options,
+                      tollgate::metrics::registry& metrics) {
   using tenant = tollgate::from_header<"tenant-id">;
   tollgate::limited_config config;
   config.log = options.log;
+  config.metrics = &metrics;  // each create's limit check: tollgate_plan_limit_checks_total
   std::shared_ptr<const tollgate::jwt::verifier> verifier;
   if (!options.disable_auth) verifier = std::make_shared<const tollgate::jwt::verifier>(options.secret, options.jwt);
   tollgate::billing::mount_usage(server, std::make_shared<const tollgate::billing::usage_endpoint<tollgate::default_plans, store_then_header>>(
@@ -240,7 +242,8 @@ int main(int argc, char** argv) {
   mount_webhook<tollgate::billing::orb_plan_webhook<>>(server, "ORB_WEBHOOK_SECRET", "/billing/webhooks/orb", log, plans, plan_cache);
   deployments_demo demo{store_then_header{plan_cache}, plans->overrides()};
   mount_usage_demo(server, demo, args->disable_auth ? tollgate::billing::endpoint_options::auth_disabled().with_logger(log)
-                                                    : tollgate::billing::endpoint_options::with_secret(secret).with_logger(log));
+                                                    : tollgate::billing::endpoint_options::with_secret(secret).with_logger(log),
+                   metrics);
   tollgate::metrics::mount(server, metrics);
   server.Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"status\":\"ok\"}", "application/json");

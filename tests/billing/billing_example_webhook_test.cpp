@@ -204,5 +204,17 @@ TEST_CASE("billing example walkthrough: refused at the free limit, upgraded by a
   CHECK(usage().find(R"("deployments":{"used":2,"limit":5,"remaining":3})") != std::string::npos);
   for (int i = 0; i < 3; ++i) CHECK(create().status == 201);
   CHECK(create().status == 403);  // the sixth
+
+  // Each create's limit check is counted by plan and outcome, never by tenant.
+  const auto metrics = ex.client().Get("/metrics");
+  REQUIRE(metrics);
+  for (const char* series : {R"(tollgate_plan_limit_checks_total{plan="free",limit="deployments",outcome="allowed"} 1)",
+                             R"(tollgate_plan_limit_checks_total{plan="free",limit="deployments",outcome="refused"} 1)",
+                             R"(tollgate_plan_limit_checks_total{plan="growth",limit="deployments",outcome="allowed"} 4)",
+                             R"(tollgate_plan_limit_checks_total{plan="growth",limit="deployments",outcome="refused"} 1)"}) {
+    CAPTURE(series);
+    CHECK(metrics->body.find(series) != std::string::npos);
+  }
+  CHECK(metrics->body.find("org-walk") == std::string::npos);
   CHECK(ex.stop() == 0);
 }

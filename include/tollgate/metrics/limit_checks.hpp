@@ -37,8 +37,10 @@ class limit_checks {
   }
 
   /// Counts one decision of `limit` in `plan`.
-  void record(std::string_view plan, std::string_view limit, const limit_decision& d) noexcept {
-    children_[plan_index(plan)][limit_index(limit)][d.allowed ? 0 : 1]->inc();
+  void record(std::string_view plan, std::string_view limit, const limit_decision& d) noexcept { record(plan, limit, d.allowed); }
+  /// The same, for a decision made elsewhere (limited<>'s atomic acquisition).
+  void record(std::string_view plan, std::string_view limit, bool allowed) noexcept {
+    children_[plan_index(plan)][limit_index(limit)][allowed ? 0 : 1]->inc();
   }
 
   /// `check_limit(limits, limit, usage, requested)`, counted.

@@ -29,6 +29,9 @@
 #include <tollgate/logging/redacted.hpp>
 #include <tollgate/metering/bad_request.hpp>
 #include <tollgate/metering/settlement_guard.hpp>
+#include <tollgate/metrics/limit_checks.hpp>
+#include <tollgate/metrics/metering_metrics.hpp>
+#include <tollgate/metrics/registry.hpp>
 #include <tollgate/plans/limit.hpp>
 #include <tollgate/plans/plan_limits.hpp>
 #include <tollgate/plans/tenant_limits.hpp>
@@ -72,6 +75,9 @@ struct limited_config {
   logger log{};
   /// Longest idempotency key accepted (a longer one is a 400).
   std::size_t max_key_length = 255;
+  /// Where each create's limit check is counted (`tollgate_plan_limit_checks_total{plan, limit,
+  /// outcome}`, labels from the plan table only); null: `metrics::global_registry()` if set, else none.
+  metrics::registry* metrics = nullptr;
 };
 
 namespace detail {
@@ -195,6 +201,7 @@ class limited {
     handler_function handler;
     limited_config config;
     TenantExtractor extractor;
+    std::function<void(std::string_view plan, bool allowed)> count_check{};  // empty: metrics off
   };
 
   static void reply(const response_ref& res, int status, std::string_view detail) {
@@ -284,6 +291,7 @@ class limited {
       return reply(res, 500, "Usage store error");
     }
     const acquisition& a = **got;
+    if (s.count_check) s.count_check(found.limits->plan(), a.granted);
     if (!a.granted) return refuse_over_limit(res, *found.limits, *entry, a.used);
     // A fresh key of ours can only be "replayed" by the store's own retry of this call (a reply lost
     // on the way back): the acquisition is this request's. A client's key counted on an earlier try.
@@ -395,10 +403,15 @@ class limited {
       return nullptr;
     } else {
       const Limits* source = &limits;
+      std::function<void(std::string_view, bool)> count_check;
+      if (metrics::registry* r = config.metrics ? config.metrics : metrics::global_registry().load(std::memory_order_acquire)) {
+        auto checks = std::make_shared<metrics::limit_checks<typename Limits::table>>(*r);
+        count_check = [checks](std::string_view plan, bool allowed) { checks->record(plan, limit_name, allowed); };
+      }
       return std::make_shared<const state>(
           state{usage_store_ref(store),
                 [source](const request_ref& r, std::string_view t) { return source->resolve(r, t); },
-                std::move(ledger), make_invoker(std::move(handler)), std::move(config), std::move(extractor)});
+                std::move(ledger), make_invoker(std::move(handler)), std::move(config), std::move(extractor), std::move(count_check)});
     }
   }
 
